@@ -1,0 +1,19 @@
+"""SideJPEG engine: JPEG plus learned side information, and a decoder that uses it.
+
+This is the public API the CLI and the GUI use (see docs/api.md); it knows nothing of Qt.
+"""
+
+from engine.config import DEFAULT_PRESET, LAMBDA_MAX, LAMBDA_MIN, PRESETS
+from engine.container import embed_sidecar, split_embedded
+from engine.errors import SideJPEGError
+from engine.image_io import LoadedImage, load_image
+from engine.metrics import psnr, ssim
+from engine.pipeline import Cancelled, Codec, CompressResult, RestoreResult
+from engine.sidecar import SidecarHeader
+from engine.sidecar import parse_header as read_sidecar_header
+
+__all__ = [
+    "DEFAULT_PRESET", "LAMBDA_MAX", "LAMBDA_MIN", "PRESETS", "Cancelled", "Codec", "CompressResult",
+    "LoadedImage", "RestoreResult", "SideJPEGError", "SidecarHeader", "embed_sidecar", "load_image", "psnr",
+    "read_sidecar_header", "split_embedded", "ssim",
+]

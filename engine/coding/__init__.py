@@ -1,0 +1,1 @@
+"""Entropy coding of descriptor maps: integer context model, wavefront range coding."""

@@ -1,0 +1,56 @@
+"""Describe a sidecar file, or a JPEG and the side information that goes with it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.commands.common import read_input
+from engine.container import split_embedded
+from engine.jpeg_io import open_jpeg, params_of
+from engine.resources import installed_models
+from engine.sidecar import MAGIC, OVERHEAD_BYTES, SidecarHeader, check_belongs, unpack
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a .side sidecar or a JPEG")
+
+
+def describe_sidecar(header: SidecarHeader, size: int) -> list[str]:
+    preset = installed_models().get(header.model_id.hex(), "not installed")
+    rows, cols = header.grid
+    return [
+        f"  sidecar: {size} bytes ({OVERHEAD_BYTES} header + checksum, {header.payload_bytes} payload)",
+        f"  image {header.width}x{header.height}, {rows}x{cols} descriptors, {size * 8 / (header.width * header.height):.4f} bpp",
+        f"  JPEG quality {header.quality or 'unknown'}, lambda {header.lam:g}",
+        f"  model {header.model_id.hex()} (preset: {preset}), for JPEG {header.jpeg_hash.hex()}",
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    data = read_input(path)
+    if data[:4] == MAGIC:
+        header, _ = unpack(data)
+        print(f"{path}: SideJPEG sidecar")
+        print("\n".join(describe_sidecar(header, len(data))))
+        return 0
+    plain, embedded = split_embedded(data)
+    image = open_jpeg(plain)
+    params = params_of(image)
+    width, height = image.size
+    print(f"{path}: JPEG {width}x{height}, {len(plain)} bytes, {len(plain) * 8 / (width * height):.4f} bpp")
+    print(f"  mean quantiser step luma {params.luma_step:.1f}, chroma {params.chroma_step:.1f}, "
+          f"chroma {'4:2:0' if params.subsampled else 'not 4:2:0'}")
+    beside = Path(f"{path}.side")
+    sidecar, where = (embedded, "embedded") if embedded is not None else (None, None)
+    if sidecar is None and beside.is_file():
+        sidecar, where = read_input(beside), str(beside)
+    if sidecar is None:
+        print("  no side information (restored blindly)")
+        return 0
+    header, _ = unpack(sidecar)
+    check_belongs(header, plain)
+    print(f"  side information: {where}")
+    print("\n".join(describe_sidecar(header, len(sidecar))))
+    return 0

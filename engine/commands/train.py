@@ -1,0 +1,47 @@
+"""Train a model (blind stage, then end to end), resumable; or export a checkpoint's weights.
+
+Checkpoints (model, optimizer, RNG, config) are written to --out every few minutes; --resume
+continues from the last one. Under torchrun the run is distributed (gloo on CPU, NCCL on GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from engine.config import PRESETS
+from engine.errors import SideJPEGError
+from engine.training.train import TrainConfig, export_weights, train
+
+DEFAULTS = TrainConfig()
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default=DEFAULTS.preset, choices=sorted(PRESETS))
+    p.add_argument("--data", default=DEFAULTS.data, help="folder of training images (never the test sets)")
+    p.add_argument("--out", default=None, help="run folder for checkpoints and logs (default runs/PRESET)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--export", metavar="PATH", help="only write the run's latest weights to PATH (safetensors)")
+    for field in ("steps", "blind_steps", "batch", "crop", "seed", "val_every"):
+        p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(DEFAULTS, field))
+    p.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    p.add_argument("--checkpoint-minutes", type=float, default=DEFAULTS.checkpoint_minutes)
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU (always on with CUDA)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out or f"runs/{args.preset}")
+    if args.export:
+        digest = export_weights(out, Path(args.export))
+        print(f"wrote {args.export} (sha256 {digest[:16]}...)")
+        return 0
+    if (out / "last.json").exists() and not args.resume:
+        raise SideJPEGError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if not Path(args.data).is_dir():
+        raise SideJPEGError(f"{args.data}: no such folder of training images")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "out"}, out=str(out))
+    train(cfg)
+    return 0

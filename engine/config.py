@@ -1,0 +1,75 @@
+"""Model presets: architectures are data, not copies of code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+BLOCK = 16
+"""Side length in pixels of the image block that one artifact descriptor covers."""
+
+LAMBDA_MIN = 2.0
+LAMBDA_MAX = 2048.0
+"""Range of the rate-distortion trade-off lambda (see ``docs/lambda.md``).
+
+The training loss is ``D + lambda * R`` with D the MSE on the 0-255 scale and R the side
+information in bits per pixel; larger lambda means fewer side bits.
+"""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters of one SideJPEG model."""
+
+    name: str
+    symbols: int = 16
+    trunk_blocks: int = 16
+    trunk_features: int = 64
+    trunk_scale: int = 1
+    extractor_features: int = 32
+    context_features: int = 64
+    mapping_features: int = 32
+    modulation_features: int = 32
+    res_scale: float = 1.0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        return cls(**data)
+
+
+PRESETS: dict[str, ModelConfig] = {}
+
+
+def register(config: ModelConfig) -> ModelConfig:
+    """Add a preset to the registry under its name."""
+    PRESETS[config.name] = config
+    return config
+
+
+PAPER = register(ModelConfig(name="paper"))
+"""EDSR-baseline* trunk (16 blocks, 64 channels, full resolution), C = 16, 16x16 blocks."""
+
+FAST = register(
+    ModelConfig(
+        name="fast",
+        trunk_blocks=8,
+        trunk_features=48,
+        trunk_scale=2,
+        extractor_features=24,
+        context_features=48,
+        mapping_features=32,
+    )
+)
+"""Default preset: the whole method, with a trunk at half resolution after pixel-unshuffle."""
+
+DEFAULT_PRESET = "fast"
+
+
+def get_preset(name: str) -> ModelConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise KeyError(f"unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}") from None

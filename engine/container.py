@@ -1,0 +1,86 @@
+"""Side information inside the JPEG itself, as APP10 marker segments other viewers ignore."""
+
+from __future__ import annotations
+
+import struct
+
+from engine.errors import SideJPEGError
+
+APP_MARKER = 0xEA
+"""APP10."""
+IDENTIFIER = b"SideJPEG\x00"
+MAX_CHUNK = 65535 - 2 - len(IDENTIFIER) - 2
+"""Payload bytes per segment: the 16-bit length field counts itself, the identifier and 2 index bytes."""
+MAX_SEGMENTS = 255
+
+
+def _segments(jpeg: bytes) -> list[tuple[int, int, int]]:
+    """(marker, start, end) of each marker segment between SOI and SOS; validates lengths."""
+    if len(jpeg) < 4 or jpeg[:2] != b"\xff\xd8":
+        raise SideJPEGError("not a JPEG file (missing start-of-image marker)")
+    pos, found = 2, []
+    while True:
+        if pos + 4 > len(jpeg) or jpeg[pos] != 0xFF:
+            raise SideJPEGError("JPEG is truncated or malformed before its image data")
+        marker = jpeg[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker == 0xDA:
+            return found
+        (length,) = struct.unpack_from(">H", jpeg, pos + 2)
+        end = pos + 2 + length
+        if length < 2 or end > len(jpeg):
+            raise SideJPEGError("JPEG has a marker segment that runs past the end of the file")
+        found.append((marker, pos, end))
+        pos = end
+
+
+def _is_ours(jpeg: bytes, marker: int, start: int) -> bool:
+    return marker == APP_MARKER and jpeg[start + 4 : start + 4 + len(IDENTIFIER)] == IDENTIFIER
+
+
+def embed_sidecar(jpeg: bytes, sidecar: bytes) -> bytes:
+    """The JPEG with the sidecar in APP10 segments after its leading APP0/APP1 segments."""
+    segments = _segments(jpeg)
+    if any(_is_ours(jpeg, m, s) for m, s, _ in segments):
+        raise SideJPEGError("JPEG already carries embedded side information")
+    chunks = [sidecar[i : i + MAX_CHUNK] for i in range(0, len(sidecar), MAX_CHUNK)] or [b""]
+    if len(chunks) > MAX_SEGMENTS:
+        raise SideJPEGError("side information too large to embed")
+    insert_at = 2
+    for marker, _, end in segments:
+        if marker not in (0xE0, 0xE1):
+            break
+        insert_at = end
+    blob = b"".join(
+        struct.pack(">BBH", 0xFF, APP_MARKER, 2 + len(IDENTIFIER) + 2 + len(c)) + IDENTIFIER + bytes([i, len(chunks)]) + c
+        for i, c in enumerate(chunks)
+    )
+    return jpeg[:insert_at] + blob + jpeg[insert_at:]
+
+
+def split_embedded(data: bytes) -> tuple[bytes, bytes | None]:
+    """(plain JPEG, embedded sidecar or None): our segments removed, others kept byte for byte."""
+    ours = [(s, e) for m, s, e in _segments(data) if _is_ours(data, m, s)]
+    if not ours:
+        return data, None
+    chunks, count = [], None
+    for index, (start, end) in enumerate(ours):
+        head = start + 4 + len(IDENTIFIER)
+        if head + 2 > end:
+            raise SideJPEGError("embedded side information segment is truncated")
+        seq, total = data[head], data[head + 1]
+        if seq != index or (count is not None and total != count):
+            raise SideJPEGError("embedded side information segments are out of order or inconsistent")
+        count = total
+        chunks.append(data[head + 2 : end])
+    if count != len(ours):
+        raise SideJPEGError(f"embedded side information is incomplete ({len(ours)} of {count} segments)")
+    plain = bytearray()
+    pos = 0
+    for start, end in ours:
+        plain += data[pos:start]
+        pos = end
+    plain += data[pos:]
+    return bytes(plain), b"".join(chunks)

@@ -1,0 +1,53 @@
+"""Image quality metrics on 8-bit RGB images, over the whole image."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+
+def _check(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
+
+
+def mse(a: np.ndarray, b: np.ndarray) -> float:
+    _check(a, b)
+    return float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 images (infinite for identical images)."""
+    err = mse(a, b)
+    return math.inf if err == 0 else 10 * math.log10(255.0**2 / err)
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float64) - size // 2
+    g = torch.exp(-(x**2) / (2 * sigma**2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :])[None, None]
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004, 11x11 Gaussian, sigma 1.5) over the RGB channels."""
+    _check(a, b)
+    x = torch.from_numpy(np.ascontiguousarray(a)).double().permute(2, 0, 1)[:, None]
+    y = torch.from_numpy(np.ascontiguousarray(b)).double().permute(2, 0, 1)[:, None]
+    size = min(11, *x.shape[2:])
+    window = _gaussian_window(size - 1 + size % 2)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(t, window)
+
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x**2
+    var_y = blur(y * y) - mu_y**2
+    cov = blur(x * y) - mu_x * mu_y
+    num = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
+    den = (mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2)
+    return float((num / den).mean())

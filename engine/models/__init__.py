@@ -1,0 +1,1 @@
+"""Neural components of SideJPEG, one module per component of the method."""

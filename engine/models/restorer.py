@@ -1,0 +1,61 @@
+"""EDSR-baseline* post-processing trunk with conditional residual blocks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from engine.config import ModelConfig
+from engine.conditioning import JPEG_COND
+from engine.models.layers import cond_planes, conv
+
+
+class ConditionalResBlock(nn.Module):
+    """EDSR residual block whose input features are multiplied by mapped artifact features.
+
+    ``out = x + res_scale * body(x * (1 + W a))`` with ``W`` a 1x1 convolution; without
+    artifact features (blind mode) the block is a plain EDSR block.
+    """
+
+    def __init__(self, features: int, modulation_features: int, res_scale: float) -> None:
+        super().__init__()
+        self.body = nn.Sequential(conv(features, features), nn.ReLU(inplace=True), conv(features, features))
+        self.modulation = nn.Conv2d(modulation_features, features, 1)
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
+        h = x if artifact is None else x * (1 + self.modulation(artifact))
+        return x + self.res_scale * self.body(h)
+
+
+class Restorer(nn.Module):
+    """head, a body of conditional residual blocks with a skip around it, tail; adds to the JPEG.
+
+    With ``trunk_scale`` s > 1 the trunk works on a pixel-unshuffled image (s x s cheaper).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        f, s = config.trunk_features, config.trunk_scale
+        self.scale = s
+        self.head = conv(3 * s * s + JPEG_COND, f)
+        self.blocks = nn.ModuleList(
+            ConditionalResBlock(f, config.modulation_features, config.res_scale) for _ in range(config.trunk_blocks)
+        )
+        self.body_end = conv(f, f)
+        self.tail = conv(f, 3 * s * s)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+
+    def forward(self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
+        x = F.pixel_unshuffle(jpeg - 0.5, self.scale) if self.scale > 1 else jpeg - 0.5
+        h = self.head(torch.cat([x, cond_planes(jpeg_cond, x.shape[2], x.shape[3])], dim=1))
+        skip = h
+        for block in self.blocks:
+            h = block(h, artifact)
+        h = self.body_end(h) + skip
+        residual = self.tail(h)
+        if self.scale > 1:
+            residual = F.pixel_shuffle(residual, self.scale)
+        return jpeg + residual

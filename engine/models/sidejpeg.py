@@ -1,0 +1,62 @@
+"""The whole SideJPEG network: extractor, quantizer, context model, mapping and restorer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from engine.config import ModelConfig
+from engine.conditioning import JPEG_COND
+from engine.models.context_model import ContextModel, bits_per_block
+from engine.models.extractor import DescriptorExtractor
+from engine.models.mapping import ArtifactFeatureMapping
+from engine.models.quantizer import SoftHardQuantizer
+from engine.models.restorer import Restorer
+
+
+@dataclass
+class TrainOutput:
+    restored: torch.Tensor
+    bits: torch.Tensor | None
+    """Bits of each block (B, H/16, W/16); None for blind samples."""
+    logits: torch.Tensor | None
+    symbols: torch.Tensor | None
+
+
+class SideJPEGNet(nn.Module):
+    """End-to-end trainable model; the codec uses its parts separately (encode / decode)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.extractor = DescriptorExtractor(config)
+        self.quantizer = SoftHardQuantizer()
+        self.context = ContextModel(config)
+        self.mapping = ArtifactFeatureMapping(config)
+        self.restorer = Restorer(config)
+
+    def forward(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, blind: bool = False) -> TrainOutput:
+        """Training pass: the rate comes from the context model, the distortion from the restorer."""
+        jpeg_cond = cond[:, :JPEG_COND]
+        if blind:
+            return TrainOutput(self.restorer(jpeg, jpeg_cond, None), None, None, None)
+        logits = self.extractor(original, jpeg, cond)
+        descriptors, symbols = self.quantizer(logits)
+        bits = bits_per_block(self.context(descriptors, cond), descriptors)
+        restored = self.restorer(jpeg, jpeg_cond, self.mapping(descriptors, cond))
+        return TrainOutput(restored, bits, logits, symbols)
+
+    def extract(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Symbol map (B, H/16, W/16) of an image; the encoder side."""
+        return self.extractor(original, jpeg, cond).argmax(dim=1)
+
+    def restore(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
+        """Restored image from the JPEG and, unless blind, the decoded symbol map."""
+        artifact = None
+        if symbols is not None:
+            one_hot = F.one_hot(symbols.long(), self.config.symbols).permute(0, 3, 1, 2).to(jpeg.dtype)
+            artifact = self.mapping(one_hot, cond)
+        return self.restorer(jpeg, cond[:, :JPEG_COND], artifact)

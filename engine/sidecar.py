@@ -1,0 +1,107 @@
+"""The versioned sidecar file that carries the coded descriptor map (docs/sidecar-format.md)."""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.conditioning import FULL_COND
+from engine.config import BLOCK
+from engine.errors import SideJPEGError
+
+MAGIC = b"SJPS"
+VERSION = 1
+MAX_SIDE = 65535
+"""JPEG's own limit on width and height."""
+_HEAD = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI")
+_CRC = struct.Struct("<I")
+HEADER_BYTES = _HEAD.size
+OVERHEAD_BYTES = _HEAD.size + _CRC.size
+MAX_BITS_PER_BLOCK = 32
+"""No sane coder spends more than this on one 16-symbol descriptor: bounds the payload size."""
+
+
+def jpeg_digest(jpeg: bytes) -> bytes:
+    """First 8 bytes of the SHA-256 of the plain JPEG the sidecar belongs to."""
+    return hashlib.sha256(jpeg).digest()[:8]
+
+
+def blocks_of(width: int, height: int) -> tuple[int, int]:
+    """(rows, cols) of the 16x16 descriptor grid covering an image."""
+    return -(-height // BLOCK), -(-width // BLOCK)
+
+
+@dataclass(frozen=True)
+class SidecarHeader:
+    model_id: bytes
+    width: int
+    height: int
+    quality: int
+    """JPEG quality the encoder used (informational; 0 = unknown)."""
+    lam: float
+    cond_codes: tuple[int, ...]
+    """Quantised conditioning vector, so both sides feed the networks identical values."""
+    jpeg_hash: bytes
+    payload_bytes: int
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        return blocks_of(self.width, self.height)
+
+    def cond_array(self) -> np.ndarray:
+        return np.array(self.cond_codes, dtype=np.int16)
+
+
+def pack(header: SidecarHeader, payload: bytes) -> bytes:
+    """Serialise header, payload and CRC-32."""
+    body = _HEAD.pack(
+        MAGIC, VERSION, 0, header.model_id, header.width, header.height, header.quality, header.lam,
+        *header.cond_codes, header.jpeg_hash, len(payload),
+    ) + payload
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def parse_header(data: bytes) -> SidecarHeader:
+    """Validate and decode the header alone; checks every size before anything is allocated."""
+    if len(data) < 4 or data[:4] != MAGIC:
+        raise SideJPEGError("not a SideJPEG sidecar (wrong magic bytes)")
+    if len(data) < 5 or data[4] != VERSION:
+        version = data[4] if len(data) >= 5 else "?"
+        raise SideJPEGError(f"unsupported sidecar version {version} (this program reads version {VERSION})")
+    if len(data) < OVERHEAD_BYTES:
+        raise SideJPEGError("sidecar is truncated (shorter than its header)")
+    magic, version, flags, model_id, width, height, quality, lam, *rest = _HEAD.unpack_from(data)
+    cond_codes, jpeg_hash, payload_bytes = tuple(rest[:FULL_COND]), rest[FULL_COND], rest[FULL_COND + 1]
+    if flags != 0:
+        raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
+        raise SideJPEGError(f"sidecar declares an impossible image size {width}x{height}")
+    if quality > 100 or not np.isfinite(lam) or lam < 0:
+        raise SideJPEGError("sidecar header holds invalid quality or lambda values")
+    rows, cols = blocks_of(width, height)
+    if payload_bytes > 4 + rows * cols * MAX_BITS_PER_BLOCK // 8:
+        raise SideJPEGError(f"sidecar declares a payload of {payload_bytes} bytes, too large for {width}x{height}")
+    if len(data) < OVERHEAD_BYTES + payload_bytes:
+        raise SideJPEGError("sidecar is truncated (payload shorter than declared)")
+    if len(data) > OVERHEAD_BYTES + payload_bytes:
+        raise SideJPEGError("sidecar has trailing bytes after its checksum")
+    return SidecarHeader(model_id, width, height, quality, lam, cond_codes, jpeg_hash, payload_bytes)
+
+
+def unpack(data: bytes) -> tuple[SidecarHeader, bytes]:
+    """(header, payload) of a sidecar, with its checksum verified."""
+    header = parse_header(data)
+    end = HEADER_BYTES + header.payload_bytes
+    (crc,) = _CRC.unpack_from(data, end)
+    if zlib.crc32(data[:end]) != crc:
+        raise SideJPEGError("sidecar is corrupted (checksum mismatch)")
+    return header, data[HEADER_BYTES:end]
+
+
+def check_belongs(header: SidecarHeader, jpeg: bytes) -> None:
+    if header.jpeg_hash != jpeg_digest(jpeg):
+        raise SideJPEGError("this sidecar was made for a different JPEG file")

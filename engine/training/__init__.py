@@ -1,0 +1,1 @@
+"""Training of SideJPEG models (``sidejpeg train``)."""

@@ -1,0 +1,38 @@
+"""Resumable training checkpoints: model and Adam state in safetensors, the rest in JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from engine.atomic import write_bytes
+from engine.weights import read_tensors, save_tensors
+
+
+def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Write ``last.safetensors`` and ``last.json`` atomically (tensors first, then the index)."""
+    tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
+    params = list(net.parameters())
+    index = {id(p): i for i, p in enumerate(params)}
+    for param, slots in optimizer.state.items():
+        for key, value in slots.items():
+            tensors[f"optim.{index[id(param)]}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    tensors["rng.torch"] = torch.get_rng_state()
+    save_tensors(folder / "last.safetensors", tensors, {"step": str(state["step"])})
+    write_bytes(folder / "last.json", json.dumps(state, indent=2).encode())
+
+
+def load_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """Restore model, optimizer and RNG from ``folder``; returns the saved JSON state."""
+    state = json.loads((folder / "last.json").read_text())
+    tensors, _ = read_tensors(folder / "last.safetensors")
+    net.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    params = list(net.parameters())
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, i, slot = key.split(".", 2)
+            optimizer.state[params[int(i)]][slot] = value
+    torch.set_rng_state(tensors["rng.torch"])
+    return state

@@ -1,0 +1,217 @@
+"""The training loop: blind stage, then end to end with rate, lambda conditioning and anti-collapse aids."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from engine.conditioning import lambda_code
+from engine.config import BLOCK, LAMBDA_MAX, LAMBDA_MIN, ModelConfig, get_preset
+from engine.errors import SideJPEGError
+from engine.models.sidejpeg import SideJPEGNet
+from engine.training.checkpoint import load_checkpoint, save_checkpoint
+from engine.training.data import CropSampler, split
+from engine.training.schedule import phase
+from engine.training.validate import validate
+from engine.weights import read_tensors, save_model
+
+
+@dataclass
+class TrainConfig:
+    preset: str = "fast"
+    data: str = "../shared/data/train"
+    out: str = "runs/fast"
+    steps: int = 8000
+    blind_steps: int = 1500
+    blind_every: int = 4
+    batch: int = 8
+    crop: int = 128
+    lr: float = 3e-4
+    seed: int = 0
+    checkpoint_minutes: float = 5.0
+    val_every: int = 500
+    bf16: bool = False
+    channels_last: bool = False
+
+
+def sample_lambdas(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.exp(rng.uniform(math.log(LAMBDA_MIN), math.log(LAMBDA_MAX), n)).astype(np.float32)
+
+
+def marginal_entropy_bits(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy of the batch-average descriptor distribution: high when all symbols are used."""
+    mean = torch.softmax(logits.float(), dim=1).mean(dim=(0, 2, 3))
+    return -(mean * torch.log2(mean + 1e-12)).sum()
+
+
+def perplexity(symbols: torch.Tensor, count: int) -> float:
+    """2^H of the empirical symbol histogram: how many symbols are effectively in use."""
+    hist = torch.bincount(symbols.flatten(), minlength=count).float()
+    p = hist / hist.sum()
+    return float(2 ** -(p[p > 0] * torch.log2(p[p > 0])).sum())
+
+
+def psnr_from_mse255(mse: torch.Tensor) -> torch.Tensor:
+    return 10 * torch.log10(255.0**2 / mse.clamp_min(1e-8))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+        if self.distributed:
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        self.rank = dist.get_rank() if self.distributed else 0
+        self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+        torch.manual_seed(cfg.seed + self.rank)
+        self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank)
+        self.out = Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.net = SideJPEGNet(get_preset(cfg.preset)).to(self.device)
+        if cfg.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.step = 0
+        self.history: list[dict] = []
+        if (self.out / "last.json").exists():
+            state = load_checkpoint(self.out, self.net, self.optimizer)
+            self.step, self.history = state["step"], state.get("history", [])
+            self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank + self.step)
+        self.model = (
+            DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
+        )
+        train_paths, self.val_paths = split(Path(cfg.data))
+        self.sampler = CropSampler(train_paths, cfg.crop, cfg.seed + 7 * self.rank + self.step)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.cfg.bf16:
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def learning_rate(self) -> float:
+        """Constant, then a cosine decay over the last 30 % of the steps."""
+        start = 0.7 * self.cfg.steps
+        if self.step < start:
+            return self.cfg.lr
+        t = min(1.0, (self.step - start) / (self.cfg.steps - start))
+        return self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def progress(self) -> float:
+        span = max(1, self.cfg.steps - self.cfg.blind_steps)
+        return (self.step - self.cfg.blind_steps) / span
+
+    def train_step(self) -> dict:
+        cfg = self.cfg
+        blind = self.step < cfg.blind_steps or self.step % cfg.blind_every == 0
+        ph = phase(self.progress())
+        q = self.net.quantizer
+        q.soft_mix, q.noise, q.sigma = ph.soft_mix, ph.noise, ph.sigma
+        batch = self.sampler.batch(cfg.batch)
+        lams = sample_lambdas(self.rng, cfg.batch)
+        lam_codes = torch.tensor([lambda_code(float(v)) for v in lams])[:, None]
+        cond = torch.cat([batch.jpeg_cond, lam_codes], dim=1).to(self.device)
+        original, jpeg = batch.original.to(self.device), batch.jpeg.to(self.device)
+        if cfg.channels_last:
+            original, jpeg = (t.contiguous(memory_format=torch.channels_last) for t in (original, jpeg))
+        with self.autocast():
+            out = self.model(original, jpeg, cond, blind=blind)
+        mse = ((out.restored.float() - original) ** 2).mean(dim=(1, 2, 3)) * 255.0**2
+        loss = mse.mean()
+        stats = {"blind": blind, "mse": float(mse.detach().mean())}
+        jpeg_mse = ((jpeg - original) ** 2).mean(dim=(1, 2, 3)) * 255.0**2
+        stats["gain_db"] = float((psnr_from_mse255(mse.detach()) - psnr_from_mse255(jpeg_mse)).mean())
+        if not blind:
+            pixels = original.shape[2] * original.shape[3]
+            bpp = out.bits.sum(dim=(1, 2)) / pixels
+            lam_t = torch.from_numpy(lams).to(self.device) * ph.lambda_scale
+            usage = marginal_entropy_bits(out.logits)
+            ctx_bits = self._context_only_bits(out, cond)
+            loss = loss + (lam_t * bpp).mean() - ph.usage_bonus * usage + ctx_bits
+            stats.update(
+                side_bits_per_block=float(out.bits.mean()),
+                perplexity=perplexity(out.symbols, self.net.config.symbols),
+                usage_bits=float(usage),
+            )
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
+        self.optimizer.step()
+        stats["loss"] = float(loss)
+        return stats
+
+    def _context_only_bits(self, out, cond: torch.Tensor) -> torch.Tensor:
+        """Rate of the detached hard symbols: trains the context model even while lambda is 0."""
+        from engine.models.context_model import bits_per_block
+
+        hard = torch.nn.functional.one_hot(out.symbols, self.net.config.symbols).permute(0, 3, 1, 2).float()
+        return bits_per_block(self.net.context(hard, cond), hard).mean() * 0.01
+
+    def save(self) -> None:
+        if self.rank != 0:
+            return
+        state = {"step": self.step, "config": asdict(self.cfg), "model_config": self.net.config.to_dict(), "history": self.history}
+        save_checkpoint(self.out, self.net, self.optimizer, state)
+
+    def run(self) -> None:
+        cfg = self.cfg
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, mininterval=10, dynamic_ncols=True)
+        last_save = time.monotonic()
+        running: dict[str, list[float]] = {}
+        while self.step < cfg.steps:
+            stats = self.train_step()
+            self.step += 1
+            bar.update(1)
+            for k, v in stats.items():
+                if isinstance(v, float):
+                    running.setdefault(k, []).append(v)
+            if self.step % 50 == 0 and self.rank == 0:
+                summary = {k: round(float(np.mean(v)), 4) for k, v in running.items()}
+                running.clear()
+                bar.set_postfix(loss=summary.get("loss"), gain_db=summary.get("gain_db"), bits=summary.get("side_bits_per_block"), ppl=summary.get("perplexity"))
+                self.history.append({"step": self.step, "time": time.time(), **summary, "phase": asdict(phase(self.progress()))})
+                print(json.dumps(self.history[-1]), flush=True)
+            if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+                result = validate(self.net, self.val_paths, self.device)
+                self.history.append({"step": self.step, "val": result})
+                print(json.dumps({"step": self.step, "val": result}), flush=True)
+                self.net.train()
+            if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or self.step == cfg.steps:
+                self.save()
+                last_save = time.monotonic()
+        bar.close()
+        if self.rank == 0:
+            save_model(self.out / "model.safetensors", self.net, {"steps": self.step, "train": asdict(cfg)})
+        if self.distributed:
+            dist.destroy_process_group()
+
+
+def train(cfg: TrainConfig) -> None:
+    if cfg.crop % BLOCK:
+        raise ValueError(f"--crop must be a multiple of {BLOCK}")
+    Trainer(cfg).run()
+
+
+def export_weights(run: Path, target: Path) -> str:
+    """Write the weights of a run's latest checkpoint as a shippable model file."""
+    if not (run / "last.json").exists():
+        raise SideJPEGError(f"{run} holds no checkpoint")
+    state = json.loads((run / "last.json").read_text())
+    net = SideJPEGNet(ModelConfig.from_dict(state["model_config"]))
+    tensors, _ = read_tensors(run / "last.safetensors")
+    net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    return save_model(target, net, {"steps": state["step"], "train": state["config"]})
