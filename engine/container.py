@@ -40,6 +40,11 @@ def _is_ours(jpeg: bytes, marker: int, start: int) -> bool:
     return marker == APP_MARKER and jpeg[start + 4 : start + 4 + len(IDENTIFIER)] == IDENTIFIER
 
 
+def _segment(index: int, count: int, chunk: bytes) -> bytes:
+    length = 2 + len(IDENTIFIER) + 2 + len(chunk)
+    return struct.pack(">BBH", 0xFF, APP_MARKER, length) + IDENTIFIER + bytes([index, count]) + chunk
+
+
 def embed_sidecar(jpeg: bytes, sidecar: bytes) -> bytes:
     """The JPEG with the sidecar in APP10 segments after its leading APP0/APP1 segments."""
     segments = _segments(jpeg)
@@ -53,10 +58,7 @@ def embed_sidecar(jpeg: bytes, sidecar: bytes) -> bytes:
         if marker not in (0xE0, 0xE1):
             break
         insert_at = end
-    blob = b"".join(
-        struct.pack(">BBH", 0xFF, APP_MARKER, 2 + len(IDENTIFIER) + 2 + len(c)) + IDENTIFIER + bytes([i, len(chunks)]) + c
-        for i, c in enumerate(chunks)
-    )
+    blob = b"".join(_segment(i, len(chunks), c) for i, c in enumerate(chunks))
     return jpeg[:insert_at] + blob + jpeg[insert_at:]
 
 

@@ -9,6 +9,7 @@ refused rather than silently padded (`ImageFile.LOAD_TRUNCATED_IMAGES` is left F
 from __future__ import annotations
 
 import io
+import operator
 import os
 import warnings
 from dataclasses import dataclass
@@ -21,12 +22,23 @@ from engine.errors import SideJPEGError
 MAX_PIXELS = 64_000_000
 """Largest width * height accepted by default (about 8000 x 8000)."""
 
-SUPPORTED_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib",
-                                       ".tif", ".tiff", ".webp", ".gif")
+SUPPORTED_SUFFIXES: tuple[str, ...] = (
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".jfif",
+    ".png",
+    ".bmp",
+    ".dib",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".gif",
+)
 """Lower-case file suffixes of the formats `load_image` reads."""
 
-PILLOW_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "MPO", "BMP", "DIB", "TIFF", "WEBP", "GIF")
-"""Pillow plugins `load_image` lets decode (MPO: multi-picture JPEGs written by many cameras)."""
+PILLOW_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "WEBP", "GIF")
+"""Pillow plugins `load_image` lets decode (JPEG also opens the multi-picture MPO files of many cameras)."""
 
 ORIENTATION_NOTES = {
     2: "mirrored horizontally",
@@ -38,8 +50,19 @@ ORIENTATION_NOTES = {
     8: "rotated 90° counter-clockwise",
 }
 
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+MULTI_FRAME_KINDS = {"TIFF": "multi-page image: first page", "MPO": "multi-picture JPEG: first picture"}
+
 ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
-SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 @dataclass(frozen=True)
@@ -57,9 +80,13 @@ def file_dialog_filter() -> str:
 
 
 def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) -> LoadedImage:
-    """Decode a path or the raw bytes of an image file into 8-bit RGB; raise SideJPEGError on any failure."""
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise SideJPEGError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    """Decode a path or the raw bytes of an image file into 8-bit RGB; raise SideJPEGError on any failure.
+
+    Only the first frame of an animated or multi-page file is used. Images with more than `max_pixels`
+    pixels are refused from their header, before decoding. (Pillow's decompression-bomb warning is made
+    an error with `warnings.catch_warnings`, which is process-wide; `max_pixels` is checked regardless.)
+    """
+    max_pixels = _checked_limit(max_pixels)
     data, name = _read_source(source)
     try:
         return _decode(data, name, max_pixels)
@@ -67,6 +94,17 @@ def load_image(source: str | os.PathLike | bytes, max_pixels: int = MAX_PIXELS) 
         raise
     except Exception as exc:  # anything Pillow or numpy may raise on a hostile file
         raise SideJPEGError(f"{name}: cannot read image: {_one_line(exc)}") from None
+
+
+def _checked_limit(max_pixels: int) -> int:
+    """`max_pixels` as a positive int."""
+    try:
+        limit = operator.index(max_pixels)
+    except TypeError:
+        limit = 0
+    if isinstance(max_pixels, bool) or limit < 1:
+        raise SideJPEGError(f"max_pixels must be a positive integer, got {max_pixels!r}")
+    return limit
 
 
 def _read_source(source: str | os.PathLike | bytes) -> tuple[bytes, str]:
@@ -106,11 +144,14 @@ def _decode(data: bytes, name: str, max_pixels: int) -> LoadedImage:
     with _open(data, name, max_pixels) as image:
         _check_size(image.size, name, max_pixels)
         notes.extend(_frame_notes(image))
+        wide_samples = _has_16_bit_samples(image)
         _load_pixels(image, name, max_pixels)
         oriented, orientation_note = _apply_orientation(image)
         notes.extend(orientation_note)
         rgb, conversion_notes = _to_rgb(oriented)
         notes.extend(conversion_notes)
+    if wide_samples and "16-bit image reduced to 8 bits" not in notes:
+        notes.append("16-bit image reduced to 8 bits")
     return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.uint8), notes=tuple(notes))
 
 
@@ -120,12 +161,34 @@ def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
+        raise _bomb_error(name, max_pixels, warned=False) from None
+    except Image.DecompressionBombWarning:
         raise _bomb_error(name, max_pixels, warned=True) from None
     except Image.UnidentifiedImageError:
-        raise SideJPEGError(f"{name}: not an image in a supported format (PNG, JPEG, BMP, TIFF, WebP, GIF)") from None
+        raise _unidentified_error(data, name) from None
     except Exception as exc:
-        raise SideJPEGError(f"{name}: damaged or unsupported image header: {_one_line(exc)}") from None
+        if _is_truncation(exc):
+            raise SideJPEGError(f"{name}: file is truncated (incomplete image header)") from None
+        raise SideJPEGError(f"{name}: damaged image header: {_one_line(exc)}") from None
+
+
+def _unidentified_error(data: bytes, name: str) -> SideJPEGError:
+    """The error for data Pillow could not identify: damaged if it starts like a supported format."""
+    sniffed = _sniff_format(data)
+    if sniffed:
+        return SideJPEGError(f"{name}: damaged or truncated {sniffed} file (its header cannot be read)")
+    return SideJPEGError(f"{name}: not an image in a supported format (PNG, JPEG, BMP, TIFF, WebP, GIF)")
+
+
+def _sniff_format(data: bytes) -> str | None:
+    """The supported format whose signature `data` starts with, if any."""
+    for signature, fmt in SIGNATURES:
+        if data.startswith(signature):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return None
 
 
 def _check_size(size: tuple[int, int], name: str, max_pixels: int) -> None:
@@ -154,11 +217,13 @@ def _frame_notes(image: Image.Image) -> list[str]:
     try:
         count = int(getattr(image, "n_frames", 1))
     except Exception:  # counting frames walks the file; a damaged later frame must not stop frame 0
-        return ["multi-frame image: only the first frame used"]
-    if count <= 1:
+        count = 0
+    if count == 1:
         return []
     image.seek(0)
-    kind = "multi-page image: first page" if image.format == "TIFF" else "animated image: first frame"
+    if count == 0:
+        return ["frame count unreadable: first frame used"]
+    kind = MULTI_FRAME_KINDS.get(image.format or "", "animated image: first frame")
     return [f"{kind} of {count} used"]
 
 
@@ -168,13 +233,19 @@ def _load_pixels(image: Image.Image, name: str, max_pixels: int) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
+        raise _bomb_error(name, max_pixels, warned=False) from None
+    except Image.DecompressionBombWarning:
         raise _bomb_error(name, max_pixels, warned=True) from None
     except Exception as exc:
-        message = _one_line(exc)
-        if "truncated" in message.lower() or isinstance(exc, EOFError):
+        if _is_truncation(exc):
             raise SideJPEGError(f"{name}: file is truncated (incomplete image data)") from None
-        raise SideJPEGError(f"{name}: corrupt image data: {message}") from None
+        raise SideJPEGError(f"{name}: corrupt image data: {_one_line(exc)}") from None
+
+
+def _is_truncation(exc: BaseException) -> bool:
+    """Whether a Pillow error means the file ended early."""
+    return isinstance(exc, EOFError) or "truncated" in str(exc).lower()
 
 
 def _apply_orientation(image: Image.Image) -> tuple[Image.Image, list[str]]:
@@ -196,7 +267,7 @@ def _to_rgb(image: Image.Image) -> tuple[np.ndarray, list[str]]:
     """Convert a decoded image of any Pillow mode to an (H, W, 3) uint8 array, with notes."""
     mode = image.mode
     if mode == "RGB":
-        return np.asarray(image), _sixteen_bit_rgb_notes(image)
+        return np.asarray(image), []
     if mode == "1":
         return _gray_to_rgb(np.asarray(image.convert("L"))), ["1-bit image converted to RGB"]
     if mode == "L":
@@ -205,7 +276,7 @@ def _to_rgb(image: Image.Image) -> tuple[np.ndarray, list[str]]:
         return _palette_to_rgb(image)
     if mode in ALPHA_MODES:
         return _composite_on_white(image)
-    if mode in SIXTEEN_BIT_MODES:
+    if mode.startswith("I;16"):
         return _gray_to_rgb(_scale_16_bit(np.asarray(image))), ["16-bit image reduced to 8 bits"]
     if mode == "I":
         return _int32_to_rgb(np.asarray(image))
@@ -216,21 +287,16 @@ def _to_rgb(image: Image.Image) -> tuple[np.ndarray, list[str]]:
     return _generic_to_rgb(image)
 
 
-def _sixteen_bit_rgb_notes(image: Image.Image) -> list[str]:
-    """Pillow decodes 16-bit colour PNG/TIFF straight to 8-bit RGB; say so when the header shows it."""
-    tile = getattr(image, "tile", None) or []
-    if image.info.get("bit_depth") == 16 or image.format == "PNG" and _raw_mode_is_16_bit(tile):
-        return ["16-bit image reduced to 8 bits"]
-    return []
-
-
-def _raw_mode_is_16_bit(tile: list) -> bool:
-    """Whether the first tile of a not-yet-loaded image uses a 16-bit raw mode."""
-    try:
-        args = tile[0].args if tile else None
-        return isinstance(args, str) and ";16" in args
-    except Exception:
-        return False
+def _has_16_bit_samples(image: Image.Image) -> bool:
+    """Whether a not-yet-loaded image stores 16-bit samples that Pillow narrows to 8 bits (e.g. RGB;16B)."""
+    if image.mode.startswith("I;16"):
+        return False  # those keep their 16 bits and are scaled by _scale_16_bit
+    for tile in getattr(image, "tile", None) or []:
+        args = getattr(tile, "args", None)
+        raw_mode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(raw_mode, str) and ";16" in raw_mode:
+            return True
+    return False
 
 
 def _palette_to_rgb(image: Image.Image) -> tuple[np.ndarray, list[str]]:

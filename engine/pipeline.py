@@ -16,7 +16,7 @@ from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel, dequantize_cond, quantize_cond
 from engine.conditioning import full_vector
-from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN
+from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS
 from engine.container import split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params, encode_jpeg
@@ -103,6 +103,8 @@ class Codec:
 
     def __init__(self, preset: str = DEFAULT_PRESET, device: str = "auto", net: SideJPEGNet | None = None) -> None:
         if net is None:
+            if preset not in PRESETS:
+                raise SideJPEGError(f"unknown preset {preset!r}; available: {', '.join(sorted(PRESETS))}")
             path = weights_path(preset)
             if not path.exists():
                 raise SideJPEGError(f"no trained weights for preset {preset!r} (expected {path})")

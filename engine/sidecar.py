@@ -74,7 +74,7 @@ def parse_header(data: bytes) -> SidecarHeader:
         raise SideJPEGError(f"unsupported sidecar version {version} (this program reads version {VERSION})")
     if len(data) < OVERHEAD_BYTES:
         raise SideJPEGError("sidecar is truncated (shorter than its header)")
-    magic, version, flags, model_id, width, height, quality, lam, *rest = _HEAD.unpack_from(data)
+    _, _, flags, model_id, width, height, quality, lam, *rest = _HEAD.unpack_from(data)
     cond_codes, jpeg_hash, payload_bytes = tuple(rest[:FULL_COND]), rest[FULL_COND], rest[FULL_COND + 1]
     if flags != 0:
         raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")

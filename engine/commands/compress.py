@@ -22,7 +22,9 @@ from engine.pipeline import Codec
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="image to compress (PNG, JPEG, BMP, TIFF, WebP, GIF)")
     p.add_argument("-q", "--quality", type=int, required=True, help="JPEG quality 1-100")
-    p.add_argument("--lam", type=float, default=64.0, help=f"rate trade-off lambda, {LAMBDA_MIN:g}-{LAMBDA_MAX:g} (default 64)")
+    p.add_argument(
+        "--lam", type=float, default=64.0, help=f"rate trade-off lambda, {LAMBDA_MIN:g}-{LAMBDA_MAX:g} (default 64)"
+    )
     p.add_argument("-o", "--output", help="output JPEG path (default: the input's name with .jpg)")
     p.add_argument("--side", help="sidecar path (default: OUTPUT + .side)")
     p.add_argument("--embed", action="store_true", help="put the side information inside the JPEG instead")
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"wrote {out}" + (" (side information embedded)" if args.embed else f" and {side}"))
     print(f"{result.width}x{result.height}, quality {result.quality}, lambda {result.lam:g}")
-    print(f"bpp  JPEG {result.bpp_jpeg:.4f}  sidecar {result.bpp_side:.4f} ({100 * result.side_share:.1f} %)  total {result.bpp_total:.4f}")
+    share = f"({100 * result.side_share:.1f} %)"
+    print(f"bpp  JPEG {result.bpp_jpeg:.4f}  sidecar {result.bpp_side:.4f} {share}  total {result.bpp_total:.4f}")
     print(f"PSNR JPEG {report['psnr_jpeg']:.2f} dB  restored {report['psnr_restored']:.2f} dB  (RGB, whole image)")
     return 0

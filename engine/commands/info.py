@@ -19,9 +19,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 def describe_sidecar(header: SidecarHeader, size: int) -> list[str]:
     preset = installed_models().get(header.model_id.hex(), "not installed")
     rows, cols = header.grid
+    bpp = size * 8 / (header.width * header.height)
     return [
         f"  sidecar: {size} bytes ({OVERHEAD_BYTES} header + checksum, {header.payload_bytes} payload)",
-        f"  image {header.width}x{header.height}, {rows}x{cols} descriptors, {size * 8 / (header.width * header.height):.4f} bpp",
+        f"  image {header.width}x{header.height}, {rows}x{cols} descriptors, {bpp:.4f} bpp",
         f"  JPEG quality {header.quality or 'unknown'}, lambda {header.lam:g}",
         f"  model {header.model_id.hex()} (preset: {preset}), for JPEG {header.jpeg_hash.hex()}",
     ]
@@ -40,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
     params = params_of(image)
     width, height = image.size
     print(f"{path}: JPEG {width}x{height}, {len(plain)} bytes, {len(plain) * 8 / (width * height):.4f} bpp")
-    print(f"  mean quantiser step luma {params.luma_step:.1f}, chroma {params.chroma_step:.1f}, "
-          f"chroma {'4:2:0' if params.subsampled else 'not 4:2:0'}")
+    print(
+        f"  mean quantiser step luma {params.luma_step:.1f}, chroma {params.chroma_step:.1f}, "
+        f"chroma {'4:2:0' if params.subsampled else 'not 4:2:0'}"
+    )
     beside = Path(f"{path}.side")
     sidecar, where = (embedded, "embedded") if embedded is not None else (None, None)
     if sidecar is None and beside.is_file():

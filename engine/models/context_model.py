@@ -6,8 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.config import ModelConfig
 from engine.conditioning import FULL_COND
+from engine.config import ModelConfig
 from engine.models.layers import MaskedConv2d
 
 CONTEXT_KERNEL = 5

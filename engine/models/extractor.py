@@ -6,16 +6,18 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.config import ModelConfig
 from engine.conditioning import FULL_COND
+from engine.config import ModelConfig
 from engine.models.layers import cond_planes, conv
 
 
 def _branch(features: int) -> nn.Sequential:
     """Three convolutions that turn an RGB image into features."""
     return nn.Sequential(
-        conv(3, features), nn.ReLU(inplace=True),
-        conv(features, features), nn.ReLU(inplace=True),
+        conv(3, features),
+        nn.ReLU(inplace=True),
+        conv(features, features),
+        nn.ReLU(inplace=True),
         conv(features, features),
     )
 
@@ -34,11 +36,10 @@ class DescriptorExtractor(nn.Module):
         self.ori = _branch(f)
         self.rec = _branch(f)
         widths = [3 * f, 2 * f, 2 * f, 4 * f, 4 * f]
-        self.down = nn.ModuleList(
-            nn.Conv2d(widths[i], widths[i + 1], 4, stride=2, padding=1) for i in range(4)
-        )
+        self.down = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 4, stride=2, padding=1) for i in range(4))
         self.head = nn.Sequential(
-            nn.Conv2d(widths[-1] + FULL_COND, widths[-1], 1), nn.ReLU(inplace=True),
+            nn.Conv2d(widths[-1] + FULL_COND, widths[-1], 1),
+            nn.ReLU(inplace=True),
             nn.Conv2d(widths[-1], config.symbols, 1),
         )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from engine.config import BLOCK, ModelConfig
 from engine.conditioning import FULL_COND
+from engine.config import BLOCK, ModelConfig
 from engine.models.layers import cond_planes, conv
 
 
@@ -26,7 +26,9 @@ class ArtifactFeatureMapping(nn.Module):
         super().__init__()
         f = config.mapping_features
         second = BLOCK // (2 * config.trunk_scale)
-        self.embed = nn.Sequential(conv(config.symbols + FULL_COND, f), nn.ReLU(inplace=True), conv(f, f), nn.ReLU(inplace=True))
+        self.embed = nn.Sequential(
+            conv(config.symbols + FULL_COND, f), nn.ReLU(inplace=True), conv(f, f), nn.ReLU(inplace=True)
+        )
         self.up2 = _upsample(f, 2)
         self.up_rest = _upsample(f, second) if second > 1 else nn.Identity()
         self.out = conv(f, config.modulation_features)

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.config import ModelConfig
 from engine.conditioning import JPEG_COND
+from engine.config import ModelConfig
 from engine.models.context_model import ContextModel, bits_per_block
 from engine.models.extractor import DescriptorExtractor
 from engine.models.mapping import ArtifactFeatureMapping
@@ -38,7 +38,9 @@ class SideJPEGNet(nn.Module):
         self.mapping = ArtifactFeatureMapping(config)
         self.restorer = Restorer(config)
 
-    def forward(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, blind: bool = False) -> TrainOutput:
+    def forward(
+        self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, blind: bool = False
+    ) -> TrainOutput:
         """Training pass: the rate comes from the context model, the distortion from the restorer."""
         jpeg_cond = cond[:, :JPEG_COND]
         if blind:

@@ -28,7 +28,7 @@ def load_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.O
     """Restore model, optimizer and RNG from ``folder``; returns the saved JSON state."""
     state = json.loads((folder / "last.json").read_text())
     tensors, _ = read_tensors(folder / "last.safetensors")
-    net.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     params = list(net.parameters())
     for key, value in tensors.items():
         if key.startswith("optim."):

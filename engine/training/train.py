@@ -73,7 +73,9 @@ class Trainer:
         if self.distributed:
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self.rank = dist.get_rank() if self.distributed else 0
-        self.device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+        self.device = torch.device(
+            f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
+        )
         torch.manual_seed(cfg.seed + self.rank)
         self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank)
         self.out = Path(cfg.out)
@@ -88,9 +90,7 @@ class Trainer:
             state = load_checkpoint(self.out, self.net, self.optimizer)
             self.step, self.history = state["step"], state.get("history", [])
             self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank + self.step)
-        self.model = (
-            DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
-        )
+        self.model = DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
         train_paths, self.val_paths = split(Path(cfg.data))
         self.sampler = CropSampler(train_paths, cfg.crop, cfg.seed + 7 * self.rank + self.step)
 
@@ -143,7 +143,7 @@ class Trainer:
             stats.update(
                 side_bits_per_block=float(out.bits.mean()),
                 perplexity=perplexity(out.symbols, self.net.config.symbols),
-                usage_bits=float(usage),
+                usage_bits=float(usage.detach()),
             )
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
@@ -151,7 +151,7 @@ class Trainer:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
         self.optimizer.step()
-        stats["loss"] = float(loss)
+        stats["loss"] = float(loss.detach())
         return stats
 
     def _context_only_bits(self, out, cond: torch.Tensor) -> torch.Tensor:
@@ -164,7 +164,12 @@ class Trainer:
     def save(self) -> None:
         if self.rank != 0:
             return
-        state = {"step": self.step, "config": asdict(self.cfg), "model_config": self.net.config.to_dict(), "history": self.history}
+        state = {
+            "step": self.step,
+            "config": asdict(self.cfg),
+            "model_config": self.net.config.to_dict(),
+            "history": self.history,
+        }
         save_checkpoint(self.out, self.net, self.optimizer, state)
 
     def run(self) -> None:
@@ -182,8 +187,15 @@ class Trainer:
             if self.step % 50 == 0 and self.rank == 0:
                 summary = {k: round(float(np.mean(v)), 4) for k, v in running.items()}
                 running.clear()
-                bar.set_postfix(loss=summary.get("loss"), gain_db=summary.get("gain_db"), bits=summary.get("side_bits_per_block"), ppl=summary.get("perplexity"))
-                self.history.append({"step": self.step, "time": time.time(), **summary, "phase": asdict(phase(self.progress()))})
+                bar.set_postfix(
+                    loss=summary.get("loss"),
+                    gain_db=summary.get("gain_db"),
+                    bits=summary.get("side_bits_per_block"),
+                    ppl=summary.get("perplexity"),
+                )
+                self.history.append(
+                    {"step": self.step, "time": time.time(), **summary, "phase": asdict(phase(self.progress()))}
+                )
                 print(json.dumps(self.history[-1]), flush=True)
             if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
                 result = validate(self.net, self.val_paths, self.device)

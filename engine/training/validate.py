@@ -42,7 +42,9 @@ def validate(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
             x, y = to_tensor([crop]).to(device), to_tensor([decoded]).to(device)
             jpeg_psnr = _psnr(y, x)
             for lam in VAL_LAMBDAS:
-                cond = torch.from_numpy(np.append(params.vector(), lambda_code(lam)).astype(np.float32))[None].to(device)
+                cond = torch.from_numpy(np.append(params.vector(), lambda_code(lam)).astype(np.float32))[None].to(
+                    device
+                )
                 if lam == VAL_LAMBDAS[0]:
                     gains_blind.append(_psnr(net.restore(y, cond, None), x) - jpeg_psnr)
                 sym = net.extract(x, y, cond)

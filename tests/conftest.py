@@ -1,0 +1,33 @@
+"""Shared fixtures: small images and a random-initialised codec (fast, no shipped weights needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.config import get_preset
+from engine.models.sidejpeg import SideJPEGNet
+from engine.pipeline import Codec
+from engine.resources import SAMPLE_IMAGE
+
+
+def random_net(seed: int = 0, preset: str = "fast") -> SideJPEGNet:
+    """A randomly initialised network whose restorer does not start as the identity."""
+    torch.manual_seed(seed)
+    net = SideJPEGNet(get_preset(preset))
+    torch.nn.init.normal_(net.restorer.tail.weight, std=0.01)
+    return net.eval()
+
+
+@pytest.fixture(scope="session")
+def codec() -> Codec:
+    return Codec(net=random_net(), device="cpu")
+
+
+@pytest.fixture(scope="session")
+def sample_rgb() -> np.ndarray:
+    """A 96x128 crop of the bundled sample image: real content, fast to process."""
+    with Image.open(SAMPLE_IMAGE) as im:
+        return np.ascontiguousarray(np.asarray(im.convert("RGB"))[200:296, 300:428])

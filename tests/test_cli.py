@@ -1,0 +1,101 @@
+"""The ``sidejpeg`` command line, with the shipped weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.cli import main
+from engine.container import split_embedded
+
+JSON_KEYS = {
+    "jpeg_bytes",
+    "side_bytes",
+    "width",
+    "height",
+    "bpp_jpeg",
+    "bpp_side",
+    "bpp_total",
+    "psnr_jpeg",
+    "psnr_restored",
+    "quality",
+    "lam",
+}
+
+
+@pytest.fixture
+def image(tmp_path: Path, sample_rgb: np.ndarray) -> Path:
+    path = tmp_path / "photo.png"
+    Image.fromarray(sample_rgb).save(path)
+    return path
+
+
+def test_compress_json_then_restore(image: Path, capsys) -> None:
+    assert main(["compress", str(image), "-q", "25", "--lam", "32", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == JSON_KEYS
+    jpeg, side = image.with_suffix(".jpg"), Path(f"{image.with_suffix('.jpg')}.side")
+    assert report["jpeg_bytes"] == jpeg.stat().st_size and report["side_bytes"] == side.stat().st_size
+    assert report["bpp_total"] == pytest.approx((report["jpeg_bytes"] + report["side_bytes"]) * 8 / (128 * 96))
+    assert main(["restore", str(jpeg)]) == 0
+    assert "with side information" in capsys.readouterr().out
+    restored = np.asarray(Image.open(image.with_name("photo.restored.png")))
+    assert restored.shape == (96, 128, 3)
+
+
+def test_compress_text_report_and_info(image: Path, capsys) -> None:
+    assert main(["compress", str(image), "-q", "30", "-o", str(image.with_name("x.jpg"))]) == 0
+    out = capsys.readouterr().out
+    assert "bpp" in out and "PSNR" in out
+    assert main(["info", str(image.with_name("x.jpg"))]) == 0
+    assert "side information" in capsys.readouterr().out
+    assert main(["info", str(image.with_name("x.jpg.side"))]) == 0
+    assert "SideJPEG sidecar" in capsys.readouterr().out
+
+
+def test_embedded_side_information_is_found(image: Path, capsys) -> None:
+    out = image.with_name("e.jpg")
+    assert main(["compress", str(image), "-q", "30", "-o", str(out), "--embed"]) == 0
+    assert not Path(f"{out}.side").exists()
+    assert split_embedded(out.read_bytes())[1] is not None
+    assert main(["restore", str(out), "-o", str(image.with_name("e.png"))]) == 0
+    assert "with side information" in capsys.readouterr().out
+    assert main(["restore", str(out), "--blind", "-o", str(image.with_name("b.png"))]) == 0
+    assert "blind" in capsys.readouterr().out
+
+
+def test_existing_output_needs_force(image: Path, capsys) -> None:
+    target = image.with_name("t.jpg")
+    target.write_bytes(b"keep me")
+    assert main(["compress", str(image), "-q", "30", "-o", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "--force" in err and err.count("\n") == 1
+    assert target.read_bytes() == b"keep me"
+    assert main(["compress", str(image), "-q", "30", "-o", str(target), "--force"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["compress", "missing.png", "-q", "30"],
+        ["compress", "{image}", "-q", "0"],
+        ["compress", "{image}", "-q", "30", "--lam", "nan"],
+        ["restore", "{image}"],
+        ["info", "{image}"],
+    ],
+)
+def test_bad_input_exits_2_with_one_line(image: Path, capsys, args: list[str]) -> None:
+    assert main([a.replace("{image}", str(image)) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unknown_command_exits_2(capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["frobnicate"])
+    assert caught.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err

@@ -1,0 +1,94 @@
+"""Each component of the method behaves as the paper describes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.config import BLOCK, PRESETS, get_preset
+from engine.models.context_model import ContextModel
+from engine.models.layers import causal_mask
+from engine.models.mapping import ArtifactFeatureMapping
+from engine.models.quantizer import SoftHardQuantizer
+from engine.models.sidejpeg import SideJPEGNet
+
+
+def test_paper_preset_matches_the_paper() -> None:
+    paper = get_preset("paper")
+    assert (paper.trunk_blocks, paper.trunk_features, paper.symbols, paper.trunk_scale) == (16, 64, 16, 1)
+    assert BLOCK == 16
+    assert "fast" in PRESETS
+
+
+def test_unknown_preset_names_the_choices() -> None:
+    with pytest.raises(KeyError, match="paper"):
+        get_preset("nope")
+
+
+def test_quantizer_is_hard_forward() -> None:
+    q = SoftHardQuantizer().train()
+    logits = torch.randn(2, 16, 3, 4)
+    value, symbols = q(logits)
+    assert torch.equal(symbols, logits.argmax(1))
+    one_hot = torch.nn.functional.one_hot(symbols, 16).permute(0, 3, 1, 2).float()
+    assert torch.allclose(value, one_hot, atol=1e-6)
+
+
+def test_gradients_reach_the_extractor_through_the_hard_quantizer() -> None:
+    torch.manual_seed(0)
+    net = SideJPEGNet(get_preset("fast")).train()
+    torch.nn.init.normal_(net.restorer.tail.weight, std=0.01)
+    x = torch.rand(2, 3, 64, 64)
+    y = (x + 0.05 * torch.randn_like(x)).clamp(0, 1)
+    out = net(x, y, torch.rand(2, 4))
+    ((out.restored - x) ** 2).mean().backward()
+    grad = net.extractor.head[-1].weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_causal_mask_excludes_centre_and_future() -> None:
+    mask = causal_mask(5)
+    assert mask.sum() == 12
+    assert mask[2, 2] == 0 and mask[2, 3:].sum() == 0 and mask[3:].sum() == 0
+
+
+def test_context_model_ignores_blocks_not_yet_coded() -> None:
+    torch.manual_seed(0)
+    model = ContextModel(get_preset("fast")).eval()
+    symbols = torch.randint(0, 16, (1, 8, 9))
+    cond = torch.rand(1, 4)
+
+    def logits(sym: torch.Tensor) -> torch.Tensor:
+        one_hot = torch.nn.functional.one_hot(sym, 16).permute(0, 3, 1, 2).float()
+        return model(one_hot, cond)[0, :, 4, 4]
+
+    base = logits(symbols)
+    for r, c in [(4, 4), (4, 5), (4, 8), (5, 0), (5, 4), (7, 8)]:
+        changed = symbols.clone()
+        changed[0, r, c] = (changed[0, r, c] + 1) % 16
+        assert torch.equal(logits(changed), base), (r, c)
+    changed = symbols.clone()
+    changed[0, 3, 6] = (changed[0, 3, 6] + 1) % 16
+    assert not torch.equal(logits(changed), base)
+
+
+@pytest.mark.parametrize("preset", ["fast", "paper"])
+def test_mapping_reaches_the_trunk_resolution(preset: str) -> None:
+    config = get_preset(preset)
+    mapping = ArtifactFeatureMapping(config)
+    out = mapping(torch.zeros(1, 16, 3, 5), torch.zeros(1, 4))
+    scale = BLOCK // config.trunk_scale
+    assert out.shape == (1, config.modulation_features, 3 * scale, 5 * scale)
+
+
+def test_descriptors_change_the_restored_image() -> None:
+    torch.manual_seed(0)
+    net = SideJPEGNet(get_preset("fast")).eval()
+    torch.nn.init.normal_(net.restorer.tail.weight, std=0.01)
+    y, cond = torch.rand(1, 3, 32, 32), torch.rand(1, 4)
+    with torch.inference_mode():
+        a = net.restore(y, cond, torch.zeros(1, 2, 2, dtype=torch.long))
+        b = net.restore(y, cond, torch.full((1, 2, 2), 5, dtype=torch.long))
+        blind = net.restore(y, cond, None)
+    assert not torch.allclose(a, b)
+    assert not torch.allclose(a, blind)

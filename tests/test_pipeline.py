@@ -1,0 +1,83 @@
+"""The pipeline API: any size, tiles, progress, cancellation, blind mode."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.errors import SideJPEGError
+from engine.pipeline import Cancelled
+from engine.tiling import tiles
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (9, 15), (16, 16), (33, 47)])
+def test_any_size_round_trips(codec, sample_rgb: np.ndarray, shape: tuple[int, int]) -> None:
+    rgb = np.ascontiguousarray(sample_rgb[: shape[0], : shape[1]])
+    made = codec.compress(rgb, 40, 32.0)
+    assert made.symbols.shape == (-(-shape[0] // 16), -(-shape[1] // 16))
+    assert made.jpeg_decoded.shape == rgb.shape
+    out = codec.restore(made.jpeg, made.sidecar)
+    assert out.image.shape == rgb.shape and out.image.dtype == np.uint8
+    assert not out.blind and np.array_equal(out.symbols, made.symbols)
+
+
+def test_bpp_counts_real_bytes(codec, sample_rgb: np.ndarray) -> None:
+    made = codec.compress(sample_rgb, 20, 64.0)
+    pixels = sample_rgb.shape[0] * sample_rgb.shape[1]
+    assert made.bpp_total == pytest.approx((len(made.jpeg) + len(made.sidecar)) * 8 / pixels)
+    assert made.bpp_total == pytest.approx(made.bpp_jpeg + made.bpp_side)
+    assert 0 < made.side_share < 1
+
+
+def test_blind_mode_without_sidecar(codec, sample_rgb: np.ndarray) -> None:
+    made = codec.compress(sample_rgb, 20, 64.0)
+    blind = codec.restore(made.jpeg)
+    assert blind.blind and blind.symbols is None and blind.header is None
+    assert blind.image.shape == sample_rgb.shape
+
+
+def test_tiled_restore_matches_whole_image(codec, sample_rgb: np.ndarray) -> None:
+    made = codec.compress(sample_rgb, 20, 64.0)
+    whole = codec.restore(made.jpeg, made.sidecar).image
+    saved = codec.tile_size
+    codec.tile_size = 32
+    try:
+        calls: list[tuple[int, int]] = []
+        tiled = codec.restore(made.jpeg, made.sidecar, progress=lambda d, t: calls.append((d, t))).image
+    finally:
+        codec.tile_size = saved
+    assert calls[-1][0] == calls[-1][1] == len(tiles(96, 128, 32, 32))
+    assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
+
+
+def test_cancel_stops_work(codec, sample_rgb: np.ndarray) -> None:
+    event = threading.Event()
+    event.set()
+    with pytest.raises(Cancelled):
+        codec.compress(sample_rgb, 20, 64.0, cancel=event)
+    made = codec.compress(sample_rgb, 20, 64.0)
+    with pytest.raises(Cancelled):
+        codec.restore(made.jpeg, made.sidecar, cancel=event)
+
+
+@pytest.mark.parametrize("quality", [0, 101])
+def test_quality_out_of_range(codec, sample_rgb: np.ndarray, quality: int) -> None:
+    with pytest.raises(SideJPEGError, match="quality"):
+        codec.compress(sample_rgb, quality, 64.0)
+
+
+def test_444_subsampling_is_supported(codec, sample_rgb: np.ndarray) -> None:
+    made = codec.compress(sample_rgb, 50, 64.0, subsampling="4:4:4")
+    assert codec.restore(made.jpeg, made.sidecar).image.shape == sample_rgb.shape
+
+
+def test_unknown_preset_and_missing_weights_give_clear_errors(monkeypatch, tmp_path) -> None:
+    from engine import pipeline
+
+    with pytest.raises(SideJPEGError, match="unknown preset"):
+        pipeline.Codec(preset="does-not-exist")
+    monkeypatch.setattr(pipeline, "weights_path", lambda preset: tmp_path / f"{preset}.safetensors")
+    with pytest.raises(SideJPEGError, match="no trained weights"):
+        pipeline.Codec(preset="paper")
