@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from engine.commands import compress, info, restore, train
+from engine.commands import compress, evaluate, info, restore, train
 from engine.errors import SideJPEGError
 
-COMMANDS = {"compress": compress, "restore": restore, "info": info, "train": train}
+COMMANDS = {"compress": compress, "restore": restore, "info": info, "train": train, "eval": evaluate}
 EXIT_BAD_INPUT = 2
 
 

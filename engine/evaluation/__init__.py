@@ -1,0 +1,1 @@
+"""Rate-distortion evaluation of SideJPEG against JPEG anchors (see DESIGN.md, "Evaluation protocol")."""

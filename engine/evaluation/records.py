@@ -1,0 +1,60 @@
+"""Rate-distortion records and mean points, and their JSON form."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import write_bytes
+
+
+@dataclass(frozen=True)
+class Record:
+    """One measured point: a method on one image at one quality (and lambda, for ``side``)."""
+
+    method: str
+    image: str
+    quality: int
+    lam: float | None
+    bpp_total: float
+    bpp_side: float
+    psnr: float
+
+    @property
+    def curve(self) -> str:
+        return curve_name(self.method, self.lam)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point of a mean RD curve: averages over ``images`` images at one quality."""
+
+    quality: int
+    lam: float | None
+    bpp_total: float
+    bpp_side: float
+    psnr: float
+    images: int
+
+
+def curve_name(method: str, lam: float | None) -> str:
+    """``side@32`` for a side curve, the method name otherwise."""
+    return method if lam is None else f"{method}@{lam:g}"
+
+
+def to_json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1) + "\n").encode()
+
+
+def write_json(path: Path, obj: Any) -> None:
+    write_bytes(path, to_json(obj))
+
+
+def write_records(path: Path, records: list[Record]) -> None:
+    write_json(path, [asdict(r) for r in records])
+
+
+def read_records(path: Path) -> list[Record]:
+    return [Record(**item) for item in json.loads(Path(path).read_text())]

@@ -1,0 +1,126 @@
+"""Mean RD curves, BD tables against the anchors, and the text table printed at the end."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+
+import numpy as np
+
+from engine.evaluation.anchors import PUBLISHED
+from engine.evaluation.bdrate import bd, upper_left_hull
+from engine.evaluation.records import Point, Record
+
+HULL = "side-hull"
+BD_ANCHORS = ("jpeg", "jpeg-opt", "blind")
+RANGES = ((10, 40), (10, 75))
+"""Quality ranges (inclusive) of the BD figures; only the qualities evaluated count."""
+
+PROTOCOL = (
+    "PSNR in dB on 8-bit RGB over the whole image; bpp = (JPEG + sidecar bytes) * 8 / (W * H); "
+    "curve points are means over images at each quality; BD with the bjontegaard package (Akima)"
+)
+
+
+def _mean_point(group: list[Record]) -> Point:
+    first = group[0]
+    return Point(
+        first.quality,
+        first.lam,
+        float(np.mean([r.bpp_total for r in group])),
+        float(np.mean([r.bpp_side for r in group])),
+        float(np.mean([r.psnr for r in group])),
+        len(group),
+    )
+
+
+def mean_curves(records: list[Record]) -> dict[str, list[Point]]:
+    """Mean points per curve (``side@lam`` per lambda) and quality, plus the ``side-hull`` of all side points."""
+    groups: dict[str, dict[int, list[Record]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        groups[r.curve][r.quality].append(r)
+    curves = {name: [_mean_point(g) for _, g in sorted(by_q.items())] for name, by_q in groups.items()}
+    side = [p for name, points in curves.items() if name.startswith("side@") for p in points]
+    if side:
+        curves[HULL] = upper_left_hull(side)
+    return curves
+
+
+def bd_tables(records: list[Record]) -> dict[str, dict[str, dict[str, dict]]]:
+    """``{range: {curve: {anchor: bd}}}`` with curves and hull rebuilt from the qualities in each range."""
+    tables = {}
+    for lo, hi in RANGES:
+        curves = mean_curves([r for r in records if lo <= r.quality <= hi])
+        anchors = [a for a in BD_ANCHORS if a in curves]
+        tables[f"{lo}-{hi}"] = {name: {a: bd(curves[a], pts) for a in anchors} for name, pts in curves.items()}
+    return tables
+
+
+def _curve_entry(name: str, points: list[Point]) -> dict:
+    method, _, lam = name.partition("@")
+    return {"method": method, "lam": float(lam) if lam else None, "points": [asdict(p) for p in points]}
+
+
+def build_summary(records: list[Record], dataset: str, images: list[str]) -> dict:
+    return {
+        "dataset": dataset,
+        "images": images,
+        "qualities": sorted({r.quality for r in records}),
+        "lambdas": sorted({r.lam for r in records if r.lam is not None}),
+        "protocol": PROTOCOL,
+        "curves": {name: _curve_entry(name, pts) for name, pts in mean_curves(records).items()},
+        "bd": bd_tables(records),
+        "published": PUBLISHED,
+    }
+
+
+def _bd_cell(entry: dict | None) -> str:
+    if entry is None or entry["bd_rate"] is None or entry["bd_psnr"] is None:
+        return "n/a"
+    flag = "*" if "note" in entry else ""
+    return f"{entry['bd_rate']:+.1f}%/{entry['bd_psnr']:+.2f}{flag}"
+
+
+def _rd_lines(summary: dict, name_width: int) -> list[str]:
+    qualities = summary["qualities"]
+    lines = [f"{'curve':<{name_width}}" + "".join(f"{'q' + str(q):>13}" for q in qualities) + "  side%"]
+    for name, curve in summary["curves"].items():
+        if name == HULL:
+            continue
+        by_q = {p["quality"]: p for p in curve["points"]}
+        cells = "".join(
+            f"{by_q[q]['psnr']:>7.2f}@{by_q[q]['bpp_total']:<5.3f}" if q in by_q else f"{'':13}" for q in qualities
+        )
+        share = np.mean([p["bpp_side"] / p["bpp_total"] for p in curve["points"]])
+        lines.append(f"{name:<{name_width}}{cells}" + (f"  {100 * share:5.1f}" if share else ""))
+    for method, by_q in summary["published"]["psnr"].items():
+        cells = "".join(f"{by_q[str(q)]:>7.2f}{'':6}" if str(q) in by_q else f"{'':13}" for q in qualities)
+        lines.append(f"{method + ' [1]':<{name_width}}{cells}")
+    return lines
+
+
+def _bd_lines(summary: dict, name_width: int) -> list[str]:
+    bd_by_range = summary["bd"]
+    columns = [(rng, a) for rng in bd_by_range for a in BD_ANCHORS if any(a in e for e in bd_by_range[rng].values())]
+    lines = [f"{'vs':<{name_width}}" + "".join(f"{a + ' ' + rng:>17}" for rng, a in columns)]
+    for name in summary["curves"]:
+        cells = "".join(f"{_bd_cell(bd_by_range[rng].get(name, {}).get(a)):>17}" for rng, a in columns)
+        lines.append(f"{name:<{name_width}}{cells}")
+    return lines
+
+
+def format_table(summary: dict) -> str:
+    """Mean PSNR@bpp per curve and quality, published figures, and BD-rate/BD-PSNR against the anchors."""
+    width = max(12, *(len(n) + 2 for n in summary["curves"]))
+    n = len(summary["images"])
+    hull = " -> ".join(f"q{p['quality']}@{p['lam']:g}" for p in summary["curves"].get(HULL, {}).get("points", []))
+    return "\n".join(
+        [
+            f"{summary['dataset']}: {n} image{'s' if n != 1 else ''}; mean PSNR dB (RGB) @ bpp (JPEG + sidecar)",
+            *_rd_lines(summary, width),
+            f"[1] published, {summary['published']['dataset']}: {summary['published']['source']}",
+            *([f"{HULL}: {hull}"] if hull else []),
+            "BD-rate % / BD-PSNR dB against anchors (* with a warning, n/a not computable: notes in summary.json)",
+            *_bd_lines(summary, width),
+        ]
+    )

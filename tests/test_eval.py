@@ -1,0 +1,151 @@
+"""``sidejpeg eval``: records, bpp and PSNR bookkeeping, BD figures and outputs, on tiny images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.cli import main
+from engine.evaluation.bdrate import bd, upper_left_hull
+from engine.evaluation.records import Point, read_records
+from engine.evaluation.runner import METHODS, Settings, evaluate, find_images
+from engine.evaluation.summary import format_table
+from engine.jpeg_io import decode_jpeg
+from engine.metrics import psnr
+
+QUALITIES = (10, 20, 30, 40)
+LAMBDAS = (8.0, 256.0)
+KEYS = {"method", "image", "quality", "lam", "bpp_total", "bpp_side", "psnr"}
+
+
+def _tiny_image(seed: int) -> np.ndarray:
+    """A 64x48 smooth gradient with texture: compresses like a photo, not like noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:48, 0:64]
+    base = np.stack([x * 3, y * 4, (x + y) * 2], axis=-1) + rng.normal(0, 12, (48, 64, 3))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tiny")
+    for i in range(2):
+        Image.fromarray(_tiny_image(i)).save(folder / f"im{i}.png")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run(data: Path, codec, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict]:
+    settings = Settings(data, tmp_path_factory.mktemp("out") / "tiny", QUALITIES, LAMBDAS)
+    return settings, evaluate(settings, find_images(data), codec)
+
+
+def _by_key(settings: Settings) -> dict:
+    return {(r.method, r.image, r.quality, r.lam): r for r in read_records(settings.out / "rd.json")}
+
+
+def test_one_record_per_method_image_quality_lambda(run) -> None:
+    settings, _ = run
+    raw = json.loads((settings.out / "rd.json").read_text())
+    assert all(set(item) == KEYS for item in raw)
+    records = _by_key(settings)
+    assert len(records) == len(raw)
+    expected = {
+        (m, f"im{i}.png", q, lam)
+        for i in range(2)
+        for q in QUALITIES
+        for m in METHODS
+        for lam in (LAMBDAS if m == "side" else (None,))
+    }
+    assert set(records) == expected
+
+
+def test_side_costs_exactly_its_sidecar_more_than_jpeg_opt(run) -> None:
+    settings, _ = run
+    records = _by_key(settings)
+    for (method, image, q, _lam), r in records.items():
+        if method != "side":
+            assert r.bpp_side == 0
+            continue
+        opt = records["jpeg-opt", image, q, None]
+        assert r.bpp_total > opt.bpp_total
+        assert r.bpp_total - opt.bpp_total == pytest.approx(r.bpp_side)
+        assert records["blind", image, q, None].bpp_total == opt.bpp_total
+
+
+def test_jpeg_opt_psnr_is_the_plain_decode_of_sidejpegs_jpeg(run, codec) -> None:
+    settings, _ = run
+    records = _by_key(settings)
+    rgb = np.asarray(Image.open(settings.data / "im0.png").convert("RGB"))
+    made = codec.compress(rgb, 20, LAMBDAS[0])
+    assert records["jpeg-opt", "im0.png", 20, None].psnr == pytest.approx(psnr(decode_jpeg(made.jpeg), rgb))
+    assert records["jpeg-opt", "im0.png", 20, None].bpp_total == pytest.approx(made.bpp_jpeg)
+    assert records["side", "im0.png", 20, LAMBDAS[0]].bpp_total == pytest.approx(made.bpp_total)
+    # the literature's JPEG differs only by its Huffman tables: same pixels, more bytes
+    assert records["jpeg", "im0.png", 20, None].psnr == pytest.approx(records["jpeg-opt", "im0.png", 20, None].psnr)
+    assert records["jpeg", "im0.png", 20, None].bpp_total > records["jpeg-opt", "im0.png", 20, None].bpp_total
+
+
+def test_summary_and_plot_are_written(run) -> None:
+    settings, summary = run
+    assert json.loads((settings.out / "summary.json").read_text()) == json.loads(json.dumps(summary))
+    assert (settings.out / "rd.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(settings.out.glob(".*tmp"))
+    assert set(summary["curves"]) == {"jpeg", "jpeg-opt", "jpegli", "webp", "blind", "side@8", "side@256", "side-hull"}
+    assert [p["quality"] for p in summary["curves"]["jpeg"]["points"]] == list(QUALITIES)
+    assert summary["published"]["psnr"]["FBCNN"]["10"] == 27.77 and "ICCV 2021" in summary["published"]["source"]
+    assert summary["bd"]["10-40"]["jpeg"]["jpeg"]["bd_rate"] == pytest.approx(0, abs=1e-9)
+    assert summary["bd"]["10-40"]["jpeg"]["jpeg"]["bd_psnr"] == pytest.approx(0, abs=1e-9)
+    assert set(summary["bd"]["10-40"]["side@8"]) == {"jpeg", "jpeg-opt", "blind"}
+    assert summary["bd"]["10-40"]["jpeg-opt"]["jpeg"]["bd_rate"] < 0  # optimised Huffman tables save bytes
+    table = format_table(summary)
+    assert "side@256" in table and "FBCNN" in table and "BD-rate" in table
+
+
+def test_bd_against_itself_is_zero_and_short_curves_are_skipped() -> None:
+    curve = [Point(q, None, 0.2 * i + 0.1, 0, 25 + 2 * i**0.8, 1) for i, q in enumerate(QUALITIES)]
+    assert bd(curve, curve) == {"bd_rate": pytest.approx(0, abs=1e-9), "bd_psnr": pytest.approx(0, abs=1e-9)}
+    skipped = bd(curve, curve[:3])
+    assert skipped["bd_rate"] is None and "3 points" in skipped["note"]
+
+
+def test_hull_keeps_the_upper_left_envelope() -> None:
+    points = [Point(10, 1.0, r, 0, d, 1) for r, d in [(1, 30), (2, 33), (3, 34), (2.5, 32), (4, 33.5), (1.5, 29)]]
+    assert [(p.bpp_total, p.psnr) for p in upper_left_hull(points)] == [(1, 30), (2, 33), (3, 34)]
+
+
+def test_cli_smoke_run(data: Path, tmp_path: Path, monkeypatch, codec, capsys) -> None:
+    monkeypatch.setattr("engine.commands.evaluate.Codec", lambda preset, device: codec)
+    out = tmp_path / "smoke"
+    args = ["eval", "--data", str(data), "--limit", "1", "--qualities", "10,20,30,40", "--lambdas", "64"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "side@64" in capsys.readouterr().out
+    assert {r.image for r in read_records(out / "rd.json")} == {"im0.png"}
+
+
+def test_anchors_only_need_no_model(data: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("engine.commands.evaluate.Codec", None)  # would fail if called
+    args = ["eval", "--data", str(data), "--limit", "1", "--methods", "jpeg,jpeg-opt", "--qualities", "10,30"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert {r.method for r in read_records(tmp_path / "a" / "rd.json")} == {"jpeg", "jpeg-opt"}
+
+
+@pytest.mark.parametrize(
+    "extra", [["--qualities", "0,10"], ["--lambdas", "1"], ["--methods", "jpeg,avif"], ["--limit", "0"]]
+)
+def test_bad_arguments_exit_2(data: Path, tmp_path: Path, extra: list[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--data", str(data), "--out", str(tmp_path), *extra])
+    assert exc.value.code == 2
+
+
+def test_missing_or_empty_data_exits_2(tmp_path: Path, capsys) -> None:
+    assert main(["eval", "--data", str(tmp_path / "missing")]) == 2
+    assert "no such directory" in capsys.readouterr().err
+    assert main(["eval", "--data", str(tmp_path)]) == 2
+    assert "no images" in capsys.readouterr().err
