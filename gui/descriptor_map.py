@@ -1,0 +1,126 @@
+"""Block maps over the images: the 16-way descriptor map (categorical colours) and the coded bits per block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QStackedWidget, QVBoxLayout, QWidget
+
+from gui.document import BLOCK
+
+DESCRIPTOR_COLOURS = (
+    "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
+    "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
+)
+"""One fixed, distinct colour per descriptor symbol."""
+BITS_COLORMAP = "inferno"
+_PALETTE = np.array([[*QColor(c).getRgb()[:3], 255] for c in DESCRIPTOR_COLOURS], dtype=np.uint8)
+
+
+def descriptor_rgba(symbols: np.ndarray) -> np.ndarray:
+    """(H16, W16, 4) uint8 colours of a descriptor map."""
+    return _PALETTE[np.asarray(symbols) % len(_PALETTE)]
+
+
+def bits_rgba(bits: np.ndarray) -> np.ndarray:
+    """(H16, W16, 4) uint8 colours of the bits per block, from 0 to the map's maximum."""
+    top = float(bits.max()) or 1.0
+    return pg.colormap.get(BITS_COLORMAP).map(np.clip(bits / top, 0, 1), mode="byte")
+
+
+class BlockMapItem(pg.ImageItem):
+    """A block-resolution map stretched by 16 onto image coordinates, drawn over an image."""
+
+    def __init__(self) -> None:
+        super().__init__(axisOrder="row-major")
+        self.setZValue(10)
+        self.setOpacity(0.55)
+        self.setVisible(False)
+
+    def show_map(self, rgba: np.ndarray | None) -> None:
+        """Show a map (or hide the layer for None)."""
+        if rgba is None:
+            self.setVisible(False)
+            return
+        rows, cols = rgba.shape[:2]
+        self.setImage(rgba, autoLevels=False, levels=(0, 255))
+        self.setRect(QRectF(0, 0, cols * BLOCK, rows * BLOCK))
+        self.setVisible(True)
+
+
+def _swatch(colour: QColor, size: int = 12) -> QLabel:
+    label = QLabel()
+    pixmap = QPixmap(size, size)
+    pixmap.fill(colour)
+    label.setPixmap(pixmap)
+    return label
+
+
+class MapLegend(QGroupBox):
+    """Per-symbol counts for the descriptor map, or the colour scale of the bits map."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Map legend", parent)
+        self.pages = QStackedWidget()
+        self.empty = QLabel()
+        self.empty.setWordWrap(True)
+        self.symbols_page = QWidget()
+        grid = QGridLayout(self.symbols_page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(2)
+        self.counts: list[QLabel] = []
+        for i, colour in enumerate(DESCRIPTOR_COLOURS):
+            row, col = i % 8, 2 * (i // 8)
+            grid.addWidget(_swatch(QColor(colour)), row, col)
+            count = QLabel()
+            count.setStyleSheet("font-family: monospace;")
+            grid.addWidget(count, row, col + 1)
+            self.counts.append(count)
+        self.usage = QLabel()
+        grid.addWidget(self.usage, 8, 0, 1, 4)
+        self.bits_page = QWidget()
+        bits = QVBoxLayout(self.bits_page)
+        bits.setContentsMargins(0, 0, 0, 0)
+        self.bar = QLabel()
+        self.bar.setScaledContents(True)
+        self.bar.setFixedHeight(14)
+        self.bar.setPixmap(self._gradient())
+        self.scale = QLabel()
+        self.scale.setStyleSheet("font-family: monospace;")
+        bits.addWidget(self.bar)
+        bits.addWidget(self.scale)
+        for page in (self.empty, self.symbols_page, self.bits_page):
+            self.pages.addWidget(page)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.pages)
+
+    @staticmethod
+    def _gradient(width: int = 256) -> QPixmap:
+        rgba = pg.colormap.get(BITS_COLORMAP).map(np.linspace(0, 1, width), mode="byte")
+        row = np.ascontiguousarray(np.repeat(rgba[None], 2, axis=0))
+        image = QImage(row.data, width, 2, 4 * width, QImage.Format.Format_RGBA8888)
+        return QPixmap.fromImage(image.copy())
+
+    def show_none(self, note: str) -> None:
+        self.empty.setText(note)
+        self.pages.setCurrentWidget(self.empty)
+
+    def show_descriptors(self, symbols: np.ndarray) -> None:
+        counts = np.bincount(symbols.ravel(), minlength=len(self.counts))
+        total = int(counts.sum())
+        for i, (label, n) in enumerate(zip(self.counts, counts, strict=False)):
+            label.setText(f"{i:2d} {n:6d} {100 * n / total:5.1f}%")
+        p = counts[counts > 0] / total
+        perplexity = float(np.exp(-(p * np.log(p)).sum()))
+        self.usage.setText(f"{np.count_nonzero(counts)} of 16 symbols used · perplexity {perplexity:.2f}")
+        self.pages.setCurrentWidget(self.symbols_page)
+
+    def show_bits(self, bits: np.ndarray) -> None:
+        self.scale.setText(
+            f"0 … {bits.max():.1f} bits/block\nmean {bits.mean():.2f} · total {bits.sum() / 8:.0f} bytes"
+        )
+        self.scale.setAlignment(Qt.AlignmentFlag.AlignLeft)
+        self.pages.setCurrentWidget(self.bits_page)

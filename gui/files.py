@@ -1,0 +1,85 @@
+"""Files: dialog filters, atomic export of JPEG + sidecar / embedded JPEG / restored PNG, recent files."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QSettings
+
+from engine import embed_sidecar
+from gui.jobs import SIDECAR_SUFFIX
+
+OPEN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+OPEN_FILTER = f"Images ({' '.join('*' + s for s in OPEN_SUFFIXES)});;All files (*)"
+JPEG_FILTER = "JPEG (*.jpg *.jpeg)"
+PNG_FILTER = "PNG image (*.png)"
+RECENT_KEY = "recent_files"
+RECENT_MAX = 10
+
+
+def sidecar_path(jpeg_path: Path) -> Path:
+    """Where the sidecar of ``photo.jpg`` lives: ``photo.jpg.side``."""
+    return jpeg_path.with_name(jpeg_path.name + SIDECAR_SUFFIX)
+
+
+def with_suffix(path: Path, suffixes: tuple[str, ...]) -> Path:
+    """``path``, with the first suffix appended when it has none of them."""
+    return path if path.suffix.lower() in suffixes else path.with_name(path.name + suffixes[0])
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename it over ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def export_pair(jpeg_path: Path, jpeg: bytes, sidecar: bytes) -> tuple[Path, Path]:
+    """Write ``photo.jpg`` and ``photo.jpg.side``."""
+    side_path = sidecar_path(jpeg_path)
+    atomic_write(jpeg_path, jpeg)
+    atomic_write(side_path, sidecar)
+    return jpeg_path, side_path
+
+
+def export_embedded(path: Path, jpeg: bytes, sidecar: bytes) -> Path:
+    """Write one JPEG that carries the side information in an application segment."""
+    atomic_write(path, embed_sidecar(jpeg, sidecar))
+    return path
+
+
+def export_png(path: Path, rgb: np.ndarray) -> Path:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+class RecentFiles:
+    """The most recently opened files, newest first, kept in QSettings."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.settings = settings or QSettings()
+
+    def paths(self) -> list[Path]:
+        stored = self.settings.value(RECENT_KEY, [])
+        if isinstance(stored, str):
+            stored = [stored]
+        return [Path(p) for p in stored or []]
+
+    def add(self, path: Path) -> None:
+        path = path.resolve()
+        kept = [p for p in self.paths() if p != path]
+        self.settings.setValue(RECENT_KEY, [str(p) for p in [path, *kept][:RECENT_MAX]])

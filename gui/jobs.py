@@ -1,0 +1,211 @@
+"""What the worker threads compute: engine calls in, plain data out (no Qt here)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from engine import PRESETS, Cancelled, Codec, SideJPEGError, load_image, psnr, split_embedded, ssim
+from gui.document import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Source
+
+Progress = Callable[[int, int], None]
+
+SIDECAR_SUFFIX = ".side"
+RD_QUALITIES = (10, 20, 30, 40, 50, 60, 75)
+RD_LONG_SIDE = 384
+"""The RD sweep runs on a copy whose long side is at most this many pixels, so it finishes quickly."""
+SSIM_WINDOW = 11
+"""Side of ``engine.ssim``'s Gaussian window."""
+SSIM_BAND = 4
+"""Rows of SSIM window positions per band: thin bands stay in cache (3-4x faster than the whole image at once)."""
+
+
+@dataclass
+class JobContext:
+    """Handed to every job: a cancel flag the engine polls, and callbacks that become signals."""
+
+    cancel: threading.Event
+    progress: Progress
+    partial: Callable[[object], None]
+
+
+class CodecCache:
+    """One loaded ``Codec`` per (preset, device), shared by all worker threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._codecs: dict[tuple[str, str], Codec] = {}
+
+    def get(self, preset: str, device: str) -> Codec:
+        """The codec for a preset on a device; raises SideJPEGError when its weights are missing."""
+        with self._lock:
+            key = (preset, device)
+            if key not in self._codecs:
+                self._codecs[key] = Codec(preset=preset, device=device)
+            return self._codecs[key]
+
+    def available_presets(self) -> list[str]:
+        """Presets whose weights load."""
+        found = []
+        for name in PRESETS:
+            try:
+                self.get(name, "cpu")
+            except SideJPEGError:
+                continue
+            found.append(name)
+        return found
+
+    def available_devices(self, preset: str) -> list[str]:
+        return self.get(preset, "cpu").available_devices()
+
+
+def banded_ssim(a: np.ndarray, b: np.ndarray, cancel: threading.Event, band: int = SSIM_BAND) -> float:
+    """``engine.ssim`` of the whole image, computed band by band so that it can be cancelled.
+
+    SSIM is the mean of a map over every valid 11x11 window position; bands of rows that overlap by
+    10 rows cover each position once, so the area-weighted mean of the band values is the same number.
+    """
+    height, width = a.shape[:2]
+    if min(height, width) < SSIM_WINDOW or height <= band + SSIM_WINDOW:
+        return ssim(a, b)
+    starts = list(range(0, height - SSIM_WINDOW + 1, band))
+    total, positions = 0.0, 0
+    for i, start in enumerate(starts):
+        if cancel.is_set():
+            raise Cancelled()
+        stop = starts[i + 1] + SSIM_WINDOW - 1 if i + 1 < len(starts) else height
+        rows = stop - start - SSIM_WINDOW + 1
+        total += ssim(a[start:stop], b[start:stop]) * rows
+        positions += rows
+    return total / positions
+
+
+def measure_ssim(original: np.ndarray, images: list[tuple[Role, np.ndarray]], ctx: JobContext) -> None:
+    """SSIM of each image against the original, each reported through ``ctx.partial`` as (role, image, value)."""
+    for role, image in images:
+        ctx.partial((role, image, banded_ssim(original, image, ctx.cancel)))
+
+
+def scaled_progress(progress: Progress, start: float, span: float, steps: int = 1000) -> Progress:
+    """A progress callback for one phase of a job that reports 0..steps overall."""
+
+    def report(done: int, total: int) -> None:
+        progress(round(steps * (start + span * done / max(total, 1))), steps)
+
+    return report
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SideJPEGError(f"{path.name}: cannot read file: {exc.strerror or exc}") from None
+
+
+def load_source(path: Path, as_received: bool = False) -> Source:
+    """Open a file: a JPEG with side information (embedded or ``.side`` beside it) opens as received;
+    any other image is an original to compress. ``as_received`` treats every JPEG as received."""
+    data = _read(path)
+    if data[:2] == b"\xff\xd8":
+        plain, sidecar = split_embedded(data)
+        found = "side information embedded"
+        beside = path.with_name(path.name + SIDECAR_SUFFIX)
+        if sidecar is None and beside.is_file():
+            sidecar, found = _read(beside), f"sidecar {beside.name}"
+        if sidecar is not None or as_received:
+            decoded = load_image(plain)
+            found = found if sidecar is not None else "no side information: restored blind"
+            return Source(path, None, plain, sidecar, decoded.rgb, (f"received JPEG, {found}", *decoded.notes))
+    elif as_received:
+        raise SideJPEGError(f"{path.name}: not a JPEG file")
+    loaded = load_image(data)
+    return Source(path, np.require(loaded.rgb, requirements=["C", "W"]), notes=tuple(loaded.notes))
+
+
+def encode_preview(codec: Codec, original: np.ndarray, settings: Settings, ctx: JobContext) -> JpegOutcome:
+    """The plain JPEG at the current quality: fast, so the JPEG view updates first."""
+    jpeg, decoded = codec.encode_jpeg(original, settings.quality, settings.subsampling)
+    height, width = original.shape[:2]
+    return JpegOutcome(
+        settings.quality, settings.subsampling, jpeg, decoded, Rates.of(jpeg, None, width, height),
+        psnr(original, decoded),
+    )
+
+
+def compress_and_restore(codec: Codec, original: np.ndarray, settings: Settings, ctx: JobContext) -> RestoreOutcome:
+    """Compress to JPEG + sidecar, then restore with the sidecar (or blind)."""
+    res = codec.compress(
+        original, settings.quality, settings.lam, settings.subsampling,
+        progress=scaled_progress(ctx.progress, 0.0, 0.5), cancel=ctx.cancel,
+    )
+    used = res.sidecar if settings.use_sidecar else None
+    out = codec.restore(res.jpeg, used, progress=scaled_progress(ctx.progress, 0.5, 0.5), cancel=ctx.cancel)
+    return RestoreOutcome(
+        res.jpeg, res.sidecar, res.jpeg_decoded, out.image, out.blind, res.symbols, res.block_bits,
+        Rates.of(res.jpeg, used, res.width, res.height), psnr(original, res.jpeg_decoded),
+        psnr(original, out.image), res.quality, res.lam, settings.preset,
+    )
+
+
+def restore_received(codec: Codec, source: Source, settings: Settings, ctx: JobContext) -> RestoreOutcome:
+    """Restore a received JPEG with its side information (or blind); there is no original to measure."""
+    used = source.received_sidecar if settings.use_sidecar else None
+    out = codec.restore(source.received_jpeg, used, progress=ctx.progress, cancel=ctx.cancel)
+    width, height = source.size
+    header = out.header
+    return RestoreOutcome(
+        source.received_jpeg, source.received_sidecar, source.received_decoded, out.image, out.blind, out.symbols,
+        None, Rates.of(source.received_jpeg, used, width, height), None, None,
+        header.quality if header and header.quality else None, header.lam if header else None, settings.preset,
+    )
+
+
+def downscaled_size(width: int, height: int, long_side: int = RD_LONG_SIDE) -> tuple[int, int]:
+    """(width, height) with the long side at most ``long_side`` pixels."""
+    factor = min(1.0, long_side / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def downscale(rgb: np.ndarray, long_side: int = RD_LONG_SIDE) -> np.ndarray:
+    """A copy whose long side is at most ``long_side`` pixels (the image itself when already small)."""
+    size = downscaled_size(rgb.shape[1], rgb.shape[0], long_side)
+    if size == (rgb.shape[1], rgb.shape[0]):
+        return rgb
+    return np.array(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
+@dataclass(frozen=True)
+class RdPoint:
+    """One quality of the RD sweep: JPEG, blind restore and side-information restore."""
+
+    quality: int
+    bpp_jpeg: float
+    bpp_total: float
+    psnr_jpeg: float
+    psnr_blind: float
+    psnr_side: float
+
+
+def rd_sweep(
+    codec: Codec, image: np.ndarray, qualities: Iterable[int], settings: Settings, ctx: JobContext,
+) -> list[RdPoint]:
+    """PSNR vs bpp over qualities; each point is also reported through ``ctx.partial`` as it is done."""
+    qualities = list(qualities)
+    points = []
+    for i, quality in enumerate(qualities):
+        res = codec.compress(image, quality, settings.lam, settings.subsampling, cancel=ctx.cancel)
+        side = codec.restore(res.jpeg, res.sidecar, cancel=ctx.cancel)
+        blind = codec.restore(res.jpeg, None, cancel=ctx.cancel)
+        point = RdPoint(
+            quality, res.bpp_jpeg, res.bpp_total, psnr(image, res.jpeg_decoded), psnr(image, blind.image),
+            psnr(image, side.image),
+        )
+        points.append(point)
+        ctx.partial(point)
+        ctx.progress(i + 1, len(qualities))
+    return points

@@ -1,0 +1,562 @@
+"""The main window: assembles views, controls, RD plot and status bar, and schedules the background stages."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QThreadPool
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QWidget,
+)
+
+from engine import PRESETS, SideJPEGError
+from gui import files
+from gui.captions import caption
+from gui.controls import EncodeControls, SidePanel, ViewControls
+from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
+from gui.document import BLOCK, Document, Role, Settings
+from gui.jobs import (
+    RD_LONG_SIDE,
+    RD_QUALITIES,
+    CodecCache,
+    JobContext,
+    compress_and_restore,
+    downscale,
+    downscaled_size,
+    encode_preview,
+    load_source,
+    measure_ssim,
+    rd_sweep,
+    restore_received,
+)
+from gui.rd_plot import RdPlot, RdPoints
+from gui.theme import MUTED
+from gui.views import ImagePane, PaneGroup, SplitPane, caption_html
+from gui.workers import Stage
+
+ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
+"""Key -> screen pixels per image pixel."""
+
+
+def default_settings(presets: list[str], devices: list[str]) -> Settings:
+    base = Settings()
+    preset = base.preset if base.preset in presets else presets[0]
+    return dataclasses.replace(base, preset=preset, device="cuda" if "cuda" in devices else "cpu")
+
+
+class MainWindow(QMainWindow):
+    """SideJPEG's viewer and compressor."""
+
+    def __init__(self, codecs: CodecCache | None = None, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.codecs = codecs or CodecCache()
+        presets = self.codecs.available_presets()
+        if not presets:
+            raise SideJPEGError("no model weights installed (resources/models/*.safetensors)")
+        devices = self.codecs.available_devices(presets[0])
+        self.document = Document(default_settings(presets, devices))
+        self.recent = files.RecentFiles(settings)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(4)
+        self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage = (
+            Stage(self.pool, self) for _ in range(5)
+        )
+        self.rd_points = RdPoints()
+        self._deferred: set[Callable[[], None]] = set()
+        self._sources = itertools.count()
+        self._source_token = 0
+        self.details = True
+        self.map_mode = "none"
+
+        self.panes = {role: ImagePane() for role in Role}
+        self.group = PaneGroup(list(self.panes.values()))
+        self.split = SplitPane()
+        self.encode = EncodeControls(self.document.settings, {p: p in presets for p in PRESETS}, devices)
+        self.view_controls = ViewControls()
+        self.legend = MapLegend()
+        self.rd_plot = RdPlot()
+        self._build_layout()
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self.setAcceptDrops(True)
+        self.setWindowTitle("SideJPEG")
+        self.resize(1600, 1000)
+
+    # --- assembly -------------------------------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        side_by_side = QWidget()
+        row = QHBoxLayout(side_by_side)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(3)
+        for pane in self.panes.values():
+            row.addWidget(pane)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(side_by_side)
+        self.stack.addWidget(self.split)
+        self.setCentralWidget(self.stack)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(SidePanel(self.encode, self.view_controls, self.legend))
+        scroll.setMinimumWidth(340)
+        self.controls_dock = self._dock("Controls", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.rd_dock = self._dock("Rate–distortion", self.rd_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.resizeDocks([self.rd_dock], [270], Qt.Orientation.Vertical)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        features = QDockWidget.DockWidgetFeature
+        dock.setFeatures(features.DockWidgetMovable | features.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_status_bar(self) -> None:
+        self.progress = QProgressBar()
+        self.progress.setFixedWidth(180)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        hint = QLabel("Drop an image to open it   ·   F fit   ·   1 / 2 / 4 zoom   ·   O overlays   ·   D block maps")
+        hint.setStyleSheet(f"color: {MUTED};")
+        self.statusBar().addWidget(hint)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+
+    def _action(
+        self, menu: QMenu, text: str, slot: Callable[[], object], shortcut: str | QKeySequence | None = None,
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&Open image…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open &received JPEG…", lambda: self.open_dialog(as_received=True), "Ctrl+Shift+O")
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._rebuild_recent_menu()
+        file_menu.addSeparator()
+        self.export_actions = [
+            self._action(file_menu, "Export JPEG + &sidecar…", self.export_pair, QKeySequence.StandardKey.Save),
+            self._action(file_menu, "Export JPEG with &embedded side info…", self.export_embedded, "Ctrl+Shift+S"),
+            self._action(file_menu, "Export restored &PNG…", self.export_png, "Ctrl+E"),
+        ]
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Fit", self.fit, "F")
+        for key, factor in ZOOM_KEYS.items():
+            self._action(view_menu, f"Zoom {100 * factor:.0f} %", lambda f=factor: self.zoom_to(f), key)
+        self._action(view_menu, "Toggle &overlays", self.view_controls.overlays.toggle, "O")
+        self._action(view_menu, "Cycle block &map (none / descriptors / bits)", self.view_controls.cycle_map_mode, "D")
+        view_menu.addSeparator()
+        view_menu.addAction(self.controls_dock.toggleViewAction())
+        view_menu.addAction(self.rd_dock.toggleViewAction())
+        self._set_exports_enabled(False)
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.source_changed.connect(self._on_source_changed)
+        doc.settings_changed.connect(self._on_settings_changed)
+        doc.jpeg_changed.connect(self._on_jpeg_changed)
+        doc.restored_changed.connect(self._on_restored_changed)
+        doc.ssim_changed.connect(self._on_ssim_changed)
+        self.encode.changed.connect(lambda changes: doc.update_settings(**changes))
+        self.view_controls.layout_changed.connect(self._set_split_layout)
+        self.view_controls.split_changed.connect(lambda *_: self._refresh_split())
+        self.view_controls.overlays_toggled.connect(self._set_details)
+        self.view_controls.map_mode_changed.connect(self._set_map_mode)
+        self.view_controls.opacity_changed.connect(self._set_map_opacity)
+        self.load_stage.result.connect(lambda _seq, source: doc.set_source(source))
+        self.jpeg_stage.result.connect(lambda _seq, outcome: doc.set_jpeg(outcome))
+        self.restore_stage.result.connect(lambda _seq, outcome: doc.set_restored(outcome))
+        for stage, title in ((self.load_stage, "Cannot open file"), (self.jpeg_stage, "JPEG encoding failed"),
+                             (self.restore_stage, "Restoration failed"), (self.ssim_stage, "SSIM failed"),
+                             (self.rd_stage, "RD sweep failed")):
+            stage.failed.connect(lambda _seq, message, title=title: self.show_error(title, message))
+        self.restore_stage.progress.connect(self._on_progress)
+        self.restore_stage.busy_changed.connect(self._on_restore_busy)
+        self.ssim_stage.partial.connect(lambda result: doc.set_ssim(*result))
+        self.rd_stage.partial.connect(self._on_rd_point)
+        self.rd_stage.progress.connect(lambda done, total: self.rd_plot.set_status(f"sweep {done}/{total}…"))
+        self.rd_stage.busy_changed.connect(lambda busy: busy or self.rd_plot.set_status(self._rd_summary()))
+        self.cancel_button.clicked.connect(self.cancel)
+        for pane in [*self.panes.values(), self.split]:
+            pane.hovered.connect(self._show_hover)
+
+    # --- dialogs (tests monkeypatch these) ---------------------------------------------------------------------
+
+    def show_error(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(f"{title}: {message}", 10000)
+        QMessageBox.critical(self, title, message)
+
+    def confirm(self, title: str, message: str) -> bool:
+        answer = QMessageBox.question(self, title, message)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def ask_open_path(self, title: str) -> Path | None:
+        name, _ = QFileDialog.getOpenFileName(self, title, "", files.OPEN_FILTER)
+        return Path(name) if name else None
+
+    def ask_save_path(self, title: str, suggested: Path, name_filter: str) -> Path | None:
+        name, _ = QFileDialog.getSaveFileName(self, title, str(suggested), name_filter)
+        return Path(name) if name else None
+
+    # --- files -------------------------------------------------------------------------------------------------
+
+    def open_path(self, path: str | Path, as_received: bool = False) -> None:
+        """Open an image (or a received JPEG) in the background; errors come back as a dialog."""
+        path = Path(path)
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        self.load_stage.submit(lambda ctx: load_source(path, as_received))
+
+    def open_dialog(self, as_received: bool = False) -> None:
+        path = self.ask_open_path("Open received JPEG" if as_received else "Open image")
+        if path is not None:
+            self.open_path(path, as_received)
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent.paths():
+            action = self.recent_menu.addAction(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        local = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if local:
+            event.acceptProposedAction()
+            self.open_path(local[0])
+
+    def _suggested(self, suffix: str) -> Path:
+        source, out = self.document.source, self.document.restored
+        folder = source.path.parent if source and source.path else Path.cwd()
+        stem = source.path.stem if source and source.path else "image"
+        tag = f"_q{out.quality}" if out and out.quality and not source.received else "_restored"
+        return folder / f"{stem}{tag}{suffix}"
+
+    def _save_target(self, title: str, suffixes: tuple[str, ...], name_filter: str) -> Path | None:
+        """Ask where to save; the dialog confirms overwriting its own choice, we confirm any other name."""
+        chosen = self.ask_save_path(title, self._suggested(suffixes[0]), name_filter)
+        if chosen is None:
+            return None
+        path = files.with_suffix(chosen, suffixes)
+        return path if path == chosen or self._may_overwrite(path) else None
+
+    def _may_overwrite(self, path: Path) -> bool:
+        return not path.exists() or self.confirm("Replace file?", f"{path.name} already exists. Replace it?")
+
+    def _write(self, what: str, write: Callable[[], object]) -> bool:
+        try:
+            write()
+        except (OSError, SideJPEGError) as exc:
+            self.show_error("Export failed", f"{what}: {exc}")
+            return False
+        self.statusBar().showMessage(f"Exported {what}", 8000)
+        return True
+
+    def export_pair(self) -> bool:
+        """``photo.jpg`` plus ``photo.jpg.side``."""
+        out = self.document.restored
+        path = self._save_target("Export JPEG + sidecar", (".jpg", ".jpeg"), files.JPEG_FILTER)
+        if path is None or not self._may_overwrite(files.sidecar_path(path)):
+            return False
+        return self._write(f"{path.name} + {path.name}{files.SIDECAR_SUFFIX}",
+                           lambda: files.export_pair(path, out.jpeg, out.sidecar))
+
+    def export_embedded(self) -> bool:
+        """One JPEG that carries its side information."""
+        out = self.document.restored
+        path = self._save_target("Export JPEG with embedded side info", (".jpg", ".jpeg"), files.JPEG_FILTER)
+        return path is not None and self._write(path.name, lambda: files.export_embedded(path, out.jpeg, out.sidecar))
+
+    def export_png(self) -> bool:
+        out = self.document.restored
+        path = self._save_target("Export restored PNG", (".png",), files.PNG_FILTER)
+        return path is not None and self._write(path.name, lambda: files.export_png(path, out.restored))
+
+    def _set_exports_enabled(self, enabled: bool) -> None:
+        has_side = enabled and self.document.restored.sidecar is not None
+        for action, usable in zip(self.export_actions, (has_side, has_side, enabled), strict=True):
+            action.setEnabled(usable)
+
+    # --- scheduling ----------------------------------------------------------------------------------------------
+
+    def _submit(self, stage: Stage, compute: Callable[..., object], *args: object) -> None:
+        """Run ``compute(codec, *args, settings, ctx)`` on ``stage`` with a snapshot of the current settings."""
+        settings, codecs = self.document.settings, self.codecs
+
+        def work(ctx: JobContext) -> object:
+            return compute(codecs.get(settings.preset, settings.device), *args, settings, ctx)
+
+        stage.submit(work)
+
+    def _schedule_jpeg(self) -> None:
+        source = self.document.source
+        if source is not None and not source.received:
+            self._submit(self.jpeg_stage, encode_preview, source.original)
+
+    def _schedule_restore(self) -> None:
+        source = self.document.source
+        if source is None:
+            return
+        if source.received:
+            self._submit(self.restore_stage, restore_received, source)
+        else:
+            self._submit(self.restore_stage, compress_and_restore, source.original)
+
+    def _after_restore(self, schedule: Callable[[], None]) -> bool:
+        """True when ``schedule`` may run now; otherwise it runs once the restored view is in."""
+        if self.restore_stage.busy:
+            self._deferred.add(schedule)
+            return False
+        self._deferred.discard(schedule)
+        return True
+
+    def _schedule_ssim(self) -> None:
+        """SSIM of the JPEG and restored views (slow on large images, so it follows them)."""
+        doc = self.document
+        if doc.source is None or doc.source.received or not self._after_restore(self._schedule_ssim):
+            return
+        images = [(role, doc.image(role)) for role in (Role.RESTORED, Role.JPEG)]
+        missing = [(role, image) for role, image in images if image is not None and doc.ssim(role) is None]
+        if missing:
+            original = doc.source.original
+            self.ssim_stage.submit(lambda ctx: measure_ssim(original, missing, ctx))
+
+    def _schedule_rd(self) -> None:
+        """Sweep the qualities not yet known for this image and lambda, after the restored view is in."""
+        source, settings = self.document.source, self.document.settings
+        if source is None or source.received:
+            self.rd_stage.cancel()
+            self.rd_points.reset(None)
+            self.rd_plot.show_points({}, None)
+            self.rd_plot.set_title("RD plot needs an original image")
+            return
+        key = (self._source_token, settings.lam, settings.subsampling, settings.preset)
+        if self.rd_points.reset(key):
+            self.rd_stage.cancel()
+            width, height = downscaled_size(*source.size)
+            self.rd_plot.set_title(
+                f"PSNR vs bpp · downscaled copy {width}×{height} (long side ≤ {RD_LONG_SIDE} px) · "
+                f"λ {settings.lam:.1f} · {settings.subsampling} · {settings.preset}"
+            )
+        self._redraw_rd()
+        if not self._after_restore(self._schedule_rd):
+            return
+        missing = self.rd_points.missing([settings.quality, *RD_QUALITIES])
+        if not missing:
+            return
+        original = source.original
+
+        def sweep(codec, settings: Settings, ctx: JobContext) -> object:
+            keyed = dataclasses.replace(ctx, partial=lambda point: ctx.partial((key, point)))
+            return rd_sweep(codec, downscale(original), missing, settings, keyed)
+
+        self._submit(self.rd_stage, sweep)
+
+    def _on_rd_point(self, keyed: tuple) -> None:
+        if self.rd_points.add(*keyed):
+            self._redraw_rd()
+
+    def _redraw_rd(self) -> None:
+        self.rd_plot.show_points(self.rd_points.points, self.document.settings.quality)
+
+    def _rd_summary(self) -> str:
+        n = len(self.rd_points.points)
+        return f"{n} qualities · ◯ marks the current quality" if n else ""
+
+    def cancel(self) -> None:
+        """Stop the restore and the RD sweep; the views keep what they show."""
+        for stage in (self.load_stage, self.restore_stage, self.ssim_stage, self.rd_stage):
+            stage.cancel()
+        self._deferred.clear()
+        self.statusBar().showMessage("Cancelled", 5000)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _on_restore_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.progress.setValue(0)
+        self.cancel_button.setEnabled(busy)
+        if not busy:
+            for schedule in list(self._deferred):
+                schedule()
+
+    # --- document -> views ---------------------------------------------------------------------------------------
+
+    def _on_source_changed(self) -> None:
+        source = self.document.source
+        self._source_token = next(self._sources)
+        self.encode.set_received(source.received)
+        if source.path is not None:
+            self.recent.add(source.path)
+            self._rebuild_recent_menu()
+            self.setWindowTitle(f"SideJPEG — {source.path.name}")
+        notes = f" ({'; '.join(source.notes)})" if source.notes else ""
+        self.statusBar().showMessage(f"Opened {source.path.name if source.path else 'image'}{notes}", 8000)
+        for role in Role:
+            self._show(role)
+        self._refresh_split()
+        self._refresh_maps()
+        self._set_exports_enabled(False)
+        self.fit()
+        self._schedule_jpeg()
+        self._schedule_restore()
+        self._schedule_rd()
+
+    def _on_settings_changed(self, old: Settings, new: Settings) -> None:
+        if (old.quality, old.subsampling) != (new.quality, new.subsampling):
+            self._schedule_jpeg()
+        self._schedule_restore()
+        self._schedule_rd()
+
+    def _on_jpeg_changed(self) -> None:
+        self._show(Role.JPEG)
+        self._refresh_split()
+        self._schedule_ssim()
+
+    def _on_restored_changed(self) -> None:
+        self._show(Role.RESTORED)
+        if self.document.source.received:
+            self._show(Role.JPEG)
+        self._refresh_split()
+        self._refresh_maps()
+        self._set_exports_enabled(True)
+        self._schedule_ssim()
+
+    def _on_ssim_changed(self, role: Role) -> None:
+        self.panes[role].set_caption(self._caption(role))
+        self._refresh_split()
+
+    def _caption(self, role: Role) -> str:
+        return caption_html(*caption(role, self.document), self.details)
+
+    def _show(self, role: Role) -> None:
+        pane = self.panes[role]
+        pane.set_image(self.document.image(role), "no original" if role is Role.ORIGINAL else "")
+        pane.set_caption(self._caption(role))
+
+    def _refresh_split(self) -> None:
+        before, after = self.view_controls.split_pair()
+        self.split.set_pair(self.document.image(before), self.document.image(after))
+        self.split.set_captions(self._caption(before), self._caption(after))
+
+    def _set_details(self, on: bool) -> None:
+        self.details = on
+        for role, pane in self.panes.items():
+            pane.set_caption(self._caption(role))
+        self._refresh_split()
+
+    def _set_split_layout(self, split: bool) -> None:
+        """Switch layouts keeping the region in view."""
+        shown = self._active_pane()
+        self.stack.setCurrentIndex(1 if split else 0)
+        self._active_pane().vb.setRange(shown.vb.viewRect(), padding=0)
+
+    def _active_pane(self) -> ImagePane:
+        return self.split if self.stack.currentWidget() is self.split else self.panes[Role.RESTORED]
+
+    def fit(self) -> None:
+        self.group.fit()
+        self.split.fit()
+
+    def zoom_to(self, factor: float) -> None:
+        self._active_pane().zoom_to(factor)
+
+    def _set_map_mode(self, mode: str) -> None:
+        self.map_mode = mode
+        self._refresh_maps()
+
+    def _set_map_opacity(self, opacity: float) -> None:
+        for pane in self._map_panes():
+            pane.map_layer.setOpacity(opacity)
+
+    def _map_panes(self) -> list[ImagePane]:
+        return [self.panes[Role.JPEG], self.panes[Role.RESTORED], self.split]
+
+    def _refresh_maps(self) -> None:
+        out = self.document.restored
+        rgba = None
+        self.legend.setVisible(self.map_mode != "none")
+        if out is None:
+            self.legend.show_none("The map appears once the restored view is in.")
+        elif self.map_mode == "descriptors" and out.symbols is not None:
+            rgba = descriptor_rgba(out.symbols)
+            self.legend.show_descriptors(out.symbols)
+        elif self.map_mode == "bits" and out.block_bits is not None:
+            rgba = bits_rgba(out.block_bits)
+            self.legend.show_bits(out.block_bits)
+        elif self.map_mode != "none":
+            self.legend.show_none(f"No {self.map_mode} map: " + (
+                "the JPEG came without side information." if out.symbols is None
+                else "bit costs are known only when compressing an original."))
+        for pane in self._map_panes():
+            pane.map_layer.show_map(rgba)
+
+    def _show_hover(self, x: float, y: float) -> None:
+        source = self.document.source
+        if source is None:
+            return
+        width, height = source.size
+        if not (0 <= x < width and 0 <= y < height):
+            self.statusBar().clearMessage()
+            return
+        col, row = int(x), int(y)
+        parts = [f"x {col}  y {row}", f"block ({row // BLOCK}, {col // BLOCK})"]
+        out = self.document.restored
+        if out is not None and out.symbols is not None:
+            parts.append(f"descriptor {out.symbols[row // BLOCK, col // BLOCK]}")
+        if out is not None and out.block_bits is not None:
+            parts.append(f"{out.block_bits[row // BLOCK, col // BLOCK]:.2f} bits")
+        self.statusBar().showMessage("   ·   ".join(parts))
+
+    # --- lifetime ------------------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True while any background work is running or waiting."""
+        return bool(self._deferred) or any(stage.busy for stage in self._stages())
+
+    def _stages(self) -> tuple[Stage, ...]:
+        return self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage
+
+    def shutdown(self) -> None:
+        """Cancel all background work and wait for it to stop."""
+        for stage in self._stages():
+            stage.cancel()
+        self.pool.waitForDone()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)

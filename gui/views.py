@@ -1,0 +1,155 @@
+"""Image views: panes with linked zoom and pan, a before/after split view, corner overlays, block maps."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGridLayout, QLabel, QWidget
+
+from gui.descriptor_map import BlockMapItem
+from gui.theme import ACCENT, OVERLAY_STYLE
+
+OVERLAY_MARGIN = 10
+TOP = Qt.AlignmentFlag.AlignTop
+
+
+def _overlay(parent: QWidget) -> QLabel:
+    label = QLabel(parent)
+    label.setStyleSheet(OVERLAY_STYLE)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+    return label
+
+
+def caption_html(title: str, lines: list[str], details: bool) -> str:
+    """Overlay text: a bold title, then (when details are on) one line per measurement."""
+    body = "".join(f"<br>{html.escape(line)}" for line in lines) if details else ""
+    return f"<div style='white-space:pre'><b>{html.escape(title)}</b>{body}</div>"
+
+
+def _image_item() -> pg.ImageItem:
+    return pg.ImageItem(axisOrder="row-major")
+
+
+class ImagePane(pg.GraphicsView):
+    """One image in a ViewBox (y down, square pixels, never smoothed) with a block map and a corner overlay."""
+
+    hovered = Signal(float, float)
+    """Image coordinates under the mouse."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.01)
+        self.setCentralItem(self.vb)
+        self.image = _image_item()
+        self.map_layer = BlockMapItem()
+        self.vb.addItem(self.image)
+        self.vb.addItem(self.map_layer, ignoreBounds=True)
+        self.overlay = _overlay(self)
+        self.placeholder = QLabel(self)
+        self.placeholder.setStyleSheet("color: #8b8d94; font-size: 15px;")
+        self.placeholder.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.corners = QGridLayout(self)
+        self.corners.setContentsMargins(*(OVERLAY_MARGIN,) * 4)
+        self.corners.setColumnStretch(0, 1)
+        self.corners.setColumnStretch(1, 1)
+        self.corners.addWidget(self.overlay, 0, 0, TOP | Qt.AlignmentFlag.AlignLeft)
+        self.corners.addWidget(self.placeholder, 0, 0, 1, 2, Qt.AlignmentFlag.AlignCenter)
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+
+    def set_image(self, rgb: np.ndarray | None, placeholder: str = "") -> None:
+        """Show pixels 1:1 in image coordinates (levels fixed at 0..255), or a placeholder text."""
+        if rgb is None:
+            self.image.clear()
+        else:
+            self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.placeholder.setText("" if rgb is not None else placeholder)
+
+    def set_caption(self, html: str) -> None:
+        self.overlay.setText(html)
+        self.overlay.adjustSize()
+
+    def fit(self) -> None:
+        """Fit the image in the view and keep it fitted while the window resizes."""
+        self.vb.enableAutoRange()
+
+    def zoom_to(self, factor: float) -> None:
+        """Show ``factor`` screen pixels per image pixel, around the current centre."""
+        centre = self.vb.viewRect().center()
+        width, height = self.vb.width() / factor, self.vb.height() / factor
+        self.vb.setRange(QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height), padding=0)
+
+    def _mouse_moved(self, pos: QPointF) -> None:
+        if self.vb.sceneBoundingRect().contains(pos):
+            point = self.vb.mapSceneToView(pos)
+            self.hovered.emit(point.x(), point.y())
+
+
+class SplitPane(ImagePane):
+    """Before / after on one view: left of the draggable line shows ``before``, right shows ``after``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.clip = QGraphicsRectItem()
+        self.clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self.clip.setPen(QPen(Qt.PenStyle.NoPen))
+        self.clip.setZValue(1)
+        self.before = _image_item()
+        self.before.setParentItem(self.clip)
+        self.vb.addItem(self.clip, ignoreBounds=True)
+        self.line = pg.InfiniteLine(
+            angle=90, movable=True, pen=pg.mkPen("#f2f2f2", width=2), hoverPen=pg.mkPen(ACCENT, width=3),
+            label="◀ ▶", labelOpts={"position": 0.5, "color": "#f2f2f2", "fill": (20, 20, 24, 200)},
+        )
+        self.line.setZValue(20)
+        self.vb.addItem(self.line, ignoreBounds=True)
+        self.line.sigPositionChanged.connect(self._update_clip)
+        self.overlay_right = _overlay(self)
+        self.corners.addWidget(self.overlay_right, 0, 1, TOP | Qt.AlignmentFlag.AlignRight)
+        self._size: tuple[int, int] | None = None
+
+    def set_pair(self, before: np.ndarray | None, after: np.ndarray | None) -> None:
+        """Images on either side of the line; the line starts in the middle whenever the size changes."""
+        self.set_image(after, "")
+        if before is None:
+            self.before.clear()
+        else:
+            self.before.setImage(before, autoLevels=False, levels=(0, 255))
+        shown = after if after is not None else before
+        size = None if shown is None else (shown.shape[1], shown.shape[0])
+        if size != self._size and size is not None:
+            self.line.setBounds((0, size[0]))
+            self.line.setValue(size[0] / 2)
+        self._size = size
+        self._update_clip()
+
+    def set_captions(self, left: str, right: str) -> None:
+        self.set_caption(left)
+        self.overlay_right.setText(right)
+        self.overlay_right.adjustSize()
+
+    def _update_clip(self) -> None:
+        height = self._size[1] if self._size else 0
+        self.clip.setRect(QRectF(0, 0, max(self.line.value(), 0), height))
+
+
+class PaneGroup:
+    """Side-by-side panes whose zoom and pan are linked."""
+
+    def __init__(self, panes: list[ImagePane]) -> None:
+        self.panes = panes
+        for pane in panes[1:]:
+            pane.vb.setXLink(panes[0].vb)
+            pane.vb.setYLink(panes[0].vb)
+
+    def fit(self) -> None:
+        for pane in self.panes:
+            pane.fit()
+
+    def zoom_to(self, factor: float) -> None:
+        self.panes[0].zoom_to(factor)

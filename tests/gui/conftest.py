@@ -1,0 +1,69 @@
+"""GUI test fixtures: offscreen Qt, settings in a temp folder, small images, one shared codec cache."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import open_and_wait
+from PIL import Image
+from PySide6.QtCore import QSettings
+
+from engine import Codec, load_image
+from gui.app import SAMPLE_IMAGE
+from gui.jobs import CodecCache
+from gui.main_window import MainWindow
+
+
+@pytest.fixture(scope="session")
+def codecs() -> CodecCache:
+    return CodecCache()
+
+
+@pytest.fixture(scope="session")
+def fast_codec(codecs: CodecCache) -> Codec:
+    """The shipped "fast" model, the one the window uses."""
+    return codecs.get("fast", "cpu")
+
+
+@pytest.fixture(scope="session")
+def crop() -> np.ndarray:
+    """A 128x96 crop of the bundled sample (face and lettering: visible JPEG artifacts)."""
+    return np.ascontiguousarray(load_image(SAMPLE_IMAGE).rgb[200:296, 300:428])
+
+
+@pytest.fixture
+def crop_png(tmp_path: Path, crop: np.ndarray) -> Path:
+    path = tmp_path / "crop.png"
+    Image.fromarray(crop).save(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(qapp, tmp_path: Path) -> None:
+    """Recent files and other QSettings go to a temp folder, never the user's."""
+    qapp.setOrganizationName("SideJPEG-tests")
+    qapp.setApplicationName("SideJPEG-tests")
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture
+def errors() -> list[tuple[str, str]]:
+    return []
+
+
+@pytest.fixture
+def window(qtbot, codecs: CodecCache, crop_png: Path, errors: list, monkeypatch) -> MainWindow:
+    """The main window on the 128x96 crop with everything computed; error dialogs are recorded, not shown."""
+    win = MainWindow(codecs)
+    qtbot.addWidget(win)
+    monkeypatch.setattr(win, "show_error", lambda title, message: errors.append((title, message)))
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    open_and_wait(qtbot, win, crop_png)
+    return win

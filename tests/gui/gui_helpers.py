@@ -1,0 +1,19 @@
+"""Helpers shared by the GUI tests: waiting for the window's background work."""
+
+from pathlib import Path
+
+from gui.main_window import MainWindow
+
+WAIT_MS = 60_000
+
+
+def wait_idle(qtbot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not window.busy, timeout=WAIT_MS)
+
+
+def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
+    """Open a file and wait until every stage, the SSIM and the RD sweep included, is done."""
+    with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
+        window.open_path(path)
+    qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
+    wait_idle(qtbot, window)

@@ -1,0 +1,206 @@
+"""The main window against the real engine: views, sliders, overlays, maps, zoom, RD plot."""
+
+import numpy as np
+import pytest
+from gui_helpers import WAIT_MS, open_and_wait, wait_idle
+from PySide6.QtCore import Qt
+
+from engine import psnr, ssim
+from gui.app import SAMPLE_IMAGE
+from gui.document import Role
+from gui.jobs import RD_QUALITIES
+from gui.main_window import MainWindow
+
+
+def overlay(window: MainWindow, role: Role) -> str:
+    return window.panes[role].overlay.text()
+
+
+def test_window_opens_on_the_sample(qtbot, codecs):
+    window = MainWindow(codecs)
+    qtbot.addWidget(window)
+    window.show()
+    window.open_path(SAMPLE_IMAGE)
+    qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
+    original = window.panes[Role.ORIGINAL].image.image
+    assert original.shape == (512, 768, 3)
+    assert window.panes[Role.RESTORED].image.image.shape == (512, 768, 3)
+    assert "768 × 512 px" in overlay(window, Role.ORIGINAL)
+    assert "sample.png" in window.windowTitle()
+
+
+def test_quality_slider_gives_what_the_engine_computes(qtbot, window, fast_codec, crop):
+    doc = window.document
+    window.encode.quality.slider.setValue(55)
+    qtbot.waitUntil(lambda: doc.restored.quality == 55 and doc.jpeg.quality == 55, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    res = fast_codec.compress(crop, 55, doc.settings.lam, "4:2:0")
+    out = fast_codec.restore(res.jpeg, res.sidecar)
+    assert (doc.restored.jpeg, doc.restored.sidecar) == (res.jpeg, res.sidecar)
+    assert np.array_equal(doc.restored.restored, out.image)
+    assert np.array_equal(window.panes[Role.RESTORED].image.image, out.image)
+    assert np.array_equal(window.panes[Role.JPEG].image.image, res.jpeg_decoded)
+    assert doc.restored.rates.total == pytest.approx(res.bpp_total)
+    restored_text, jpeg_text = overlay(window, Role.RESTORED), overlay(window, Role.JPEG)
+    assert f"= {res.bpp_total:.3f}" in restored_text
+    assert f"{res.bpp_side:.3f} side" in restored_text
+    assert f"{100 * res.side_share:.1f} % of total" in restored_text
+    assert f"PSNR  {psnr(crop, out.image):.2f} dB" in restored_text
+    assert f"SSIM  {ssim(crop, out.image):.4f}" in restored_text
+    assert f"bpp   {res.bpp_jpeg:.3f}" in jpeg_text
+    assert f"PSNR  {psnr(crop, res.jpeg_decoded):.2f} dB" in jpeg_text
+    assert f"SSIM  {ssim(crop, res.jpeg_decoded):.4f}" in jpeg_text
+    assert "q55" in jpeg_text
+
+
+def test_a_burst_of_slider_moves_ends_on_the_last_value(qtbot, window, fast_codec, crop):
+    doc = window.document
+    restores_before = window.restore_stage.started
+    for quality in range(20, 81, 5):
+        window.encode.quality.slider.setValue(quality)
+        qtbot.wait(2)
+    qtbot.waitUntil(lambda: doc.restored.quality == 80 and doc.jpeg.quality == 80, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    assert doc.restored.quality == 80 and doc.jpeg.quality == 80
+    assert window.restore_stage.started - restores_before < 13
+    assert np.array_equal(doc.restored.jpeg, fast_codec.encode_jpeg(crop, 80)[0])
+    assert "q80" in overlay(window, Role.JPEG)
+
+
+def test_lambda_and_blind_toggle_change_the_restore(qtbot, window):
+    doc = window.document
+    window.encode.lam.spin.setValue(512.0)
+    qtbot.waitUntil(lambda: doc.restored.lam == 512.0, timeout=WAIT_MS)
+    assert "λ     512.0" in overlay(window, Role.RESTORED)
+    window.encode.side.group.button(1).click()
+    qtbot.waitUntil(lambda: doc.restored.blind, timeout=WAIT_MS)
+    assert doc.restored.rates.side == 0
+    assert "blind" in overlay(window, Role.RESTORED)
+
+
+def test_overlays_toggle_with_o(qtbot, window):
+    window.activateWindow()
+    assert "PSNR" in overlay(window, Role.RESTORED)
+    qtbot.keyClick(window, Qt.Key.Key_O)
+    assert "PSNR" not in overlay(window, Role.RESTORED)
+    assert "Restored" in overlay(window, Role.RESTORED)
+    qtbot.keyClick(window, Qt.Key.Key_O)
+    assert "PSNR" in overlay(window, Role.RESTORED)
+
+
+def test_d_cycles_descriptor_map_bits_map_and_none(qtbot, window):
+    window.activateWindow()
+    layer = window.panes[Role.RESTORED].map_layer
+    out = window.document.restored
+    assert not layer.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert window.map_mode == "descriptors" and layer.isVisible()
+    assert layer.image.shape == (6, 8, 4)
+    assert (layer.boundingRect().width(), layer.mapRectToParent(layer.boundingRect()).height()) == (8, 96)
+    counts = [int(label.text().split()[1]) for label in window.legend.counts]
+    assert counts == np.bincount(out.symbols.ravel(), minlength=16).tolist()
+    window.view_controls.opacity.spin.setValue(80)
+    assert layer.opacity() == pytest.approx(0.8)
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert window.map_mode == "bits" and layer.isVisible()
+    assert "bits/block" in window.legend.scale.text()
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert window.map_mode == "none" and not layer.isVisible()
+
+
+def test_hover_reports_the_block_symbol_and_cost(window):
+    out = window.document.restored
+    window._show_hover(37.5, 20.2)
+    message = window.statusBar().currentMessage()
+    assert "block (1, 2)" in message
+    assert f"descriptor {out.symbols[1, 2]}" in message
+    assert f"{out.block_bits[1, 2]:.2f} bits" in message
+
+
+def test_zoom_keys_are_linked_and_pixels_stay_crisp(qtbot, window):
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_4)
+    panes = list(window.panes.values())
+    for pane in panes:
+        assert pane.vb.viewPixelSize()[0] == pytest.approx(0.25, rel=0.02)
+    assert np.ravel(panes[0].vb.viewRange()) == pytest.approx(np.ravel(panes[2].vb.viewRange()))
+    window.panes[Role.RESTORED].zoom_to(8)
+    qtbot.wait(50)
+    for pane in panes:
+        assert pane.vb.viewPixelSize()[0] == pytest.approx(0.125, rel=0.02)
+    grab = window.panes[Role.RESTORED].grab().toImage()
+    pixels = np.array(grab.convertToFormat(grab.Format.Format_RGB888).constBits()).reshape(grab.height(), -1)
+    centre = pixels[grab.height() // 3 : 2 * grab.height() // 3, : grab.width() * 3].reshape(-1, grab.width(), 3)
+    same_as_right = np.all(centre[:, 1:] == centre[:, :-1], axis=2).mean()
+    assert same_as_right > 0.8
+    qtbot.keyClick(window, Qt.Key.Key_F)
+    qtbot.waitUntil(lambda: panes[2].vb.viewPixelSize()[0] > 0.125 * 1.5)
+
+
+def test_split_view_compares_the_chosen_pair(qtbot, window):
+    window.view_controls.layout_choice.group.button(1).click()
+    assert window.stack.currentWidget() is window.split
+    window.view_controls.before.setCurrentIndex(window.view_controls.before.findData(Role.ORIGINAL))
+    doc = window.document
+    assert np.array_equal(window.split.before.image, doc.image(Role.ORIGINAL))
+    assert np.array_equal(window.split.image.image, doc.image(Role.RESTORED))
+    assert window.split.clip.rect().width() == pytest.approx(64)
+    window.split.line.setValue(100)
+    assert window.split.clip.rect().width() == pytest.approx(100)
+    assert "Original" in window.split.overlay.text() and "Restored" in window.split.overlay_right.text()
+
+
+def test_rd_plot_has_the_sweep_and_follows_lambda(qtbot, window):
+    points = window.rd_points.points
+    assert set(RD_QUALITIES) <= set(points)
+    assert all(p.bpp_total > p.bpp_jpeg for p in points.values())
+    assert "downscaled" in window.rd_plot.plot.plotItem.titleLabel.text
+    xs, _ = window.rd_plot.curves[2].getData()
+    assert len(xs) == len(points)
+    window.encode.lam.spin.setValue(1024.0)
+    wait_idle(qtbot, window)
+    assert window.rd_points.key[1] == 1024.0 and set(RD_QUALITIES) <= set(window.rd_points.points)
+
+
+def test_cancel_stops_the_restore_and_the_window_recovers(qtbot, codecs, crop_png):
+    window = MainWindow(codecs)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
+        window.open_path(SAMPLE_IMAGE)
+    assert window.cancel_button.isEnabled()
+    window.cancel_button.click()
+    wait_idle(qtbot, window)
+    assert window.document.restored is None
+    assert not window.cancel_button.isEnabled()
+    open_and_wait(qtbot, window, crop_png)
+    assert window.document.restored is not None
+
+
+def test_reopening_keeps_working(qtbot, window, crop_png):
+    open_and_wait(qtbot, window, crop_png)
+    assert window.document.restored is not None
+
+
+def test_only_presets_with_weights_are_selectable(window, codecs):
+    combo = window.encode.preset
+    usable = set(codecs.available_presets())
+    assert "fast" in usable
+    for i in range(combo.count()):
+        enabled = combo.model().item(i).isEnabled()
+        assert enabled == (combo.itemData(i) in usable)
+    assert combo.currentData() == window.document.settings.preset
+    assert window.encode.device.itemText(0) == "cpu"
+
+
+def test_digits_typed_into_a_spin_box_do_not_zoom(qtbot, window):
+    window.activateWindow()
+    spin = window.encode.quality.spin
+    spin.setFocus()
+    spin.selectAll()
+    before = window.panes[Role.RESTORED].vb.viewRange()
+    qtbot.keyClicks(spin, "42")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert spin.value() == 42
+    assert window.panes[Role.RESTORED].vb.viewRange() == before
+    qtbot.waitUntil(lambda: window.document.restored.quality == 42, timeout=WAIT_MS)

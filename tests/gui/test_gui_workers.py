@@ -1,0 +1,103 @@
+"""The coalescing scheduler, the slider fields and the cancellable SSIM."""
+
+import math
+import threading
+
+import pytest
+from PySide6.QtCore import QThreadPool
+
+from engine import LAMBDA_MAX, LAMBDA_MIN, Cancelled, Codec, ssim
+from gui.controls import LOG_STEPS, SliderField
+from gui.jobs import banded_ssim
+from gui.workers import Stage
+
+
+@pytest.fixture
+def pool(qapp):
+    pool = QThreadPool()
+    yield pool
+    pool.waitForDone()
+
+
+def test_burst_runs_first_and_last_only_and_shows_last(qtbot, pool):
+    stage = Stage(pool)
+    gate = threading.Event()
+    ran, shown = [], []
+    stage.result.connect(lambda seq, value: shown.append(value))
+
+    def job(value):
+        def work(ctx):
+            ran.append(value)
+            if value == 0:
+                gate.wait(10)
+                if ctx.cancel.is_set():
+                    raise Cancelled()
+            return value
+
+        return work
+
+    for value in range(6):
+        stage.submit(job(value))
+    gate.set()
+    qtbot.waitUntil(lambda: not stage.busy, timeout=10_000)
+    assert ran == [0, 5]
+    assert shown == [5]
+    assert stage.started == 2
+
+
+def test_stale_result_is_dropped_even_when_not_cancellable(qtbot, pool):
+    stage = Stage(pool)
+    gate = threading.Event()
+    shown = []
+    stage.result.connect(lambda seq, value: shown.append(value))
+    stage.submit(lambda ctx: gate.wait(10) and "old")
+    stage.submit(lambda ctx: "new")
+    gate.set()
+    qtbot.waitUntil(lambda: not stage.busy, timeout=10_000)
+    assert shown == ["new"]
+
+
+def test_failure_is_reported_as_a_message(qtbot, pool):
+    stage = Stage(pool)
+    with qtbot.waitSignal(stage.failed, timeout=10_000) as failed:
+        stage.submit(lambda ctx: 1 / 0)
+    assert "ZeroDivisionError" in failed.args[1]
+    qtbot.waitUntil(lambda: not stage.busy)
+
+
+def test_cancel_drops_the_running_result(qtbot, pool):
+    stage = Stage(pool)
+    gate = threading.Event()
+    shown = []
+    stage.result.connect(lambda seq, value: shown.append(value))
+    stage.submit(lambda ctx: gate.wait(10) and "late")
+    stage.cancel()
+    gate.set()
+    qtbot.waitUntil(lambda: not stage.busy, timeout=10_000)
+    assert shown == []
+
+
+def test_log_slider_spans_lambda_range_and_agrees_with_its_spin_box(qtbot):
+    field = SliderField(LAMBDA_MIN, LAMBDA_MAX, 64.0, "MSE/bpp", log=True, decimals=1)
+    qtbot.addWidget(field)
+    values = []
+    field.value_changed.connect(values.append)
+    field.slider.setValue(0)
+    field.slider.setValue(LOG_STEPS)
+    field.slider.setValue(LOG_STEPS // 2)
+    assert values[:2] == [LAMBDA_MIN, LAMBDA_MAX]
+    assert values[2] == pytest.approx(math.sqrt(LAMBDA_MIN * LAMBDA_MAX), rel=1e-3)
+    field.spin.setValue(100.0)
+    assert values[-1] == 100.0
+    assert field.slider.value() == round(LOG_STEPS * math.log(100 / LAMBDA_MIN) / math.log(LAMBDA_MAX / LAMBDA_MIN))
+    assert field.spin.suffix() == " MSE/bpp"
+
+
+def test_banded_ssim_is_the_engines_ssim(crop):
+    _, decoded = Codec.encode_jpeg(crop, 20)
+    for band in (1, 4, 37):
+        assert banded_ssim(crop, decoded, threading.Event(), band) == pytest.approx(ssim(crop, decoded), abs=1e-12)
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(Cancelled):
+        banded_ssim(crop, decoded, cancelled)
