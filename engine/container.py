@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 from engine.errors import SideJPEGError
+from engine.image_io import MAX_PIXELS
 
 APP_MARKER = 0xEA
 """APP10."""
@@ -12,6 +13,8 @@ IDENTIFIER = b"SideJPEG\x00"
 MAX_CHUNK = 65535 - 2 - len(IDENTIFIER) - 2
 """Payload bytes per segment: the 16-bit length field counts itself, the identifier and 2 index bytes."""
 MAX_SEGMENTS = 255
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+"""Start-of-frame markers (DHT, JPG and DAC share the range but are not frame headers)."""
 
 
 def _segments(jpeg: bytes) -> list[tuple[int, int, int]]:
@@ -36,8 +39,33 @@ def _segments(jpeg: bytes) -> list[tuple[int, int, int]]:
         pos = end
 
 
-def _is_ours(jpeg: bytes, marker: int, start: int) -> bool:
-    return marker == APP_MARKER and jpeg[start + 4 : start + 4 + len(IDENTIFIER)] == IDENTIFIER
+def _is_ours(jpeg: bytes, marker: int, start: int, end: int) -> bool:
+    """An APP10 segment whose own bytes (never the next segment's) start with our identifier."""
+    head = start + 4 + len(IDENTIFIER)
+    return marker == APP_MARKER and head <= end and jpeg[start + 4 : head] == IDENTIFIER
+
+
+def jpeg_size(jpeg: bytes) -> tuple[int, int]:
+    """(width, height) from the JPEG's frame header, read without decoding anything."""
+    for marker, start, end in _segments(jpeg):
+        if marker in _SOF_MARKERS:
+            if end < start + 9:
+                raise SideJPEGError("JPEG frame header is truncated")
+            height, width = struct.unpack_from(">HH", jpeg, start + 5)
+            if width == 0 or height == 0:
+                raise SideJPEGError(f"JPEG declares an image of no pixels ({width}x{height})")
+            return width, height
+    raise SideJPEGError("JPEG has no frame header before its image data")
+
+
+def check_jpeg_size(jpeg: bytes, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """``jpeg_size``, refusing images over ``max_pixels`` before any pixel is decoded (decompression bombs)."""
+    width, height = jpeg_size(jpeg)
+    if width * height > max_pixels:
+        raise SideJPEGError(
+            f"JPEG is too large ({width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,})"
+        )
+    return width, height
 
 
 def _segment(index: int, count: int, chunk: bytes) -> bytes:
@@ -48,7 +76,7 @@ def _segment(index: int, count: int, chunk: bytes) -> bytes:
 def embed_sidecar(jpeg: bytes, sidecar: bytes) -> bytes:
     """The JPEG with the sidecar in APP10 segments after its leading APP0/APP1 segments."""
     segments = _segments(jpeg)
-    if any(_is_ours(jpeg, m, s) for m, s, _ in segments):
+    if any(_is_ours(jpeg, m, s, e) for m, s, e in segments):
         raise SideJPEGError("JPEG already carries embedded side information")
     chunks = [sidecar[i : i + MAX_CHUNK] for i in range(0, len(sidecar), MAX_CHUNK)] or [b""]
     if len(chunks) > MAX_SEGMENTS:
@@ -64,7 +92,7 @@ def embed_sidecar(jpeg: bytes, sidecar: bytes) -> bytes:
 
 def split_embedded(data: bytes) -> tuple[bytes, bytes | None]:
     """(plain JPEG, embedded sidecar or None): our segments removed, others kept byte for byte."""
-    ours = [(s, e) for m, s, e in _segments(data) if _is_ours(data, m, s)]
+    ours = [(s, e) for m, s, e in _segments(data) if _is_ours(data, m, s, e)]
     if not ours:
         return data, None
     chunks, count = [], None

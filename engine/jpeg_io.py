@@ -28,7 +28,7 @@ def encode_jpeg(rgb: np.ndarray, quality: int, subsampling: str = "4:2:0", optim
 
 def open_jpeg(data: bytes) -> JpegImagePlugin.JpegImageFile:
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=["JPEG"])
         image.load()
     except Exception as exc:  # Pillow raises many types for broken files
         raise SideJPEGError(f"not a readable JPEG: {exc}") from None

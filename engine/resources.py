@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
 RESOURCES = Path(os.environ.get("SIDEJPEG_RESOURCES", Path(__file__).resolve().parent.parent / "resources"))
 MODELS = RESOURCES / "models"
@@ -25,6 +25,6 @@ def installed_models() -> dict[str, str]:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
             found[meta["sha256"][:16]] = json.loads(meta["config"])["name"]
-        except (OSError, KeyError, ValueError):
+        except (OSError, KeyError, ValueError, SafetensorError):
             continue
     return found

@@ -11,6 +11,7 @@ import numpy as np
 
 from engine.conditioning import FULL_COND
 from engine.config import BLOCK
+from engine.container import jpeg_size
 from engine.errors import SideJPEGError
 
 MAGIC = b"SJPS"
@@ -57,11 +58,14 @@ class SidecarHeader:
 
 
 def pack(header: SidecarHeader, payload: bytes) -> bytes:
-    """Serialise header, payload and CRC-32."""
-    body = _HEAD.pack(
-        MAGIC, VERSION, 0, header.model_id, header.width, header.height, header.quality, header.lam,
-        *header.cond_codes, header.jpeg_hash, len(payload),
-    ) + payload
+    """Serialise header, payload and CRC-32 (values the format cannot hold raise SideJPEGError)."""
+    try:
+        body = _HEAD.pack(
+            MAGIC, VERSION, 0, header.model_id, header.width, header.height, header.quality, header.lam,
+            *header.cond_codes, header.jpeg_hash, len(payload),
+        ) + payload
+    except (struct.error, OverflowError) as exc:
+        raise SideJPEGError(f"cannot write a sidecar with these values: {exc}") from None
     return body + _CRC.pack(zlib.crc32(body))
 
 
@@ -103,5 +107,15 @@ def unpack(data: bytes) -> tuple[SidecarHeader, bytes]:
 
 
 def check_belongs(header: SidecarHeader, jpeg: bytes) -> None:
+    """Refuse a sidecar made for another JPEG, or one whose image size differs from the JPEG's.
+
+    Both are checked before the payload is decoded, so a forged header (say 65535x65535 with the
+    right hash) cannot make the decoder walk a grid far larger than the image it came with.
+    """
     if header.jpeg_hash != jpeg_digest(jpeg):
         raise SideJPEGError("this sidecar was made for a different JPEG file")
+    width, height = jpeg_size(jpeg)
+    if (header.width, header.height) != (width, height):
+        raise SideJPEGError(
+            f"sidecar image size {header.width}x{header.height} does not match the JPEG's {width}x{height}"
+        )

@@ -11,9 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
-from engine.commands.common import add_model_args, check_writable, write_output
+from engine.commands.common import add_model_args, check_writable, write_outputs
 from engine.config import LAMBDA_MAX, LAMBDA_MIN
 from engine.container import embed_sidecar
+from engine.errors import SideJPEGError
 from engine.image_io import load_image
 from engine.metrics import psnr
 from engine.pipeline import Codec
@@ -39,10 +40,21 @@ def default_output(source: Path) -> Path:
     return target if target != source else source.with_name(f"{source.stem}.sidejpeg.jpg")
 
 
+def check_settings(args: argparse.Namespace) -> None:
+    """Refuse bad settings before any file is read or any model is loaded."""
+    if not 1 <= args.quality <= 100:
+        raise SideJPEGError(f"JPEG quality must be 1-100, got {args.quality}")
+    if not LAMBDA_MIN <= args.lam <= LAMBDA_MAX:  # also refuses nan
+        raise SideJPEGError(f"lambda must be between {LAMBDA_MIN:g} and {LAMBDA_MAX:g}, got {args.lam:g}")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_settings(args)
     source = Path(args.input)
     out = Path(args.output) if args.output else default_output(source)
     side = None if args.embed else Path(args.side) if args.side else Path(f"{out}.side")
+    if side is not None and side.resolve() == out.resolve():
+        raise SideJPEGError(f"{out}: the JPEG and its sidecar cannot be the same file")
     for path in (out, side):
         if path is not None:
             check_writable(path, args.force, inputs=(source,))
@@ -51,10 +63,9 @@ def run(args: argparse.Namespace) -> int:
     result = codec.compress(loaded.rgb, args.quality, args.lam, args.subsampling)
     restored = codec.restore(result.jpeg, result.sidecar).image
     if args.embed:
-        write_output(out, embed_sidecar(result.jpeg, result.sidecar))
+        write_outputs([(out, embed_sidecar(result.jpeg, result.sidecar))])
     else:
-        write_output(out, result.jpeg)
-        write_output(side, result.sidecar)
+        write_outputs([(out, result.jpeg), (side, result.sidecar)])
     report = {
         "jpeg_bytes": len(result.jpeg),
         "side_bytes": len(result.sidecar),

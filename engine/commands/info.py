@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from engine.commands.common import read_input
-from engine.container import split_embedded
+from engine.container import check_jpeg_size, split_embedded
 from engine.jpeg_io import open_jpeg, params_of
 from engine.resources import installed_models
 from engine.sidecar import MAGIC, OVERHEAD_BYTES, SidecarHeader, check_belongs, unpack
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(describe_sidecar(header, len(data))))
         return 0
     plain, embedded = split_embedded(data)
+    check_jpeg_size(plain)
     image = open_jpeg(plain)
     params = params_of(image)
     width, height = image.size
