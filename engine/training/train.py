@@ -49,10 +49,18 @@ def sample_lambdas(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.exp(rng.uniform(math.log(LAMBDA_MIN), math.log(LAMBDA_MAX), n)).astype(np.float32)
 
 
-def marginal_entropy_bits(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy of the batch-average descriptor distribution: high when all symbols are used."""
-    mean = torch.softmax(logits.float(), dim=1).mean(dim=(0, 2, 3))
-    return -(mean * torch.log2(mean + 1e-12)).sum()
+def _entropy_bits(p: torch.Tensor, dim: int) -> torch.Tensor:
+    return -(p * torch.log2(p.clamp_min(1e-12))).sum(dim=dim)
+
+
+def usage_information_bits(logits: torch.Tensor) -> torch.Tensor:
+    """Mutual information between blocks and symbols, H(mean p) - mean H(p), in bits.
+
+    High only when every block picks its symbol confidently *and* all symbols are used; a
+    plain marginal-entropy bonus is also maximised by uniform, uninformative descriptors.
+    """
+    p = torch.softmax(logits.float(), dim=1)
+    return _entropy_bits(p.mean(dim=(0, 2, 3)), 0) - _entropy_bits(p, 1).mean()
 
 
 def perplexity(symbols: torch.Tensor, count: int) -> float:
@@ -137,7 +145,7 @@ class Trainer:
             pixels = original.shape[2] * original.shape[3]
             bpp = out.bits.sum(dim=(1, 2)) / pixels
             lam_t = torch.from_numpy(lams).to(self.device) * ph.lambda_scale
-            usage = marginal_entropy_bits(out.logits)
+            usage = usage_information_bits(out.logits)
             ctx_bits = self._context_only_bits(out, cond)
             loss = loss + (lam_t * bpp).mean() - ph.usage_bonus * usage + ctx_bits
             stats.update(
