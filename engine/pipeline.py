@@ -5,24 +5,26 @@ The CLI, the GUI, evaluation and benchmarks all go through ``Codec``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from engine import fastpath
 from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel, dequantize_cond, quantize_cond
 from engine.conditioning import full_vector
 from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS
-from engine.container import split_embedded
+from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params, encode_jpeg
 from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import installed_models, weights_path
-from engine.tiling import tiles
+from engine.tiling import Tile
 from engine.weights import load_model, model_id
 
 Progress = Callable[[int, int], None]
@@ -88,9 +90,29 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _pad_to_blocks(rgb: np.ndarray) -> np.ndarray:
+def _padded_size(size: int) -> int:
+    return size + -size % BLOCK
+
+
+def _padded_crop(rgb: np.ndarray, outer: tuple[int, int, int, int]) -> np.ndarray:
+    """``outer`` of the image edge-padded to whole blocks, without padding the whole image."""
+    a, b, c, d = outer
     h, w = rgb.shape[:2]
-    return np.pad(rgb, ((0, -h % BLOCK), (0, -w % BLOCK), (0, 0)), mode="edge")
+    crop = rgb[a : min(b, h), c : min(d, w)]
+    if b > h or d > w:
+        crop = np.pad(crop, ((0, max(0, b - h)), (0, max(0, d - w)), (0, 0)), mode="edge")
+    return crop
+
+
+def _area_tiles(area: tuple[int, int, int, int], height: int, width: int, size: int, margin: int) -> Iterator[Tile]:
+    """Tiles of ``size`` covering ``area`` (16-aligned), each with up to ``margin`` of context from the
+    (height, width) padded image around it; for the whole image these are ``engine.tiling.tiles``."""
+    top, bottom, left, right = area
+    for y0 in range(top, bottom, size):
+        for x0 in range(left, right, size):
+            y1, x1 = min(y0 + size, bottom), min(x0 + size, right)
+            outer = (max(0, y0 - margin), min(height, y1 + margin), max(0, x0 - margin), min(width, x1 + margin))
+            yield Tile((y0, y1, x0, x1), outer)
 
 
 def _check(cancel: CancelEvent | None) -> None:
@@ -101,7 +123,9 @@ def _check(cancel: CancelEvent | None) -> None:
 class Codec:
     """One loaded model with its integer context coder; safe to reuse for many images."""
 
-    def __init__(self, preset: str = DEFAULT_PRESET, device: str = "auto", net: SideJPEGNet | None = None) -> None:
+    def __init__(
+        self, preset: str = DEFAULT_PRESET, device: str = "auto", net: SideJPEGNet | None = None, fast: bool = True
+    ) -> None:
         if net is None:
             if preset not in PRESETS:
                 raise SideJPEGError(f"unknown preset {preset!r}; available: {', '.join(sorted(PRESETS))}")
@@ -115,6 +139,11 @@ class Codec:
         self.model_id = model_id(net)
         self.coder = IntegerContextModel(net.context)
         self.tile_size = 512 * self.config.trunk_scale
+        self.fast = fast
+        """Run the networks through ``engine.fastpath`` (channels-last, fused convolutions, fp16 on CUDA)
+        instead of the exact fp32 graph."""
+        self._fast_net: fastpath.FastNet | None = None
+        self._fast_lock = threading.Lock()
 
     @staticmethod
     def available_devices() -> list[str]:
@@ -127,22 +156,46 @@ class Codec:
         return data, decode_with_params(data)[0]
 
     def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device).permute(2, 0, 1)[None].float().div_(255)
+        pixels = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).to(self.device)
+        return pixels.permute(2, 0, 1)[None].float().div_(255)
 
     def _cond(self, codes: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(dequantize_cond(codes))[None].to(self.device)
 
+    def _fast(self) -> fastpath.FastNet:
+        """The fast versions of the networks, built on first use (thread-safe)."""
+        with self._fast_lock:
+            if self._fast_net is None:
+                self._fast_net = fastpath.FastNet(self.net, self.device)
+            return self._fast_net
+
+    def _restorer(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]:
+        return self._fast().restore if self.fast else self.net.restore
+
+    def _extractor(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        return self._fast().extract if self.fast else self.net.extract
+
+    def extract_symbols(
+        self, rgb: np.ndarray, decoded: np.ndarray, cond_codes: np.ndarray, cancel: CancelEvent | None = None
+    ) -> np.ndarray:
+        """Descriptor map (H16, W16) of an image given its JPEG decode: the encoder half of ``compress``."""
+        return self._extract(rgb, decoded, self._cond(cond_codes), cancel)
+
     @torch.inference_mode()
-    def _extract(self, original: np.ndarray, decoded: np.ndarray, cond: torch.Tensor, cancel: CancelEvent | None) -> np.ndarray:
-        x, y = self._tensor(_pad_to_blocks(original)), self._tensor(_pad_to_blocks(decoded))
-        h, w = x.shape[2:]
+    def _extract(
+        self, original: np.ndarray, decoded: np.ndarray, cond: torch.Tensor, cancel: CancelEvent | None
+    ) -> np.ndarray:
+        h, w = _padded_size(original.shape[0]), _padded_size(original.shape[1])
+        extract = self._extractor()
         symbols = np.zeros((h // BLOCK, w // BLOCK), dtype=np.uint8)
-        for tile in tiles(h, w, self.tile_size, TILE_MARGIN):
+        for tile in _area_tiles((0, h, 0, w), h, w, self.tile_size, TILE_MARGIN):
             _check(cancel)
-            (a, b, c, d), (oa, ob, oc, od) = tile.inner, tile.outer
-            part = self.net.extract(x[..., oa:ob, oc:od], y[..., oa:ob, oc:od], cond)[0].cpu().numpy()
+            (a, b, c, d), outer = tile.inner, tile.outer
+            x, y = self._tensor(_padded_crop(original, outer)), self._tensor(_padded_crop(decoded, outer))
+            part = extract(x, y, cond)[0].cpu().numpy()
             dy, dx = (v // BLOCK for v in tile.offset)
-            symbols[a // BLOCK : b // BLOCK, c // BLOCK : d // BLOCK] = part[dy : dy + (b - a) // BLOCK, dx : dx + (d - c) // BLOCK]
+            rows, cols = (b - a) // BLOCK, (d - c) // BLOCK
+            symbols[a // BLOCK : b // BLOCK, c // BLOCK : d // BLOCK] = part[dy : dy + rows, dx : dx + cols]
         return symbols
 
     def compress(
@@ -160,7 +213,8 @@ class Codec:
         symbols = self._extract(rgb, decoded, self._cond(codes), cancel)
         if progress:
             progress(1, 2)
-        payload = wavefront.encode(self.coder, symbols, codes)
+        probs = wavefront.block_probabilities(self.coder, symbols, codes)
+        payload = wavefront.encode(self.coder, symbols, codes, probs)
         height, width = rgb.shape[:2]
         header = sc.SidecarHeader(
             self.model_id, width, height, int(quality), float(lam), tuple(int(v) for v in codes),
@@ -169,7 +223,7 @@ class Codec:
         if progress:
             progress(2, 2)
         return CompressResult(
-            jpeg, sc.pack(header, payload), decoded, symbols, wavefront.block_bits(self.coder, symbols, codes),
+            jpeg, sc.pack(header, payload), decoded, symbols, wavefront.block_bits(self.coder, symbols, codes, probs),
             width, height, int(quality), float(lam),
         )
 
@@ -190,6 +244,7 @@ class Codec:
     ) -> RestoreResult:
         """Restored image of a JPEG; blind when there is no sidecar (given or embedded)."""
         plain, embedded = split_embedded(jpeg)
+        check_jpeg_size(plain)  # refuse decompression bombs before decoding (robustness)
         sidecar = sidecar if sidecar is not None else embedded
         decoded, params = decode_with_params(plain)
         header, symbols = None, None
@@ -203,27 +258,56 @@ class Codec:
         image = self.restore_pixels(decoded, codes, symbols, progress, cancel)
         return RestoreResult(image, symbols is None, symbols, header)
 
-    @torch.inference_mode()
     def restore_pixels(
         self, decoded: np.ndarray, cond_codes: np.ndarray, symbols: np.ndarray | None,
         progress: Progress | None = None, cancel: CancelEvent | None = None,
     ) -> np.ndarray:
         """Run the restorer tile by tile over a decoded JPEG."""
         height, width = decoded.shape[:2]
-        y = self._tensor(_pad_to_blocks(decoded))
+        return self._restore_box(decoded, cond_codes, symbols, (0, 0, height, width), progress, cancel)
+
+    def restore_region(
+        self, decoded: np.ndarray, cond_codes: np.ndarray, symbols: np.ndarray | None,
+        box: tuple[int, int, int, int], progress: Progress | None = None, cancel: CancelEvent | None = None,
+    ) -> np.ndarray:
+        """Restored pixels of ``box = (top, left, bottom, right)`` only (clipped to the image).
+
+        The network runs on the box widened to the 16x16 grid plus a margin of context, so a
+        viewer can show the visible part first; pixels may differ from ``restore_pixels`` by a
+        rounding step near the box's and the tiles' edges, where the two see different context.
+        """
+        height, width = decoded.shape[:2]
+        top, left, bottom, right = (int(v) for v in box)
+        top, left, bottom, right = max(top, 0), max(left, 0), min(bottom, height), min(right, width)
+        if bottom <= top or right <= left:
+            raise SideJPEGError(f"region {tuple(box)} does not overlap the {width}x{height} image")
+        return self._restore_box(decoded, cond_codes, symbols, (top, left, bottom, right), progress, cancel)
+
+    @torch.inference_mode()
+    def _restore_box(
+        self, decoded: np.ndarray, cond_codes: np.ndarray, symbols: np.ndarray | None,
+        box: tuple[int, int, int, int], progress: Progress | None, cancel: CancelEvent | None,
+    ) -> np.ndarray:
+        """Restore ``box`` of the image tile by tile, converting each tile to and from uint8 on its own so
+        that memory stays bounded by the tile size, not the image size."""
+        top, left, bottom, right = box
+        height, width = _padded_size(decoded.shape[0]), _padded_size(decoded.shape[1])
+        area = (top - top % BLOCK, _padded_size(bottom), left - left % BLOCK, _padded_size(right))
+        restore = self._restorer()
         sym = None if symbols is None else torch.from_numpy(symbols.astype(np.int64)).to(self.device)
         cond = self._cond(cond_codes)
-        out = torch.empty_like(y)
-        parts = tiles(y.shape[2], y.shape[3], self.tile_size, TILE_MARGIN)
+        out = np.empty((bottom - top, right - left, 3), dtype=np.uint8)
+        parts = list(_area_tiles(area, height, width, self.tile_size, TILE_MARGIN))
         for i, tile in enumerate(parts):
             _check(cancel)
             (a, b, c, d), (oa, ob, oc, od) = tile.inner, tile.outer
             tile_sym = None if sym is None else sym[None, oa // BLOCK : ob // BLOCK, oc // BLOCK : od // BLOCK]
-            restored = self.net.restore(y[..., oa:ob, oc:od], cond, tile_sym)
-            dy, dx = tile.offset
-            out[..., a:b, c:d] = restored[..., dy : dy + b - a, dx : dx + d - c]
+            restored = restore(self._tensor(_padded_crop(decoded, tile.outer)), cond, tile_sym)
+            # The part of this tile's inner region that lies in the box, in tile and in output coordinates.
+            ya, yb, xa, xb = max(a, top), min(b, bottom), max(c, left), min(d, right)
+            crop = restored[0, :, ya - oa : yb - oa, xa - oc : xb - oc]
+            pixels = crop.clamp(0, 1).mul(255).round().to(torch.uint8)
+            out[ya - top : yb - top, xa - left : xb - left] = pixels.permute(1, 2, 0).cpu().numpy()
             if progress:
                 progress(i + 1, len(parts))
-        pixels = out[0, :, :height, :width].clamp(0, 1).mul(255).round().to(torch.uint8)
-        return pixels.permute(1, 2, 0).cpu().numpy()
-
+        return out

@@ -7,50 +7,98 @@ loop over about ``3 H + W`` wavefronts instead of ``H W`` blocks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+
 import constriction
 import numpy as np
 
-from engine.coding.integer_context import IntegerContextModel, pad_symbols
+from engine.coding.integer_context import IntegerContextModel, neighbour_offsets, pad_symbols
 from engine.errors import SideJPEGError
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
+_BORDER = 2
+"""Width of the -1 border of ``pad_symbols`` (top, left and right)."""
 
 
-def wavefronts(height: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(rows, cols) of each wavefront ``3 r + c = t``, in coding order."""
+def _coding_order(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Raster indices of all blocks in coding order, and where each wavefront starts in it."""
     rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
     t = (3 * rows + cols).ravel()
     order = np.argsort(t, kind="stable")
     bounds = np.flatnonzero(np.diff(t[order])) + 1
-    return [(rows.ravel()[idx], cols.ravel()[idx]) for idx in np.split(order, bounds)]
+    return order, bounds
 
 
-def _wavefront_order(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    fronts = wavefronts(height, width)
-    return np.concatenate([r for r, _ in fronts]), np.concatenate([c for _, c in fronts])
+def wavefronts(height: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(rows, cols) of each wavefront ``3 r + c = t``, in coding order."""
+    order, bounds = _coding_order(height, width)
+    return [(idx // width, idx % width) for idx in np.split(order, bounds)]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What decoding a (height, width) map needs besides the payload, computed once per size."""
+
+    order: np.ndarray
+    """Raster index of every block, in coding order."""
+    spans: tuple[tuple[int, int], ...]
+    """[start, stop) of each wavefront in ``order``."""
+    positions: np.ndarray
+    """Flat index of every block (coding order) in the padded map."""
+    neighbours: np.ndarray
+    """(12, H W) flat indices of each block's causal neighbours in the padded map (coding order)."""
+    raster_neighbours: np.ndarray
+    """The same in raster order."""
+
+
+@lru_cache(maxsize=8)
+def _plan(height: int, width: int) -> _Plan:
+    order, bounds = _coding_order(height, width)
+    padded_width = width + 2 * _BORDER
+    positions = (order // width + _BORDER) * padded_width + order % width + _BORDER
+    offsets = neighbour_offsets(padded_width)[:, None]
+    neighbours = positions[None] + offsets
+    raster = np.arange(height * width)
+    raster_neighbours = ((raster // width + _BORDER) * padded_width + raster % width + _BORDER)[None] + offsets
+    edges = [0, *bounds.tolist(), order.size]
+    for array in (order, positions, neighbours, raster_neighbours):
+        array.flags.writeable = False
+    return _Plan(order, tuple(pairwise(edges)), positions, neighbours, raster_neighbours)
 
 
 def block_probabilities(model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray) -> np.ndarray:
     """Coder probabilities (H, W, C) of a fully known map: what the decoder will compute."""
     h, w = symbols.shape
-    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    logits = model.logits(pad_symbols(symbols), rows.ravel(), cols.ravel(), model.cond_bias(cond_codes))
-    return model.probabilities(logits).reshape(h, w, -1)
+    neighbours = pad_symbols(symbols).reshape(-1)[_plan(h, w).raster_neighbours]
+    return model.probabilities_of_neighbours(neighbours, model.cond_bias(cond_codes)).reshape(h, w, -1)
 
 
-def block_bits(model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray) -> np.ndarray:
-    """Ideal code length of each block in bits under the coder's probabilities."""
-    probs = block_probabilities(model, symbols, cond_codes)
+def block_bits(
+    model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray, probs: np.ndarray | None = None
+) -> np.ndarray:
+    """Ideal code length of each block in bits under the coder's probabilities.
+
+    ``probs`` may pass the result of ``block_probabilities`` when the caller already has it.
+    """
+    if probs is None:
+        probs = block_probabilities(model, symbols, cond_codes)
     chosen = np.take_along_axis(probs, symbols[..., None].astype(np.int64), axis=2)[..., 0]
     return (-np.log2(chosen)).astype(np.float32)
 
 
-def encode(model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray) -> bytes:
-    """Range-code a (H, W) symbol map; all probabilities are computed in one pass."""
-    probs = block_probabilities(model, symbols, cond_codes)
-    rows, cols = _wavefront_order(*symbols.shape)
+def encode(
+    model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray, probs: np.ndarray | None = None
+) -> bytes:
+    """Range-code a (H, W) symbol map; all probabilities are computed in one pass (or passed in)."""
+    if probs is None:
+        probs = block_probabilities(model, symbols, cond_codes)
+    order = _plan(*symbols.shape).order
     encoder = constriction.stream.queue.RangeEncoder()
-    encoder.encode(symbols[rows, cols].astype(np.int32), _FAMILY, probs[rows, cols])
+    encoder.encode(
+        symbols.reshape(-1)[order].astype(np.int32), _FAMILY, probs.reshape(order.size, -1)[order]
+    )
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
@@ -60,13 +108,14 @@ def decode(model: IntegerContextModel, payload: bytes, height: int, width: int, 
         raise SideJPEGError("side information payload is corrupted (length not a multiple of 4)")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
-    padded = pad_symbols(np.zeros((height, width), dtype=np.int64))
-    padded[2:, 2 : 2 + width] = -1
+    plan = _plan(height, width)
+    padded = np.full((height + _BORDER) * (width + 2 * _BORDER), -1, dtype=np.int64)
     bias = model.cond_bias(cond_codes)
-    for rows, cols in wavefronts(height, width):
-        probs = model.probabilities(model.logits(padded, rows, cols, bias))
+    for start, stop in plan.spans:
+        probs = model.probabilities_of_neighbours(padded[plan.neighbours[:, start:stop]], bias)
         try:
-            padded[rows + 2, cols + 2] = decoder.decode(_FAMILY, probs)
+            padded[plan.positions[start:stop]] = decoder.decode(_FAMILY, probs)
         except Exception as exc:  # constriction reports exhausted or invalid data as assorted errors
             raise SideJPEGError(f"side information payload is corrupted: {exc}") from None
-    return padded[2:, 2 : 2 + width].astype(np.uint8)
+    padded = padded.reshape(height + _BORDER, width + 2 * _BORDER)
+    return padded[_BORDER:, _BORDER : _BORDER + width].astype(np.uint8)

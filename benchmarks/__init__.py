@@ -1,0 +1,1 @@
+"""Speed and memory benchmarks of the engine (``python -m benchmarks.run``)."""

@@ -1,0 +1,341 @@
+"""Speed and memory of every step of SideJPEG, for both presets: ``python -m benchmarks.run``.
+
+    .venv/bin/python -m benchmarks.run [--quick] [--out bench.json]
+
+On the 768x512 sample (resources/samples/sample.png) it times JPEG encode, descriptor extraction,
+sidecar encode and decode, restore (with the sidecar and blind), a whole compress and a whole view
+(``Codec.restore`` of JPEG + sidecar), for the ``fast`` preset (shipped weights) and the ``paper``
+preset (no shipped weights yet: a random-init ``SideJPEGNet`` with the same architecture, which
+costs the same), each in exact fp32 and in the fast path. Variants are interleaved within every
+repetition so that a noisy machine slows them alike; the median of the repetitions after a
+warm-up is reported. It then prints the PSNR cost of the fast path on Kodak images and, unless
+``--quick``, restores a 24-megapixel image (the sample tiled to 6000x4000) in a child process and
+reports its wall time and peak resident memory.
+
+Numbers are only comparable between runs on the same machine under the same load: the table
+prints the load average at the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine import Codec, load_image, psnr
+from engine import sidecar as sc
+from engine.coding import wavefront
+from engine.coding.integer_context import quantize_cond
+from engine.conditioning import full_vector
+from engine.config import BLOCK, LAMBDA_MIN, get_preset
+from engine.jpeg_io import decode_with_params, encode_jpeg
+from engine.models.sidejpeg import SideJPEGNet
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "resources" / "samples" / "sample.png"
+KODAK = ROOT.parent / "shared" / "data" / "test" / "kodak"
+QUALITY = 30
+LAM = 64.0
+PSNR_QUALITY = 20
+BIG_SIZE = (4000, 6000)
+TARGETS = {"restore_s": 0.5, "sidecar_codec_s": 0.020, "big_peak_mib": 2048}
+
+STAGES = (
+    "jpeg_encode", "extract", "side_encode", "side_decode", "restore", "restore_blind", "preview_256", "compress",
+    "view",
+)
+"""Columns of the table, in pipeline order; ``preview_256`` is ``restore_region`` of a 256x256 box."""
+PREVIEW_BOX = (128, 256, 384, 512)
+INNER = {"jpeg_encode": 5, "side_encode": 10, "side_decode": 10}
+"""Stages that take milliseconds are run this many times per repetition."""
+
+Stage = Callable[[], object]
+
+
+def supports_fast() -> bool:
+    return "fast" in inspect.signature(Codec).parameters
+
+
+def modes() -> list[str]:
+    return ["fp32", "fast"] if supports_fast() else ["fp32"]
+
+
+def make_codec(preset: str, mode: str) -> Codec:
+    kwargs = {"fast": mode == "fast"} if supports_fast() else {}
+    if preset == "paper":
+        torch.manual_seed(0)
+        return Codec("paper", device="cpu", net=SideJPEGNet(get_preset("paper")), **kwargs)
+    return Codec(preset, device="cpu", **kwargs)
+
+
+def extract_fn(codec: Codec) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    if hasattr(codec, "extract_symbols"):
+        return codec.extract_symbols
+    return lambda rgb, decoded, codes: codec._extract(rgb, decoded, codec._cond(codes), None)
+
+
+class Case:
+    """Everything one (preset, mode) needs, prepared once: the sample's JPEG, symbols and sidecar."""
+
+    def __init__(self, preset: str, mode: str, rgb: np.ndarray) -> None:
+        self.name = f"{preset}/{mode}"
+        self.codec = codec = make_codec(preset, mode)
+        self.rgb = rgb
+        self.jpeg = encode_jpeg(rgb, QUALITY)
+        self.decoded, params = decode_with_params(self.jpeg)
+        self.codes = quantize_cond(full_vector(params, LAM))
+        self.blind_codes = quantize_cond(full_vector(params, LAMBDA_MIN))
+        res = codec.compress(rgb, QUALITY, LAM)
+        self.symbols, self.sidecar = res.symbols, res.sidecar
+        self.payload = wavefront.encode(codec.coder, self.symbols, self.codes)
+        self.extract = extract_fn(codec)
+
+    def stages(self, only: tuple[str, ...]) -> dict[str, Stage]:
+        c = self.codec
+        rows, cols = self.symbols.shape
+        every = {
+            "jpeg_encode": lambda: c.encode_jpeg(self.rgb, QUALITY),
+            "extract": lambda: self.extract(self.rgb, self.decoded, self.codes),
+            "side_encode": lambda: wavefront.encode(c.coder, self.symbols, self.codes),
+            "side_decode": lambda: wavefront.decode(c.coder, self.payload, rows, cols, self.codes),
+            "restore": lambda: c.restore_pixels(self.decoded, self.codes, self.symbols),
+            "restore_blind": lambda: c.restore_pixels(self.decoded, self.blind_codes, None),
+            "preview_256": lambda: c.restore_region(self.decoded, self.codes, self.symbols, PREVIEW_BOX),
+            "compress": lambda: c.compress(self.rgb, QUALITY, LAM),
+            "view": lambda: c.restore(self.jpeg, self.sidecar),
+        }
+        if not hasattr(c, "restore_region"):
+            del every["preview_256"]
+        return {name: every[name] for name in only if name in every}
+
+
+Samples = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+def run_interleaved(cases: list[Case], only: tuple[str, ...], reps: int, warmup: int) -> Samples:
+    """(wall, CPU) seconds of each stage of each case: every repetition runs all cases in turn."""
+    staged = [(case, case.stages(only)) for case in cases]
+    samples: Samples = {case.name: {name: [] for name in stages} for case, stages in staged}
+    for rep in range(warmup + reps):
+        for case, stages in staged:
+            for name, fn in stages.items():
+                for _ in range(INNER.get(name, 1)):
+                    start, cpu = time.perf_counter(), time.process_time()
+                    fn()
+                    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+                    if rep >= warmup:
+                        samples[case.name][name].append((elapsed, cpu))
+        print(f"  repetition {rep + 1}/{warmup + reps} done", file=sys.stderr, flush=True)
+    return samples
+
+
+def summarise(samples: Samples) -> dict[str, dict[str, dict]]:
+    """Median wall time, and median CPU time (all threads): on a machine shared with other work the
+    wall time grows, while CPU time / threads bounds from below what an idle machine would take."""
+    return {
+        case: {
+            name: {
+                "median_s": statistics.median(w for w, _ in v), "min_s": min(w for w, _ in v),
+                "median_cpu_s": statistics.median(c for _, c in v), "samples_s": [w for w, _ in v],
+            }
+            for name, v in stages.items()
+        }
+        for case, stages in samples.items()
+    }
+
+
+def fastpath_psnr(images: list[Path]) -> list[dict]:
+    """PSNR of fp32 and fast-path restores of Kodak images at q=20, blind and with the sidecar."""
+    if not supports_fast():
+        return []
+    exact, fast = make_codec("fast", "fp32"), make_codec("fast", "fast")
+    rows = []
+    for path in images:
+        rgb = load_image(path).rgb
+        res = exact.compress(rgb, PSNR_QUALITY, LAM)
+        for blind in (False, True):
+            outs = [c.restore(res.jpeg, None if blind else res.sidecar).image for c in (exact, fast)]
+            rows.append({
+                "image": path.name, "blind": blind, "psnr_jpeg": psnr(rgb, res.jpeg_decoded),
+                "psnr_fp32": psnr(rgb, outs[0]), "psnr_fast": psnr(rgb, outs[1]),
+                "delta_db": psnr(rgb, outs[1]) - psnr(rgb, outs[0]),
+                "max_abs_diff": int(np.abs(outs[0].astype(int) - outs[1].astype(int)).max()),
+            })
+    return rows
+
+
+def big_inputs(rgb: np.ndarray, case: Case, folder: Path) -> tuple[Path, Path]:
+    """A 6000x4000 JPEG (the sample tiled) and a sidecar for it (the sample's symbols tiled)."""
+    height, width = BIG_SIZE
+    reps = (math.ceil(height / rgb.shape[0]), math.ceil(width / rgb.shape[1]), 1)
+    big = np.ascontiguousarray(np.tile(rgb, reps)[:height, :width])
+    jpeg = encode_jpeg(big, QUALITY)
+    codes = quantize_cond(full_vector(decode_with_params(jpeg)[1], LAM))
+    rows, cols = -(-height // BLOCK), -(-width // BLOCK)
+    small = case.symbols
+    symbols = np.tile(small, (math.ceil(rows / small.shape[0]), math.ceil(cols / small.shape[1])))
+    symbols = np.ascontiguousarray(symbols[:rows, :cols])
+    payload = wavefront.encode(case.codec.coder, symbols, codes)
+    header = sc.SidecarHeader(
+        case.codec.model_id, width, height, QUALITY, LAM, tuple(int(v) for v in codes), sc.jpeg_digest(jpeg),
+        len(payload),
+    )
+    jpeg_path, side_path = folder / "big.jpg", folder / "big.side"
+    jpeg_path.write_bytes(jpeg)
+    side_path.write_bytes(sc.pack(header, payload))
+    return jpeg_path, side_path
+
+
+def big_restore(jpeg: Path, sidecar: Path, mode: str) -> dict:
+    """Restore in a child process; its peak RSS comes from wait4's rusage of that child alone."""
+    cmd = [sys.executable, "-m", "benchmarks.big", "--preset", "fast", "--mode", mode,
+           "--jpeg", str(jpeg), "--sidecar", str(sidecar)]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise RuntimeError(f"24 MP restore failed: {err.read().decode(errors='replace')[-2000:]}")
+        result = json.loads(out.read().decode().strip().splitlines()[-1])
+    result["ru_maxrss_mib"] = usage.ru_maxrss / 1024
+    return result
+
+
+def fmt_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+def print_table(summary: dict[str, dict[str, dict]], key: str = "median_s", title: str = "wall") -> None:
+    print(f"\n768x512 sample, q={QUALITY}, lambda={LAM}: median {title} milliseconds")
+    header = f"{'preset/mode':<12}" + "".join(f"{s:>14}" for s in STAGES)
+    print(header)
+    print("-" * len(header))
+    for case, stages in summary.items():
+        cells = "".join(f"{fmt_ms(stages[s][key]) if s in stages else '-':>14}" for s in STAGES)
+        print(f"{case:<12}{cells}")
+
+
+def print_comparison(before: dict[str, dict[str, dict]], after: dict[str, dict[str, dict]]) -> None:
+    """Median wall milliseconds of an earlier run (``--compare``) beside this one's, for matching rows."""
+    print("\nbefore -> after (median wall ms, speed-up)")
+    for case, stages in after.items():
+        base = before.get(case) or before.get(case.replace("/fast", "/fp32"))
+        if not base:
+            continue
+        cells = [
+            f"{s} {base[s]['median_s'] * 1000:.1f} -> {stages[s]['median_s'] * 1000:.1f} "
+            f"({base[s]['median_s'] / stages[s]['median_s']:.1f}x)"
+            for s in STAGES if s in stages and s in base
+        ]
+        print(f"{case:<12}" + "; ".join(cells))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, two Kodak images, no 24 MP run")
+    parser.add_argument("--out", type=Path, default=None, help="write all numbers to this JSON file")
+    parser.add_argument("--reps", type=int, default=None, help="timed repetitions of the fast preset (default 5)")
+    parser.add_argument("--skip-paper", action="store_true")
+    parser.add_argument("--skip-psnr", action="store_true")
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--big-modes", default=None, help="comma list of modes for the 24 MP run (default: the "
+                        "codec's default mode only)")
+    parser.add_argument("--compare", type=Path, default=None, help="JSON of an earlier run to print beside this one")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice); on a "
+                        "machine busy with other work, 1 thread shows the per-core cost without thread contention")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    reps = args.reps or (2 if args.quick else 5)
+
+    rgb = load_image(SAMPLE).rgb
+    meta = {
+        "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(), "modes": modes(), "quality": QUALITY, "lam": LAM,
+        "image": list(rgb.shape), "targets": TARGETS,
+    }
+    print(f"torch {meta['torch']}, {meta['threads']} threads, {meta['cpus']} CPUs, "
+          f"load average {meta['load_average_at_start'][0]:.2f} at start; modes: {', '.join(meta['modes'])}")
+
+    fast_cases = [Case("fast", mode, rgb) for mode in modes()]
+    summary = summarise(run_interleaved(fast_cases, STAGES, reps, warmup=1))
+    if not args.skip_paper:
+        paper_cases = [Case("paper", mode, rgb) for mode in modes()]
+        paper_stages = ("extract", "side_encode", "side_decode", "restore")
+        summary |= summarise(run_interleaved(paper_cases, paper_stages, 1 if args.quick else 2, warmup=1))
+    print_table(summary)
+    print_table(summary, "median_cpu_s", "CPU (all threads)")
+    if args.compare:
+        print_comparison(json.loads(args.compare.read_text())["sample"], summary)
+
+    report: dict = {"meta": meta, "sample": summary}
+    default = "fast/fast" if "fast/fast" in summary else "fast/fp32"
+    fast = summary[default]
+    side = fast["side_encode"]["median_s"] + fast["side_decode"]["median_s"]
+    checks = {
+        "restore_s": fast["restore"]["median_s"], "sidecar_codec_s": side,
+    }
+    print(f"\n{default}: restore {fast['restore']['median_s']:.3f} s (target {TARGETS['restore_s']} s; "
+          f"CPU time of all threads {fast['restore']['median_cpu_s']:.3f} s), "
+          f"sidecar encode+decode {side * 1000:.1f} ms (target {TARGETS['sidecar_codec_s'] * 1000:.0f} ms)")
+    for mode in modes():
+        if f"paper/{mode}" in summary:
+            ratio = summary[f"paper/{mode}"]["restore"]["median_s"] / summary[f"fast/{mode}"]["restore"]["median_s"]
+            checks[f"paper_over_fast_restore_{mode}"] = ratio
+            print(f"restore paper / fast ({mode}): {ratio:.1f}x")
+    if supports_fast():
+        for preset in ("fast", "paper"):
+            if f"{preset}/fast" in summary:
+                exact, quick = summary[f"{preset}/fp32"]["restore"], summary[f"{preset}/fast"]["restore"]
+                gain = exact["median_s"] / quick["median_s"]
+                checks[f"{preset}_fast_path_speedup"] = gain
+                print(f"fast path speed-up of restore, {preset}: {gain:.2f}x")
+
+    if not args.skip_psnr and KODAK.is_dir():
+        images = sorted(KODAK.glob("kodim*.png"))[: 2 if args.quick else 4]
+        rows = fastpath_psnr(images)
+        report["fastpath_psnr"] = rows
+        if rows:
+            print(f"\nfast path vs fp32, preset fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)")
+            print(f"{'image':<12}{'mode':>8}{'JPEG':>9}{'fp32':>9}{'fast':>9}{'delta':>10}{'max |diff|':>12}")
+            for r in rows:
+                print(f"{r['image']:<12}{'blind' if r['blind'] else 'sidecar':>8}{r['psnr_jpeg']:>9.3f}"
+                      f"{r['psnr_fp32']:>9.3f}{r['psnr_fast']:>9.3f}{r['delta_db']:>+10.5f}{r['max_abs_diff']:>12}")
+            checks["fastpath_worst_delta_db"] = min(r["delta_db"] for r in rows)
+
+    if not (args.quick or args.skip_big):
+        big_modes = args.big_modes.split(",") if args.big_modes else modes()[-1:]
+        report["big"] = {}
+        with tempfile.TemporaryDirectory() as folder:
+            jpeg, sidecar = big_inputs(rgb, fast_cases[0], Path(folder))
+            print(f"\n{BIG_SIZE[1]}x{BIG_SIZE[0]} (24 MP) restore with sidecar, preset fast, child process")
+            for mode in big_modes:
+                result = big_restore(jpeg, sidecar, mode)
+                report["big"][mode] = result
+                print(f"fast/{mode:<9} {result['seconds']:8.1f} s   peak RSS {result['ru_maxrss_mib']:7.0f} MiB "
+                      f"(target {TARGETS['big_peak_mib']} MiB; {result['rss_before_restore_kib'] / 1024:.0f} MiB "
+                      f"before the restore)")
+    report["checks"] = checks
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=1))
+        print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

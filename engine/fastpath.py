@@ -1,0 +1,196 @@
+"""A faster evaluation of ``SideJPEGNet.restore`` with the same weights (``Codec(fast=True)``).
+
+The float result differs from the exact fp32 path only by rounding (about 1e-6 on CPU), which
+costs nothing measurable in PSNR; the exact path stays available with ``Codec(fast=False)``.
+
+* CPU: channels-last tensors and oneDNN convolutions with fused post-ops, so the ReLUs, the
+  multiplicative modulation ``x * (1 + W a)`` and the residual additions of every block run
+  inside the convolutions instead of as separate passes over memory. Where those oneDNN entry
+  points are missing (older or non-x86 builds of torch) the same graph runs on public torch ops
+  with channels-last tensors and in-place element-wise steps.
+* CUDA: the public-op graph under fp16 autocast (channels-last); a tile whose fp16 result is
+  not finite is redone in fp32.
+* Descriptor extraction (the encoder side) runs a channels-last copy of the extractor, which
+  avoids a layout conversion around every convolution. Its symbols are the argmax of logits
+  that move by about 1e-7, so a block whose two best symbols tie to that precision may be
+  coded differently than by the exact path; either map is a valid sidecar.
+
+The graph mirrors ``Restorer.forward`` and ``ArtifactFeatureMapping.forward``. A construction
+self-check compares it with ``net.restore`` on a small input and, if they disagree (say, after a
+change to the models that this module does not know about), ``FastRestorer.ok`` is False and the
+codec keeps using the exact path.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from engine.conditioning import JPEG_COND
+from engine.models.layers import cond_planes
+from engine.models.sidejpeg import SideJPEGNet
+
+SELF_CHECK_TOLERANCE = 1e-3
+"""Largest difference (0-1 pixel scale) the fast graph may show against fp32 in the self-check."""
+
+
+def _mkldnn_available() -> bool:
+    ops = getattr(torch.ops, "mkldnn", None)
+    try:
+        return ops is not None and hasattr(ops, "_convolution_pointwise") and torch.backends.mkldnn.is_available()
+    except RuntimeError:
+        return False
+
+
+class _Conv:
+    """One convolution's weights, prepared once, with an optional fused post-op.
+
+    ``post`` is None, "relu", "add" (``+ other``) or "mul" (``* other``); ``scale`` multiplies the
+    whole output and ``shift`` is added to the bias (used to fold constants of the model in).
+    """
+
+    def __init__(self, conv: nn.Conv2d, fused: bool, scale: float = 1.0, shift: float = 0.0) -> None:
+        weight = conv.weight.detach() * scale
+        bias = conv.bias.detach() * scale if conv.bias is not None else torch.zeros(conv.out_channels)
+        self.weight = weight.contiguous(memory_format=torch.channels_last) if fused else weight
+        self.bias = (bias + shift).to(weight.device)
+        self.padding = list(conv.padding)
+        self.stride = list(conv.stride)
+        self.dilation = list(conv.dilation)
+        self.groups = conv.groups
+        self.fused = fused
+
+    def __call__(self, x: torch.Tensor, post: str | None = None, other: torch.Tensor | None = None) -> torch.Tensor:
+        if self.fused:
+            ops = torch.ops.mkldnn
+            args = (self.padding, self.stride, self.dilation, self.groups)
+            if post in ("add", "mul"):
+                return ops._convolution_pointwise.binary(
+                    x, other, self.weight, self.bias, *args, post, None, None, [], None
+                )
+            return ops._convolution_pointwise(x, self.weight, self.bias, *args, post or "none", [], "")
+        y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if post == "relu":
+            return y.relu_()
+        if post == "add":
+            return y.add_(other)
+        if post == "mul":
+            return y.mul_(other)
+        return y
+
+
+class FastRestorer:
+    """``net.restore(jpeg, cond, symbols)`` on channels-last tensors with fused convolutions."""
+
+    def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
+        self.device = device
+        self.fused = device.type == "cpu" and _mkldnn_available()
+        """Whether the oneDNN fused convolutions are in use (else public torch ops)."""
+        self.half = device.type == "cuda"
+        self.net = net
+        self.ok = False
+        problem = "its result differs from the exact graph"
+        for fused in (True, False) if self.fused else (False,):
+            try:
+                self._prepare(net, fused)
+                self.fused = fused
+                if self._self_check():
+                    self.ok = True
+                    return
+            except Exception as exc:  # any surprise in the model's structure or in torch's ops: stay exact
+                problem = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"fast restore path disabled ({problem}); using the exact one", RuntimeWarning, stacklevel=3)
+
+    def _prepare(self, net: SideJPEGNet, fused: bool) -> None:
+        def conv(layer: nn.Module, scale: float = 1.0, shift: float = 0.0) -> _Conv:
+            if not isinstance(layer, nn.Conv2d):
+                raise TypeError(f"expected a Conv2d, found {type(layer).__name__}")
+            return _Conv(layer, fused, scale, shift)
+
+        mapping, restorer = net.mapping, net.restorer
+        self.symbols = net.config.symbols
+        self.embed = [conv(mapping.embed[0]), conv(mapping.embed[2])]
+        self.up = [(conv(mapping.up2[0]), mapping.up2[1].upscale_factor)]
+        if not isinstance(mapping.up_rest, nn.Identity):
+            self.up.append((conv(mapping.up_rest[0]), mapping.up_rest[1].upscale_factor))
+        self.map_out = conv(mapping.out)
+        self.scale = restorer.scale
+        self.head = conv(restorer.head)
+        self.blocks = [
+            (conv(b.modulation, shift=1.0), conv(b.body[0]), conv(b.body[2], scale=b.res_scale))
+            for b in restorer.blocks
+        ]
+        self.body_end = conv(restorer.body_end)
+        self.tail = conv(restorer.tail)
+
+    def _self_check(self) -> bool:
+        generator = torch.Generator().manual_seed(0)
+        size = 32
+        jpeg = torch.rand(1, 3, size, size, generator=generator).to(self.device)
+        cond = torch.rand(1, 4, generator=generator).to(self.device)
+        symbols = torch.randint(0, self.symbols, (1, size // 16, size // 16), generator=generator).to(self.device)
+        with torch.inference_mode():
+            for sym in (symbols, None):
+                want = self.net.restore(jpeg, cond, sym)
+                got = self._forward(jpeg, cond, sym)
+                if got.shape != want.shape or not bool((got.float() - want).abs().max() <= SELF_CHECK_TOLERANCE):
+                    return False
+        return True
+
+    def __call__(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
+        if not self.half:
+            return self._forward(jpeg, cond, symbols)
+        with torch.autocast(self.device.type, dtype=torch.float16):
+            out = self._forward(jpeg, cond, symbols).float()
+        if not bool(torch.isfinite(out).all()):
+            out = self._forward(jpeg, cond, symbols)
+        return out
+
+    def _forward(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
+        jpeg = jpeg.contiguous(memory_format=torch.channels_last)
+        artifact = None if symbols is None else self._mapping(symbols, cond, jpeg.dtype)
+        x = jpeg - 0.5
+        if self.scale > 1:
+            x = F.pixel_unshuffle(x, self.scale)
+        x = torch.cat([x, cond_planes(cond[:, :JPEG_COND], x.shape[2], x.shape[3]).to(x.dtype)], dim=1)
+        h = skip = self.head(x.contiguous(memory_format=torch.channels_last))
+        for modulation, first, second in self.blocks:
+            inner = h if artifact is None else modulation(artifact, "mul", h)
+            h = second(first(inner, "relu"), "add", h)
+        residual = self.tail(self.body_end(h, "add", skip))
+        if self.scale > 1:
+            residual = F.pixel_shuffle(residual, self.scale)
+        return jpeg + residual
+
+    def _mapping(self, symbols: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        one_hot = F.one_hot(symbols.long(), self.symbols).permute(0, 3, 1, 2).to(dtype)
+        h = torch.cat([one_hot, cond_planes(cond, one_hot.shape[2], one_hot.shape[3]).to(dtype)], dim=1)
+        h = h.contiguous(memory_format=torch.channels_last)
+        for layer in self.embed:
+            h = layer(h, "relu")
+        for layer, factor in self.up:  # relu commutes with the pixel shuffle, so it is fused into the conv
+            h = F.pixel_shuffle(layer(h, "relu"), factor).contiguous(memory_format=torch.channels_last)
+        return self.map_out(h)
+
+
+class FastNet:
+    """The fast versions of the two halves of a model that the codec runs: ``extract`` and ``restore``.
+
+    Weights are copied when this is built, as the codec's model id and integer coder are: a codec
+    serves one fixed set of weights.
+    """
+
+    def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
+        restorer = FastRestorer(net, device)
+        self.restore_is_fast = restorer.ok
+        self.restore = restorer if restorer.ok else net.restore
+        self._extractor = copy.deepcopy(net.extractor).to(memory_format=torch.channels_last)
+
+    def extract(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """``SideJPEGNet.extract`` on channels-last tensors."""
+        cl = torch.channels_last
+        return self._extractor(original.contiguous(memory_format=cl), jpeg.contiguous(memory_format=cl), cond).argmax(1)
