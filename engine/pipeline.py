@@ -78,6 +78,8 @@ class RestoreResult:
     blind: bool
     symbols: np.ndarray | None
     header: sc.SidecarHeader | None
+    block_bits: np.ndarray | None = None
+    """Coded cost of each block in bits (None when blind)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -154,6 +156,13 @@ class Codec:
         """JPEG bytes and their plain decode: the fast first step of every compress."""
         data = encode_jpeg(rgb, quality, subsampling)
         return data, decode_with_params(data)[0]
+
+    @staticmethod
+    def decode_jpeg(data: bytes) -> np.ndarray:
+        """Plain decode of a JPEG as any viewer shows it (embedded side information is skipped)."""
+        plain = split_embedded(data)[0]
+        check_jpeg_size(plain)
+        return decode_with_params(plain)[0]
 
     def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
         pixels = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).to(self.device)
@@ -256,7 +265,8 @@ class Codec:
                 raise SideJPEGError("sidecar image size does not match the JPEG")
             codes = header.cond_array()
         image = self.restore_pixels(decoded, codes, symbols, progress, cancel)
-        return RestoreResult(image, symbols is None, symbols, header)
+        bits = None if symbols is None else wavefront.block_bits(self.coder, symbols, codes)
+        return RestoreResult(image, symbols is None, symbols, header, bits)
 
     def restore_pixels(
         self, decoded: np.ndarray, cond_codes: np.ndarray, symbols: np.ndarray | None,

@@ -118,9 +118,8 @@ def load_source(path: Path, as_received: bool = False) -> Source:
         if sidecar is None and beside.is_file():
             sidecar, found = _read(beside), f"sidecar {beside.name}"
         if sidecar is not None or as_received:
-            decoded = load_image(plain)
             found = found if sidecar is not None else "no side information: restored blind"
-            return Source(path, None, plain, sidecar, decoded.rgb, (f"received JPEG, {found}", *decoded.notes))
+            return Source(path, None, plain, sidecar, Codec.decode_jpeg(plain), (f"received JPEG, {found}",))
     elif as_received:
         raise SideJPEGError(f"{path.name}: not a JPEG file")
     loaded = load_image(data)
@@ -160,7 +159,7 @@ def restore_received(codec: Codec, source: Source, settings: Settings, ctx: JobC
     header = out.header
     return RestoreOutcome(
         source.received_jpeg, source.received_sidecar, source.received_decoded, out.image, out.blind, out.symbols,
-        None, Rates.of(source.received_jpeg, used, width, height), None, None,
+        out.block_bits, Rates.of(source.received_jpeg, used, width, height), None, None,
         header.quality if header and header.quality else None, header.lam if header else None, settings.preset,
     )
 
