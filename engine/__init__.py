@@ -9,11 +9,27 @@ from engine.errors import SideJPEGError
 from engine.image_io import LoadedImage, load_image
 from engine.metrics import psnr, ssim
 from engine.pipeline import Cancelled, Codec, CompressResult, RestoreResult
+from engine.resources import measured_side_vs_blind
 from engine.sidecar import SidecarHeader
 from engine.sidecar import parse_header as read_sidecar_header
 
 __all__ = [
-    "DEFAULT_PRESET", "LAMBDA_MAX", "LAMBDA_MIN", "PRESETS", "Cancelled", "Codec", "CompressResult",
-    "LoadedImage", "RestoreResult", "SideJPEGError", "SidecarHeader", "embed_sidecar", "load_image", "psnr",
-    "read_sidecar_header", "split_embedded", "ssim",
+    "DEFAULT_PRESET",
+    "LAMBDA_MAX",
+    "LAMBDA_MIN",
+    "PRESETS",
+    "Cancelled",
+    "Codec",
+    "CompressResult",
+    "LoadedImage",
+    "RestoreResult",
+    "SideJPEGError",
+    "SidecarHeader",
+    "embed_sidecar",
+    "load_image",
+    "measured_side_vs_blind",
+    "psnr",
+    "read_sidecar_header",
+    "split_embedded",
+    "ssim",
 ]

@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import LAMBDA_MAX, LAMBDA_MIN
+from engine import LAMBDA_MAX, LAMBDA_MIN, measured_side_vs_blind
 from gui.document import Role, Settings
+from gui.theme import MUTED
 
 LOG_STEPS = 1000
 """Slider positions of a log-scale field."""
@@ -160,6 +161,11 @@ class EncodeControls(QGroupBox):
         form.addRow("Quality", self.quality)
         form.addRow("Lambda λ", self.lam)
         form.addRow("Decoder", self.side)
+        self.side_note = QLabel()
+        self.side_note.setWordWrap(True)
+        self.side_note.setStyleSheet(f"color: {MUTED}; font-size: 11px;")
+        form.addRow("", self.side_note)
+        self.show_side_verdict(settings.preset)
         form.addRow("Chroma", self.subsampling)
         form.addRow("Model", self.preset)
         form.addRow("Device", self.device)
@@ -168,7 +174,18 @@ class EncodeControls(QGroupBox):
         self.side.changed.connect(lambda i: self.changed.emit({"use_sidecar": i == 0}))
         self.subsampling.currentTextChanged.connect(lambda t: self.changed.emit({"subsampling": t}))
         self.preset.currentIndexChanged.connect(lambda i: self.changed.emit({"preset": self.preset.itemData(i)}))
+        self.preset.currentIndexChanged.connect(lambda i: self.show_side_verdict(self.preset.itemData(i)))
         self.device.currentTextChanged.connect(lambda t: self.changed.emit({"device": t}))
+
+    def show_side_verdict(self, preset: str) -> None:
+        """Say what the side information measurably buys with this model, so nobody is misled."""
+        measured = measured_side_vs_blind(preset)
+        if not measured:
+            self.side_note.setText("Side information gain not measured for this model.")
+            return
+        rates = ", ".join(f"{name} {value:+.1f} %" for name, value in measured.items())
+        verdict = "pays for its bits" if all(v < 0 for v in measured.values()) else "does NOT beat blind decoding yet"
+        self.side_note.setText(f"Side info {verdict} (BD-rate vs blind, q10-40: {rates}).")
 
     def set_received(self, received: bool) -> None:
         """A received JPEG is restored as it is: only the decoder choices apply."""

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import PRESETS, SideJPEGError
+from engine import PRESETS, SideJPEGError, measured_side_vs_blind
 from gui import files
 from gui.captions import caption
 from gui.controls import EncodeControls, SidePanel, ViewControls
@@ -56,7 +56,15 @@ ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
 def default_settings(presets: list[str], devices: list[str]) -> Settings:
     base = Settings()
     preset = base.preset if base.preset in presets else presets[0]
-    return dataclasses.replace(base, preset=preset, device="cuda" if "cuda" in devices else "cpu")
+    return dataclasses.replace(
+        base, preset=preset, device="cuda" if "cuda" in devices else "cpu", use_sidecar=side_pays(preset) is not False
+    )
+
+
+def side_pays(preset: str) -> bool | None:
+    """Whether the preset's measured side information beats blind decoding (None: not measured)."""
+    measured = measured_side_vs_blind(preset)
+    return None if not measured else all(v < 0 for v in measured.values())
 
 
 class MainWindow(QMainWindow):
