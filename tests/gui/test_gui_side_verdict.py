@@ -1,0 +1,21 @@
+"""The app defaults to blind decoding when measurements say side information does not pay."""
+
+from __future__ import annotations
+
+from gui import main_window
+
+
+def test_default_follows_the_measured_verdict(monkeypatch) -> None:
+    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: {"kodak": 0.8})
+    assert main_window.default_settings(["fast"], ["cpu"]).use_sidecar is False
+    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: {"kodak": -3.0, "live1": -1.0})
+    assert main_window.default_settings(["fast"], ["cpu"]).use_sidecar is True
+    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: None)
+    assert main_window.default_settings(["fast"], ["cpu"]).use_sidecar is True
+
+
+def test_shipped_measurement_is_read() -> None:
+    from engine import measured_side_vs_blind
+
+    measured = measured_side_vs_blind("fast")
+    assert measured is not None and "kodak" in measured
