@@ -31,3 +31,12 @@ def sample_rgb() -> np.ndarray:
     """A 96x128 crop of the bundled sample image: real content, fast to process."""
     with Image.open(SAMPLE_IMAGE) as im:
         return np.ascontiguousarray(np.asarray(im.convert("RGB"))[200:296, 300:428])
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for modules of many tiny cases (the CI machine may be busy)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from engine import sidecar as sc
@@ -29,12 +28,7 @@ pytestmark = pytest.mark.skipif(not weights_path("fast").exists(), reason="needs
 RNG = np.random.default_rng(7)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(capsys, *args: str) -> tuple[int, str, str, list[str]]:

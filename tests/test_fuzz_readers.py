@@ -60,13 +60,7 @@ def corpus():
     return _CORPUS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: these cases are tiny, and the CI machine may be busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def contract(reader: str, data: bytes) -> str:
