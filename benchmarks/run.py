@@ -82,6 +82,8 @@ def make_codec(preset: str, mode: str) -> Codec:
 
 
 def extract_fn(codec: Codec) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    if hasattr(codec, "_choose"):
+        return lambda rgb, decoded, codes: codec.extract_symbols(rgb, decoded, codes, LAM)
     if hasattr(codec, "extract_symbols"):
         return codec.extract_symbols
     return lambda rgb, decoded, codes: codec._extract(rgb, decoded, codec._cond(codes), None)

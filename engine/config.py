@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TypeVar
+
+Lambdas = TypeVar("Lambdas")
+"""A float or a tensor of lambdas."""
 
 BLOCK = 16
 """Side length in pixels of the image block that one artifact descriptor covers."""
@@ -14,6 +18,15 @@ LAMBDA_MAX = 2048.0
 The training loss is ``D + lambda * R`` with D the MSE on the 0-255 scale and R the side
 information in bits per pixel; larger lambda means fewer side bits.
 """
+
+
+def rd_multiplier(lam: Lambdas) -> Lambdas:
+    """Squared error (0-255 scale, summed over a block's values) that one side bit is worth at ``lam``.
+
+    Per block the loss ``MSE + lambda * bpp`` is ``(SSE / 3 + lambda * bits) / pixels`` for RGB,
+    so an encoder minimising ``SSE + 3 lambda * bits`` block by block minimises that loss.
+    """
+    return 3.0 * lam
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,8 @@ class ModelConfig:
     mapping_features: int = 32
     modulation_features: int = 32
     res_scale: float = 1.0
+    corrections: int = 0
+    """Hidden features of the block-level selection head (``engine.models.corrections``); 0 = none."""
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -49,7 +64,7 @@ def register(config: ModelConfig) -> ModelConfig:
     return config
 
 
-PAPER = register(ModelConfig(name="paper"))
+PAPER = register(ModelConfig(name="paper", corrections=64))
 """EDSR-baseline* trunk (16 blocks, 64 channels, full resolution), C = 16, 16x16 blocks."""
 
 FAST = register(
@@ -61,6 +76,7 @@ FAST = register(
         extractor_features=24,
         context_features=48,
         mapping_features=32,
+        corrections=48,
     )
 )
 """Default preset: the whole method, with a trunk at half resolution after pixel-unshuffle."""

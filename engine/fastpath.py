@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from engine.conditioning import JPEG_COND
+from engine.models.corrections import block_errors, select_per_block
 from engine.models.layers import cond_planes
 from engine.models.sidejpeg import SideJPEGNet
 
@@ -126,6 +127,8 @@ class FastRestorer:
         ]
         self.body_end = conv(restorer.body_end)
         self.tail = conv(restorer.tail)
+        corrections = restorer.corrections
+        self.corrections = None if corrections is None else (conv(corrections.hidden), conv(corrections.out))
 
     def _self_check(self) -> bool:
         generator = torch.Generator().manual_seed(0)
@@ -152,6 +155,30 @@ class FastRestorer:
 
     def _forward(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
         jpeg = jpeg.contiguous(memory_format=torch.channels_last)
+        h = self._trunk(jpeg, cond, symbols)
+        residual = self.tail(h)
+        if symbols is not None and self.corrections is not None:
+            residual = residual + select_per_block(self._candidates(h), symbols, self.symbols)
+        return self._to_image(jpeg, residual)
+
+    def block_errors(
+        self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, first: torch.Tensor
+    ) -> torch.Tensor:
+        """``SideJPEGNet.block_errors`` given the extractor's map ``first`` (fp32 on every device)."""
+        jpeg = jpeg.contiguous(memory_format=torch.channels_last)
+        h = self._trunk(jpeg, cond, first)
+        restored = self._to_image(jpeg, self.tail(h))
+        return block_errors(self._candidates(h), self.symbols, self.scale, restored, original)
+
+    def _candidates(self, h: torch.Tensor) -> torch.Tensor:
+        hidden, out = self.corrections
+        return out(hidden(h, "relu"))
+
+    def _to_image(self, jpeg: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        return jpeg + (F.pixel_shuffle(residual, self.scale) if self.scale > 1 else residual)
+
+    def _trunk(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
+        """The restorer's features after the body and its skip, channels-last."""
         artifact = None if symbols is None else self._mapping(symbols, cond, jpeg.dtype)
         x = jpeg - 0.5
         if self.scale > 1:
@@ -161,10 +188,7 @@ class FastRestorer:
         for modulation, first, second in self.blocks:
             inner = h if artifact is None else modulation(artifact, "mul", h)
             h = second(first(inner, "relu"), "add", h)
-        residual = self.tail(self.body_end(h, "add", skip))
-        if self.scale > 1:
-            residual = F.pixel_shuffle(residual, self.scale)
-        return jpeg + residual
+        return self.body_end(h, "add", skip)
 
     def _mapping(self, symbols: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         one_hot = F.one_hot(symbols.long(), self.symbols).permute(0, 3, 1, 2).to(dtype)
@@ -188,9 +212,21 @@ class FastNet:
         restorer = FastRestorer(net, device)
         self.restore_is_fast = restorer.ok
         self.restore = restorer if restorer.ok else net.restore
+        self._restorer = restorer
+        self._net = net
         self._extractor = copy.deepcopy(net.extractor).to(memory_format=torch.channels_last)
 
     def extract(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """``SideJPEGNet.extract`` on channels-last tensors."""
         cl = torch.channels_last
         return self._extractor(original.contiguous(memory_format=cl), jpeg.contiguous(memory_format=cl), cond).argmax(1)
+
+    def block_errors(
+        self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``SideJPEGNet.block_errors`` through the fast graphs."""
+        first = self.extract(original, jpeg, cond)
+        if not self.restore_is_fast:
+            return first, self._net.block_errors(original, jpeg, cond)[1]
+        original = original.contiguous(memory_format=torch.channels_last)
+        return first, self._restorer.block_errors(original, jpeg, cond, first)

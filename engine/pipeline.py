@@ -18,7 +18,7 @@ from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel, dequantize_cond, quantize_cond
 from engine.conditioning import full_vector
-from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS
+from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS, rd_multiplier
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params, encode_jpeg
@@ -185,27 +185,50 @@ class Codec:
         return self._fast().extract if self.fast else self.net.extract
 
     def extract_symbols(
-        self, rgb: np.ndarray, decoded: np.ndarray, cond_codes: np.ndarray, cancel: CancelEvent | None = None
+        self, rgb: np.ndarray, decoded: np.ndarray, cond_codes: np.ndarray, lam: float,
+        cancel: CancelEvent | None = None,
     ) -> np.ndarray:
         """Descriptor map (H16, W16) of an image given its JPEG decode: the encoder half of ``compress``."""
-        return self._extract(rgb, decoded, self._cond(cond_codes), cancel)
+        return self._choose(rgb, decoded, cond_codes, lam, cancel)
+
+    def _blockwise(
+        self, original: np.ndarray, decoded: np.ndarray, cancel: CancelEvent | None,
+        compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> np.ndarray:
+        """Run ``compute(original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
+        h, w = _padded_size(original.shape[0]), _padded_size(original.shape[1])
+        out: np.ndarray | None = None
+        for tile in _area_tiles((0, h, 0, w), h, w, self.tile_size, TILE_MARGIN):
+            _check(cancel)
+            (a, b, c, d), outer = tile.inner, tile.outer
+            part = compute(self._tensor(_padded_crop(original, outer)), self._tensor(_padded_crop(decoded, outer)))
+            part = part[0].cpu().numpy()
+            if out is None:
+                out = np.zeros((*part.shape[:-2], h // BLOCK, w // BLOCK), dtype=part.dtype)
+            dy, dx = (v // BLOCK for v in tile.offset)
+            rows, cols = (b - a) // BLOCK, (d - c) // BLOCK
+            out[..., a // BLOCK : b // BLOCK, c // BLOCK : d // BLOCK] = part[..., dy : dy + rows, dx : dx + cols]
+        return out
 
     @torch.inference_mode()
     def _extract(
         self, original: np.ndarray, decoded: np.ndarray, cond: torch.Tensor, cancel: CancelEvent | None
     ) -> np.ndarray:
-        h, w = _padded_size(original.shape[0]), _padded_size(original.shape[1])
         extract = self._extractor()
-        symbols = np.zeros((h // BLOCK, w // BLOCK), dtype=np.uint8)
-        for tile in _area_tiles((0, h, 0, w), h, w, self.tile_size, TILE_MARGIN):
-            _check(cancel)
-            (a, b, c, d), outer = tile.inner, tile.outer
-            x, y = self._tensor(_padded_crop(original, outer)), self._tensor(_padded_crop(decoded, outer))
-            part = extract(x, y, cond)[0].cpu().numpy()
-            dy, dx = (v // BLOCK for v in tile.offset)
-            rows, cols = (b - a) // BLOCK, (d - c) // BLOCK
-            symbols[a // BLOCK : b // BLOCK, c // BLOCK : d // BLOCK] = part[dy : dy + rows, dx : dx + cols]
-        return symbols
+        return self._blockwise(original, decoded, cancel, lambda x, y: extract(x, y, cond)).astype(np.uint8)
+
+    @torch.inference_mode()
+    def _choose(
+        self, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray, lam: float, cancel: CancelEvent | None
+    ) -> np.ndarray:
+        """The symbol map to send: the extractor's, or with block-level selection the RDO choice over the
+        squared error each symbol would give each block (``engine.coding.wavefront.rd_choose``)."""
+        cond = self._cond(codes)
+        if not self.net.selects_blocks:
+            return self._extract(original, decoded, cond, cancel)
+        errors_of = self._fast().block_errors if self.fast else self.net.block_errors
+        errors = self._blockwise(original, decoded, cancel, lambda x, y: errors_of(x, y, cond)[1])
+        return wavefront.rd_choose(self.coder, errors.transpose(1, 2, 0).astype(np.float64), codes, rd_multiplier(lam))
 
     def compress(
         self, rgb: np.ndarray, quality: int, lam: float, subsampling: str = "4:2:0",
@@ -219,7 +242,7 @@ class Codec:
         jpeg = encode_jpeg(rgb, quality, subsampling)
         decoded, params = decode_with_params(jpeg)
         codes = quantize_cond(full_vector(params, lam))
-        symbols = self._extract(rgb, decoded, self._cond(codes), cancel)
+        symbols = self._choose(rgb, decoded, codes, lam, cancel)
         if progress:
             progress(1, 2)
         probs = wavefront.block_probabilities(self.coder, symbols, codes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -90,3 +92,28 @@ def test_payload_of_impossible_length_is_refused(int_model: IntegerContextModel)
 
     with pytest.raises(SideJPEGError):
         wavefront.decode(int_model, b"\x00\x01\x02", 4, 4, COND)
+
+
+def test_rd_choice_without_rate_takes_the_least_error(int_model: IntegerContextModel) -> None:
+    errors = np.random.default_rng(3).random((9, 13, 16)) * 1000
+    chosen = wavefront.rd_choose(int_model, errors, COND, 0.0)
+    np.testing.assert_array_equal(chosen, errors.argmin(axis=2))
+
+
+def test_rd_choice_trades_error_for_bits(int_model: IntegerContextModel) -> None:
+    """A larger multiplier spends fewer bits and accepts more error; the map always decodes exactly."""
+    errors = np.random.default_rng(4).random((20, 30, 16)) * 200
+    results = []
+    for multiplier in (0.0, 20.0, 200.0, 1e6):
+        chosen = wavefront.rd_choose(int_model, errors, COND, multiplier)
+        bits = float(wavefront.block_bits(int_model, chosen, COND).sum())
+        error = float(np.take_along_axis(errors, chosen[..., None].astype(np.int64), axis=2).sum())
+        payload = wavefront.encode(int_model, chosen, COND)
+        np.testing.assert_array_equal(wavefront.decode(int_model, payload, 20, 30, COND), chosen)
+        results.append((bits, error))
+    bits, error = zip(*results, strict=True)
+    assert all(a > b for a, b in itertools.pairwise(bits))
+    assert all(a < b for a, b in itertools.pairwise(error))
+    cheapest = wavefront.rd_choose(int_model, errors, COND, 1e9)
+    probs = wavefront.block_probabilities(int_model, cheapest, COND)
+    np.testing.assert_array_equal(cheapest, probs.argmax(axis=2))  # each block takes its most probable symbol

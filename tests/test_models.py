@@ -92,3 +92,42 @@ def test_descriptors_change_the_restored_image() -> None:
         blind = net.restore(y, cond, None)
     assert not torch.allclose(a, b)
     assert not torch.allclose(a, blind)
+
+
+def test_each_block_receives_the_correction_its_symbol_picks() -> None:
+    """Block-level selection: the restored block with symbol k is the base plus candidate k, nothing else."""
+    from engine.models.corrections import block_errors, select_per_block
+
+    net = SideJPEGNet(get_preset("fast")).eval()
+    corrections = net.restorer.corrections
+    torch.nn.init.normal_(corrections.out.weight, std=0.05)
+    y, x, cond = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.rand(1, 4)
+    symbols = torch.tensor([[[3, 0, 15], [7, 7, 1]]])
+    with torch.inference_mode():
+        h = net.restorer.trunk(y, cond[:, :3], net._artifact(symbols, cond, y.dtype))
+        candidates = corrections.candidates(h)
+        picked = select_per_block(candidates, symbols, 16)
+        grouped = candidates.reshape(1, 16, 12, 16, 24)
+        for r in range(2):
+            for c in range(3):
+                rows, cols = slice(8 * r, 8 * r + 8), slice(8 * c, 8 * c + 8)
+                want = grouped[0, int(symbols[0, r, c]), :, rows, cols]
+                assert torch.equal(picked[0, :, rows, cols], want)
+        restored = net.restorer.to_image(y, net.restorer.tail(h))
+        errors = block_errors(candidates, 16, 2, restored, x)
+        out = net.restore(y, cond, symbols)
+    assert errors.shape == (1, 16, 2, 3)
+    direct = ((out.clamp(0, 1) - x) * 255).pow(2)
+    for r in range(2):
+        for c in range(3):
+            block = direct[0, :, 16 * r : 16 * r + 16, 16 * c : 16 * c + 16].sum()
+            assert torch.isclose(block, errors[0, int(symbols[0, r, c]), r, c], rtol=1e-4)
+
+
+def test_blind_restore_ignores_the_selection_head() -> None:
+    net = SideJPEGNet(get_preset("fast")).eval()
+    y, cond = torch.rand(1, 3, 32, 32), torch.rand(1, 4)
+    with torch.inference_mode():
+        before = net.restore(y, cond, None)
+        torch.nn.init.normal_(net.restorer.corrections.out.weight, std=1.0)
+        assert torch.equal(before, net.restore(y, cond, None))

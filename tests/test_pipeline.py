@@ -6,10 +6,17 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
+from engine.coding import wavefront
+from engine.coding.integer_context import quantize_cond
+from engine.conditioning import full_vector
+from engine.config import rd_multiplier
 from engine.errors import SideJPEGError
-from engine.pipeline import Cancelled
+from engine.jpeg_io import decode_with_params
+from engine.pipeline import Cancelled, Codec
 from engine.tiling import tiles
+from tests.conftest import random_net
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (9, 15), (16, 16), (33, 47)])
@@ -81,3 +88,21 @@ def test_unknown_preset_and_missing_weights_give_clear_errors(monkeypatch, tmp_p
     monkeypatch.setattr(pipeline, "weights_path", lambda preset: tmp_path / f"{preset}.safetensors")
     with pytest.raises(SideJPEGError, match="no trained weights"):
         pipeline.Codec(preset="paper")
+
+
+def test_encoder_picks_blocks_by_rate_and_distortion(sample_rgb: np.ndarray) -> None:
+    """With block-level selection the coded map is the exact wavefront RDO choice over the decoder's candidates."""
+    net = random_net(seed=2)
+    torch.nn.init.normal_(net.restorer.corrections.out.weight, std=0.02)
+    codec = Codec(net=net, device="cpu")
+    assert net.selects_blocks
+    for lam in (0.0, 2048.0):
+        res = codec.compress(sample_rgb, 20, lam)
+        codes = quantize_cond(full_vector(decode_with_params(res.jpeg)[1], lam))
+        cond = codec._cond(codes)
+        x, y = codec._tensor(sample_rgb), codec._tensor(res.jpeg_decoded)
+        with torch.inference_mode():
+            per_block = codec._fast().block_errors(x, y, cond)[1][0].permute(1, 2, 0).double().numpy()
+        want = wavefront.rd_choose(codec.coder, per_block, codes, rd_multiplier(lam))
+        np.testing.assert_array_equal(res.symbols, want)
+        np.testing.assert_array_equal(codec.restore(res.jpeg, res.sidecar).symbols, want)

@@ -75,3 +75,34 @@ def test_distributed_training_with_gloo(data: Path, tmp_path: Path) -> None:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "last.json").read_text())["step"] == 4
+
+
+def test_selection_stage_trains_the_head_with_the_trunk_fixed(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "sel"
+    assert main(["train", "--data", str(data), "--out", str(run), *TINY]) == 0
+    before = load_model(run / "model.safetensors")
+    assert main(["train", "--data", str(data), "--out", str(run), "--resume", *TINY, "--selection-steps", "3"]) == 0
+    assert json.loads((run / "last.json").read_text())["step"] == 7
+    after = load_model(run / "model.safetensors")
+    assert after.selects_blocks
+    old, new = before.state_dict(), after.state_dict()
+    fixed = [k for k in old if k.startswith(("restorer.head", "restorer.blocks", "restorer.tail", "mapping."))]
+    trained = [k for k in old if k.startswith(("restorer.corrections.", "context.", "extractor."))]
+    assert all(old[k].equal(new[k]) for k in fixed)
+    assert all(not old[k].equal(new[k]) for k in trained if k.endswith("weight"))
+
+
+def test_a_model_grows_its_selection_head_from_an_older_checkpoint() -> None:
+    import torch
+
+    from engine.config import get_preset
+    from engine.models.sidejpeg import SideJPEGNet
+    from engine.training.checkpoint import load_model_state
+
+    net = SideJPEGNet(get_preset("fast"))
+    older = {k: v for k, v in net.state_dict().items() if not k.startswith("restorer.corrections.")}
+    load_model_state(SideJPEGNet(get_preset("fast")), older)
+    broken = {k: v for k, v in older.items() if not k.startswith("restorer.tail.")}
+    with pytest.raises(ValueError, match=r"restorer\.tail"):
+        load_model_state(SideJPEGNet(get_preset("fast")), broken)
+    assert torch.is_tensor(older["restorer.head.weight"])

@@ -7,6 +7,7 @@ loop over about ``3 H + W`` wavefronts instead of ``H W`` blocks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -102,20 +103,51 @@ def encode(
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
+Pick = Callable[[np.ndarray, int, int], np.ndarray]
+"""Given the coder's probabilities (n, C) of the blocks ``order[start:stop]`` of one wavefront, their symbols."""
+
+
+def _fill(model: IntegerContextModel, height: int, width: int, cond_codes: np.ndarray, pick: Pick) -> np.ndarray:
+    """Build a (height, width) map wavefront by wavefront, each block's symbol picked from its causal context."""
+    plan = _plan(height, width)
+    padded = np.full((height + _BORDER) * (width + 2 * _BORDER), -1, dtype=np.int64)
+    bias = model.cond_bias(cond_codes)
+    for start, stop in plan.spans:
+        probs = model.probabilities_of_neighbours(padded[plan.neighbours[:, start:stop]], bias)
+        padded[plan.positions[start:stop]] = pick(probs, start, stop)
+    padded = padded.reshape(height + _BORDER, width + 2 * _BORDER)
+    return padded[_BORDER:, _BORDER : _BORDER + width].astype(np.uint8)
+
+
 def decode(model: IntegerContextModel, payload: bytes, height: int, width: int, cond_codes: np.ndarray) -> np.ndarray:
     """Inverse of ``encode``: one vectorised step per wavefront."""
     if len(payload) % 4:
         raise SideJPEGError("side information payload is corrupted (length not a multiple of 4)")
     words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
     decoder = constriction.stream.queue.RangeDecoder(words)
-    plan = _plan(height, width)
-    padded = np.full((height + _BORDER) * (width + 2 * _BORDER), -1, dtype=np.int64)
-    bias = model.cond_bias(cond_codes)
-    for start, stop in plan.spans:
-        probs = model.probabilities_of_neighbours(padded[plan.neighbours[:, start:stop]], bias)
+
+    def pick(probs: np.ndarray, start: int, stop: int) -> np.ndarray:
         try:
-            padded[plan.positions[start:stop]] = decoder.decode(_FAMILY, probs)
+            return decoder.decode(_FAMILY, probs)
         except Exception as exc:  # constriction reports exhausted or invalid data as assorted errors
             raise SideJPEGError(f"side information payload is corrupted: {exc}") from None
-    padded = padded.reshape(height + _BORDER, width + 2 * _BORDER)
-    return padded[_BORDER:, _BORDER : _BORDER + width].astype(np.uint8)
+
+    return _fill(model, height, width, cond_codes, pick)
+
+
+def rd_choose(model: IntegerContextModel, errors: np.ndarray, cond_codes: np.ndarray, multiplier: float) -> np.ndarray:
+    """Encoder-side RDO: per block the symbol of least ``errors + multiplier * bits``.
+
+    ``errors`` (H, W, C) is the distortion each symbol would give each block. Blocks are decided
+    wavefront by wavefront in coding order, so each is priced with the exact probabilities the
+    decoder will use, given the choices already made for its causal neighbours (greedy: a choice's
+    effect on the cost of later blocks is not counted).
+    """
+    height, width, _ = errors.shape
+    flat = errors.reshape(height * width, -1)
+    order = _plan(height, width).order
+
+    def pick(probs: np.ndarray, start: int, stop: int) -> np.ndarray:
+        return np.argmin(flat[order[start:stop]] - multiplier * np.log2(np.maximum(probs, 1e-300)), axis=1)
+
+    return _fill(model, height, width, cond_codes, pick)

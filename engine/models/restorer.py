@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
+from engine.models.corrections import BlockCorrections
 from engine.models.layers import cond_planes, conv
 
 
@@ -32,7 +33,8 @@ class ConditionalResBlock(nn.Module):
 class Restorer(nn.Module):
     """head, a body of conditional residual blocks with a skip around it, tail; adds to the JPEG.
 
-    With ``trunk_scale`` s > 1 the trunk works on a pixel-unshuffled image (s x s cheaper).
+    With ``trunk_scale`` s > 1 the trunk works on a pixel-unshuffled image (s x s cheaper). With
+    ``config.corrections`` > 0 a block-level selection head adds the correction each block's symbol picks.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -47,15 +49,29 @@ class Restorer(nn.Module):
         self.tail = conv(f, 3 * s * s)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
+        self.corrections = (
+            BlockCorrections(f, config.corrections, config.symbols, s) if config.corrections > 0 else None
+        )
 
-    def forward(self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
+    def trunk(self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
+        """Features at the trunk's resolution, after the body and its skip."""
         x = F.pixel_unshuffle(jpeg - 0.5, self.scale) if self.scale > 1 else jpeg - 0.5
         h = self.head(torch.cat([x, cond_planes(jpeg_cond, x.shape[2], x.shape[3])], dim=1))
         skip = h
         for block in self.blocks:
             h = block(h, artifact)
-        h = self.body_end(h) + skip
+        return self.body_end(h) + skip
+
+    def to_image(self, jpeg: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """The JPEG plus a residual given at the trunk's resolution."""
+        return jpeg + (F.pixel_shuffle(residual, self.scale) if self.scale > 1 else residual)
+
+    def forward(
+        self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None,
+        symbols: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        h = self.trunk(jpeg, jpeg_cond, artifact)
         residual = self.tail(h)
-        if self.scale > 1:
-            residual = F.pixel_shuffle(residual, self.scale)
-        return jpeg + residual
+        if symbols is not None and self.corrections is not None:
+            residual = residual + self.corrections.select(h, symbols)
+        return self.to_image(jpeg, residual)

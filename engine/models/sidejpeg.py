@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
 from engine.models.context_model import ContextModel, bits_per_block
+from engine.models.corrections import block_errors
 from engine.models.extractor import DescriptorExtractor
 from engine.models.mapping import ArtifactFeatureMapping
 from engine.models.quantizer import SoftHardQuantizer
@@ -55,10 +56,31 @@ class SideJPEGNet(nn.Module):
         """Symbol map (B, H/16, W/16) of an image; the encoder side."""
         return self.extractor(original, jpeg, cond).argmax(dim=1)
 
+    @property
+    def selects_blocks(self) -> bool:
+        """Whether the decoder has block-level selection, so that the encoder chooses symbols by RDO."""
+        return self.restorer.corrections is not None
+
+    def _artifact(self, symbols: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        one_hot = F.one_hot(symbols.long(), self.config.symbols).permute(0, 3, 1, 2).to(dtype)
+        return self.mapping(one_hot, cond)
+
     def restore(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
         """Restored image from the JPEG and, unless blind, the decoded symbol map."""
-        artifact = None
-        if symbols is not None:
-            one_hot = F.one_hot(symbols.long(), self.config.symbols).permute(0, 3, 1, 2).to(jpeg.dtype)
-            artifact = self.mapping(one_hot, cond)
-        return self.restorer(jpeg, cond[:, :JPEG_COND], artifact)
+        artifact = None if symbols is None else self._artifact(symbols, cond, jpeg.dtype)
+        return self.restorer(jpeg, cond[:, :JPEG_COND], artifact, symbols)
+
+    def block_errors(
+        self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder side of block-level selection: the extractor's symbol map and the squared error
+        (``engine.models.corrections.block_errors``) that each symbol would give each block.
+
+        The trunk sees the extractor's map; the final map differs from it only where the encoder
+        finds a better choice, and the trunk's response to that change is small.
+        """
+        first = self.extract(original, jpeg, cond)
+        h = self.restorer.trunk(jpeg, cond[:, :JPEG_COND], self._artifact(first, cond, jpeg.dtype))
+        restored = self.restorer.to_image(jpeg, self.restorer.tail(h))
+        corr = self.restorer.corrections
+        return first, block_errors(corr.candidates(h), corr.symbols, corr.scale, restored, original)

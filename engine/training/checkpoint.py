@@ -24,11 +24,23 @@ def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.O
     write_bytes(folder / "last.json", json.dumps(state, indent=2).encode())
 
 
+NEW_PARTS = ("restorer.corrections.",)
+"""Parts a model may have gained since a checkpoint was written; they keep their initial weights."""
+
+
+def load_model_state(net: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Load weights; only parameters of ``NEW_PARTS`` may be missing (to grow a trained model a new stage)."""
+    missing, unexpected = net.load_state_dict(weights, strict=False)
+    absent = [k for k in missing if not k.startswith(NEW_PARTS)]
+    if absent or unexpected:
+        raise ValueError(f"checkpoint does not fit the model: missing {absent}, unexpected {unexpected}")
+
+
 def load_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
     """Restore model, optimizer and RNG from ``folder``; returns the saved JSON state."""
     state = json.loads((folder / "last.json").read_text())
     tensors, _ = read_tensors(folder / "last.safetensors")
-    net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    load_model_state(net, {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     params = list(net.parameters())
     for key, value in tensors.items():
         if key.startswith("optim."):

@@ -23,6 +23,7 @@ from engine.models.sidejpeg import SideJPEGNet
 from engine.training.checkpoint import load_checkpoint, save_checkpoint
 from engine.training.data import CropSampler, split
 from engine.training.schedule import phase
+from engine.training.selection import selection_loss
 from engine.training.validate import validate
 from engine.weights import read_tensors, save_model
 
@@ -43,6 +44,9 @@ class TrainConfig:
     val_every: int = 500
     bf16: bool = False
     channels_last: bool = False
+    selection_steps: int = 0
+    """Steps of the block-level selection stage after the end-to-end stage (models with corrections)."""
+    selection_lr: float = 1e-3
 
 
 def sample_lambdas(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -109,31 +113,64 @@ class Trainer:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.steps + (self.cfg.selection_steps if self.net.selects_blocks else 0)
+
     def learning_rate(self) -> float:
-        """Constant, then a cosine decay over the last 30 % of the steps."""
-        start = 0.7 * self.cfg.steps
+        """Constant, then a cosine decay over the last 30 % of the steps; the selection stage has its own
+        cosine decay from ``selection_lr``."""
+        cfg = self.cfg
+        if self.step >= cfg.steps:
+            t = (self.step - cfg.steps) / max(1, cfg.selection_steps)
+            return cfg.selection_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+        start = 0.7 * cfg.steps
         if self.step < start:
-            return self.cfg.lr
-        t = min(1.0, (self.step - start) / (self.cfg.steps - start))
-        return self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+            return cfg.lr
+        t = min(1.0, (self.step - start) / (cfg.steps - start))
+        return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
 
     def progress(self) -> float:
         span = max(1, self.cfg.steps - self.cfg.blind_steps)
         return (self.step - self.cfg.blind_steps) / span
 
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+        """(original, jpeg, cond, lambdas) of a fresh training batch, one lambda per sample."""
+        batch = self.sampler.batch(self.cfg.batch)
+        lams = sample_lambdas(self.rng, self.cfg.batch)
+        lam_codes = torch.tensor([lambda_code(float(v)) for v in lams])[:, None]
+        cond = torch.cat([batch.jpeg_cond, lam_codes], dim=1).to(self.device)
+        original, jpeg = batch.original.to(self.device), batch.jpeg.to(self.device)
+        if self.cfg.channels_last:
+            original, jpeg = (t.contiguous(memory_format=torch.channels_last) for t in (original, jpeg))
+        return original, jpeg, cond, lams
+
+    def _apply(self, loss: torch.Tensor) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
+        self.optimizer.step()
+
+    def selection_step(self) -> dict:
+        """One step of the block-level selection stage (the trunk and mapping stay fixed)."""
+        original, jpeg, cond, lams = self._batch()
+        with self.autocast():
+            loss, stats, chosen = selection_loss(self.net, original, jpeg, cond, torch.from_numpy(lams).to(self.device))
+        self._apply(loss)
+        stats.update(loss=float(loss.detach()), perplexity=perplexity(chosen, self.net.config.symbols))
+        return stats
+
     def train_step(self) -> dict:
         cfg = self.cfg
+        if self.step >= cfg.steps:
+            return self.selection_step()
         blind = self.step < cfg.blind_steps or self.step % cfg.blind_every == 0
         ph = phase(self.progress())
         q = self.net.quantizer
         q.soft_mix, q.noise, q.sigma = ph.soft_mix, ph.noise, ph.sigma
-        batch = self.sampler.batch(cfg.batch)
-        lams = sample_lambdas(self.rng, cfg.batch)
-        lam_codes = torch.tensor([lambda_code(float(v)) for v in lams])[:, None]
-        cond = torch.cat([batch.jpeg_cond, lam_codes], dim=1).to(self.device)
-        original, jpeg = batch.original.to(self.device), batch.jpeg.to(self.device)
-        if cfg.channels_last:
-            original, jpeg = (t.contiguous(memory_format=torch.channels_last) for t in (original, jpeg))
+        original, jpeg, cond, lams = self._batch()
         with self.autocast():
             out = self.model(original, jpeg, cond, blind=blind)
         mse = ((out.restored.float() - original) ** 2).mean(dim=(1, 2, 3)) * 255.0**2
@@ -153,12 +190,7 @@ class Trainer:
                 perplexity=perplexity(out.symbols, self.net.config.symbols),
                 usage_bits=float(usage.detach()),
             )
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
-        self.optimizer.step()
+        self._apply(loss)
         stats["loss"] = float(loss.detach())
         return stats
 
@@ -182,10 +214,12 @@ class Trainer:
 
     def run(self) -> None:
         cfg = self.cfg
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=self.rank != 0, mininterval=10, dynamic_ncols=True)
+        bar = tqdm(
+            total=self.total_steps, initial=self.step, disable=self.rank != 0, mininterval=10, dynamic_ncols=True
+        )
         last_save = time.monotonic()
         running: dict[str, list[float]] = {}
-        while self.step < cfg.steps:
+        while self.step < self.total_steps:
             stats = self.train_step()
             self.step += 1
             bar.update(1)
@@ -198,6 +232,7 @@ class Trainer:
                 bar.set_postfix(
                     loss=summary.get("loss"),
                     gain_db=summary.get("gain_db"),
+                    sel_db=summary.get("selection_gain_db"),
                     bits=summary.get("side_bits_per_block"),
                     ppl=summary.get("perplexity"),
                 )
@@ -205,12 +240,12 @@ class Trainer:
                     {"step": self.step, "time": time.time(), **summary, "phase": asdict(phase(self.progress()))}
                 )
                 print(json.dumps(self.history[-1]), flush=True)
-            if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == cfg.steps):
+            if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == self.total_steps):
                 result = validate(self.net, self.val_paths, self.device)
                 self.history.append({"step": self.step, "val": result})
                 print(json.dumps({"step": self.step, "val": result}), flush=True)
                 self.net.train()
-            if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or self.step == cfg.steps:
+            if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or self.step == self.total_steps:
                 self.save()
                 last_save = time.monotonic()
         bar.close()

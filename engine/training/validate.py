@@ -12,6 +12,7 @@ from engine.config import BLOCK
 from engine.models.context_model import bits_per_block
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.data import jpeg_roundtrip, load_rgb, to_tensor
+from engine.training.selection import rd_choice
 
 VAL_QUALITIES = (10, 30, 50)
 VAL_LAMBDAS = (4.0, 64.0, 1024.0)
@@ -28,6 +29,14 @@ def _centre(img: np.ndarray, size: int) -> np.ndarray:
     size = min(size, h // BLOCK * BLOCK, w // BLOCK * BLOCK)
     top, left = (h - size) // 2, (w - size) // 2
     return img[top : top + size, left : left + size]
+
+
+def _symbols(net: SideJPEGNet, x: torch.Tensor, y: torch.Tensor, cond: torch.Tensor, lam: float) -> torch.Tensor:
+    """The encoder's map: by rate and distortion over the candidates when the decoder selects per block."""
+    if not net.selects_blocks:
+        return net.extract(x, y, cond)
+    first, errors = net.block_errors(x, y, cond)
+    return rd_choice(net, errors, first, cond, torch.tensor([lam], device=x.device))
 
 
 @torch.inference_mode()
@@ -47,7 +56,7 @@ def validate(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
                 )
                 if lam == VAL_LAMBDAS[0]:
                     gains_blind.append(_psnr(net.restore(y, cond, None), x) - jpeg_psnr)
-                sym = net.extract(x, y, cond)
+                sym = _symbols(net, x, y, cond, lam)
                 one_hot = torch.nn.functional.one_hot(sym, net.config.symbols).permute(0, 3, 1, 2).float()
                 bits[lam].append(float(bits_per_block(net.context(one_hot, cond), one_hot).mean()))
                 gains_side[lam].append(_psnr(net.restore(y, cond, sym), x) - jpeg_psnr)

@@ -1,0 +1,72 @@
+"""Block-level selection (decoder side): C candidate corrections of every block, one picked per block.
+
+The restorer's trunk features feed a small head that proposes one residual correction per symbol
+for every pixel; the descriptor of a 16x16 block says which of them the block receives. The
+encoder, which has the original, knows what each choice would give and picks per block by rate
+and distortion (``engine.coding.rdo``); the descriptors thus carry exactly the information the
+decoder can use, as block-level model selection does in learned video loop filters.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from engine.config import BLOCK
+from engine.models.layers import conv
+
+INIT_STD = 1e-3
+"""Small random initial weights: distinct candidates from the start, so that every symbol can win a block."""
+
+
+def select_per_block(candidates: torch.Tensor, symbols: torch.Tensor, count: int) -> torch.Tensor:
+    """From (B, count * K, H, W) candidates take, per block, the K channels of its symbol: (B, K, H, W).
+
+    A block covers ``H / symbols.shape[1]`` rows of the candidate map.
+    """
+    b, channels, height, width = candidates.shape
+    per_block = height // symbols.shape[1]
+    index = symbols.long().repeat_interleave(per_block, 1).repeat_interleave(per_block, 2)
+    grouped = candidates.reshape(b, count, channels // count, height, width)
+    index = index[:, None, None].expand(b, 1, channels // count, height, width)
+    return grouped.gather(1, index)[:, 0]
+
+
+def block_errors(
+    candidates: torch.Tensor, count: int, scale: int, restored: torch.Tensor, original: torch.Tensor
+) -> torch.Tensor:
+    """Squared error of every choice for every block, (B, count, H/16, W/16), on the 0-255 scale and summed
+    over the block's pixels and channels; ``restored`` is the image before the corrections and
+    ``candidates`` come from ``BlockCorrections.candidates``."""
+    b, _, height, width = candidates.shape
+    grouped = candidates.reshape(b, count, -1, height, width)
+    errors = []
+    for k in range(count):
+        residual = grouped[:, k]
+        if scale > 1:
+            residual = F.pixel_shuffle(residual, scale)
+        diff = ((restored + residual).clamp(0, 1) - original) * 255
+        errors.append(F.avg_pool2d(diff.pow(2).sum(1, keepdim=True), BLOCK) * (BLOCK * BLOCK))
+    return torch.cat(errors, dim=1)
+
+
+class BlockCorrections(nn.Module):
+    """A 3x3 convolution, ReLU and a 1x1 convolution from trunk features to ``symbols`` candidate residuals."""
+
+    def __init__(self, features: int, hidden: int, symbols: int, scale: int) -> None:
+        super().__init__()
+        self.symbols = symbols
+        self.scale = scale
+        self.hidden = conv(features, hidden)
+        self.out = nn.Conv2d(hidden, symbols * 3 * scale * scale, 1)
+        nn.init.normal_(self.out.weight, std=INIT_STD)
+        nn.init.zeros_(self.out.bias)
+
+    def candidates(self, features: torch.Tensor) -> torch.Tensor:
+        """All candidate residuals at the trunk's resolution, (B, symbols * 3 s^2, H/s, W/s)."""
+        return self.out(F.relu(self.hidden(features)))
+
+    def select(self, features: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+        """The residual each block's symbol picks, at the trunk's resolution (B, 3 s^2, H/s, W/s)."""
+        return select_per_block(self.candidates(features), symbols, self.symbols)
