@@ -50,6 +50,8 @@ class CompressResult:
     height: int
     quality: int
     lam: float
+    cond_codes: np.ndarray
+    """Integer conditioning (JPEG parameters and lambda) that ``restore_pixels`` and ``restore_region`` take."""
 
     def _bpp(self, nbytes: int) -> float:
         return nbytes * 8 / (self.width * self.height)
@@ -70,6 +72,17 @@ class CompressResult:
     def side_share(self) -> float:
         """Fraction of the total bytes spent on side information."""
         return len(self.sidecar) / (len(self.jpeg) + len(self.sidecar))
+
+
+@dataclass
+class Received:
+    """A JPEG and its side information, decoded and checked: what ``restore_pixels`` and ``restore_region`` take."""
+
+    decoded: np.ndarray
+    cond_codes: np.ndarray
+    symbols: np.ndarray | None
+    """None when blind."""
+    header: sc.SidecarHeader | None
 
 
 @dataclass
@@ -256,7 +269,7 @@ class Codec:
             progress(2, 2)
         return CompressResult(
             jpeg, sc.pack(header, payload), decoded, symbols, wavefront.block_bits(self.coder, symbols, codes, probs),
-            width, height, int(quality), float(lam),
+            width, height, int(quality), float(lam), codes,
         )
 
     def read_sidecar(self, sidecar: bytes, jpeg: bytes) -> tuple[sc.SidecarHeader, np.ndarray]:
@@ -270,26 +283,33 @@ class Codec:
         rows, cols = header.grid
         return header, wavefront.decode(self.coder, payload, rows, cols, header.cond_array())
 
+    def receive(self, jpeg: bytes, sidecar: bytes | None = None) -> Received:
+        """Decode a JPEG and its side information (given, embedded, or none: blind) and check they belong."""
+        plain, embedded = split_embedded(jpeg)
+        check_jpeg_size(plain)  # refuse decompression bombs before decoding (robustness)
+        sidecar = sidecar if sidecar is not None else embedded
+        decoded, params = decode_with_params(plain)
+        if sidecar is None:
+            return Received(decoded, quantize_cond(full_vector(params, LAMBDA_MIN)), None, None)
+        header, symbols = self.read_sidecar(sidecar, plain)
+        if (header.height, header.width) != decoded.shape[:2]:
+            raise SideJPEGError("sidecar image size does not match the JPEG")
+        return Received(decoded, header.cond_array(), symbols, header)
+
     def restore(
         self, jpeg: bytes, sidecar: bytes | None = None,
         progress: Progress | None = None, cancel: CancelEvent | None = None,
     ) -> RestoreResult:
         """Restored image of a JPEG; blind when there is no sidecar (given or embedded)."""
-        plain, embedded = split_embedded(jpeg)
-        check_jpeg_size(plain)  # refuse decompression bombs before decoding (robustness)
-        sidecar = sidecar if sidecar is not None else embedded
-        decoded, params = decode_with_params(plain)
-        header, symbols = None, None
-        if sidecar is None:
-            codes = quantize_cond(full_vector(params, LAMBDA_MIN))
-        else:
-            header, symbols = self.read_sidecar(sidecar, plain)
-            if (header.height, header.width) != decoded.shape[:2]:
-                raise SideJPEGError("sidecar image size does not match the JPEG")
-            codes = header.cond_array()
-        image = self.restore_pixels(decoded, codes, symbols, progress, cancel)
-        bits = None if symbols is None else wavefront.block_bits(self.coder, symbols, codes)
-        return RestoreResult(image, symbols is None, symbols, header, bits)
+        got = self.receive(jpeg, sidecar)
+        image = self.restore_pixels(got.decoded, got.cond_codes, got.symbols, progress, cancel)
+        return RestoreResult(image, got.symbols is None, got.symbols, got.header, self.bits_of(got))
+
+    def bits_of(self, received: Received) -> np.ndarray | None:
+        """Coded cost of each block in bits (None when blind)."""
+        if received.symbols is None:
+            return None
+        return wavefront.block_bits(self.coder, received.symbols, received.cond_codes)
 
     def restore_pixels(
         self, decoded: np.ndarray, cond_codes: np.ndarray, symbols: np.ndarray | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine import PRESETS, Cancelled, Codec, SideJPEGError, load_image, psnr, split_embedded, ssim
+from engine import PRESETS, Cancelled, Codec, Received, SideJPEGError, load_image, psnr, split_embedded, ssim
 from gui.document import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Source
 
 Progress = Callable[[int, int], None]
@@ -23,6 +24,11 @@ SSIM_WINDOW = 11
 """Side of ``engine.ssim``'s Gaussian window."""
 SSIM_BAND = 4
 """Rows of SSIM window positions per band: thin bands stay in cache (3-4x faster than the whole image at once)."""
+PREVIEW_MAX_SHARE = 0.5
+"""The visible region is restored first only when it is at most this share of the image."""
+
+Box = tuple[int, int, int, int]
+"""(top, left, bottom, right) in image pixels."""
 
 
 @dataclass
@@ -136,30 +142,73 @@ def encode_preview(codec: Codec, original: np.ndarray, settings: Settings, ctx: 
     )
 
 
-def compress_and_restore(codec: Codec, original: np.ndarray, settings: Settings, ctx: JobContext) -> RestoreOutcome:
-    """Compress to JPEG + sidecar, then restore with the sidecar (or blind)."""
+def preview_box(view: tuple[float, float, float, float], width: int, height: int) -> Box | None:
+    """The part of a ``(left, top, right, bottom)`` view rectangle that lies in the image, worth restoring
+    first; None when the view shows most of the image (then the whole image is as quick) or none of it."""
+    left, top = max(0, math.floor(view[0])), max(0, math.floor(view[1]))
+    right, bottom = min(width, math.ceil(view[2])), min(height, math.ceil(view[3]))
+    if right <= left or bottom <= top or (right - left) * (bottom - top) > PREVIEW_MAX_SHARE * width * height:
+        return None
+    return top, left, bottom, right
+
+
+@dataclass(frozen=True)
+class RegionPreview:
+    """Restored pixels of the visible region, reported before the whole image is done."""
+
+    box: Box
+    pixels: np.ndarray
+    background: np.ndarray
+    """The JPEG decode, shown around the box until the whole image is restored."""
+
+    def composed(self) -> np.ndarray:
+        image = self.background.copy()
+        top, left, bottom, right = self.box
+        image[top:bottom, left:right] = self.pixels
+        return image
+
+
+def restore_visible_first(
+    codec: Codec, received: Received, box: Box | None, ctx: JobContext, progress: Progress
+) -> np.ndarray:
+    """Restore ``box`` first (reported as a ``RegionPreview`` through ``ctx.partial``), then the whole image."""
+    if box is not None:
+        pixels = codec.restore_region(received.decoded, received.cond_codes, received.symbols, box, cancel=ctx.cancel)
+        ctx.partial(RegionPreview(box, pixels, received.decoded))
+    return codec.restore_pixels(received.decoded, received.cond_codes, received.symbols, progress, ctx.cancel)
+
+
+def compress_and_restore(
+    codec: Codec, original: np.ndarray, box: Box | None, settings: Settings, ctx: JobContext
+) -> RestoreOutcome:
+    """Compress to JPEG + sidecar, then restore with the sidecar (or blind), the visible ``box`` first."""
     res = codec.compress(
         original, settings.quality, settings.lam, settings.subsampling,
         progress=scaled_progress(ctx.progress, 0.0, 0.5), cancel=ctx.cancel,
     )
     used = res.sidecar if settings.use_sidecar else None
-    out = codec.restore(res.jpeg, used, progress=scaled_progress(ctx.progress, 0.5, 0.5), cancel=ctx.cancel)
+    received = codec.receive(res.jpeg, used)
+    image = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.5, 0.5))
     return RestoreOutcome(
-        res.jpeg, res.sidecar, res.jpeg_decoded, out.image, out.blind, res.symbols, res.block_bits,
+        res.jpeg, res.sidecar, res.jpeg_decoded, image, used is None, res.symbols, res.block_bits,
         Rates.of(res.jpeg, used, res.width, res.height), psnr(original, res.jpeg_decoded),
-        psnr(original, out.image), res.quality, res.lam, settings.preset,
+        psnr(original, image), res.quality, res.lam, settings.preset,
     )
 
 
-def restore_received(codec: Codec, source: Source, settings: Settings, ctx: JobContext) -> RestoreOutcome:
-    """Restore a received JPEG with its side information (or blind); there is no original to measure."""
+def restore_received(
+    codec: Codec, source: Source, box: Box | None, settings: Settings, ctx: JobContext
+) -> RestoreOutcome:
+    """Restore a received JPEG with its side information (or blind), the visible ``box`` first; there is no
+    original to measure."""
     used = source.received_sidecar if settings.use_sidecar else None
-    out = codec.restore(source.received_jpeg, used, progress=ctx.progress, cancel=ctx.cancel)
+    received = codec.receive(source.received_jpeg, used)
+    image = restore_visible_first(codec, received, box, ctx, ctx.progress)
     width, height = source.size
-    header = out.header
+    header = received.header
     return RestoreOutcome(
-        source.received_jpeg, source.received_sidecar, source.received_decoded, out.image, out.blind, out.symbols,
-        out.block_bits, Rates.of(source.received_jpeg, used, width, height), None, None,
+        source.received_jpeg, source.received_sidecar, source.received_decoded, image, used is None,
+        received.symbols, codec.bits_of(received), Rates.of(source.received_jpeg, used, width, height), None, None,
         header.quality if header and header.quality else None, header.lam if header else None, settings.preset,
     )
 

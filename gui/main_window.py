@@ -35,12 +35,14 @@ from gui.jobs import (
     RD_QUALITIES,
     CodecCache,
     JobContext,
+    RegionPreview,
     compress_and_restore,
     downscale,
     downscaled_size,
     encode_preview,
     load_source,
     measure_ssim,
+    preview_box,
     rd_sweep,
     restore_received,
 )
@@ -207,6 +209,7 @@ class MainWindow(QMainWindow):
                              (self.rd_stage, "RD sweep failed")):
             stage.failed.connect(lambda _seq, message, title=title: self.show_error(title, message))
         self.restore_stage.progress.connect(self._on_progress)
+        self.restore_stage.partial.connect(self._on_restore_preview)
         self.restore_stage.busy_changed.connect(self._on_restore_busy)
         self.ssim_stage.partial.connect(lambda result: doc.set_ssim(*result))
         self.rd_stage.partial.connect(self._on_rd_point)
@@ -336,10 +339,12 @@ class MainWindow(QMainWindow):
         source = self.document.source
         if source is None:
             return
+        rect = self._active_pane().vb.viewRect()
+        box = preview_box((rect.left(), rect.top(), rect.right(), rect.bottom()), *source.size)
         if source.received:
-            self._submit(self.restore_stage, restore_received, source)
+            self._submit(self.restore_stage, restore_received, source, box)
         else:
-            self._submit(self.restore_stage, compress_and_restore, source.original)
+            self._submit(self.restore_stage, compress_and_restore, source.original, box)
 
     def _after_restore(self, schedule: Callable[[], None]) -> bool:
         """True when ``schedule`` may run now; otherwise it runs once the restored view is in."""
@@ -462,6 +467,17 @@ class MainWindow(QMainWindow):
         self._refresh_maps()
         self._set_exports_enabled(True)
         self._schedule_ssim()
+
+    def _on_restore_preview(self, preview: RegionPreview) -> None:
+        """Show the visible region restored while the rest of the image is still being restored."""
+        image = preview.composed()
+        text = caption_html("Restored · preview", ["the visible region first; the rest follows"], self.details)
+        self.panes[Role.RESTORED].set_image(image)
+        self.panes[Role.RESTORED].set_caption(text)
+        pair = self.view_controls.split_pair()
+        if Role.RESTORED in pair:
+            self.split.set_pair(*(image if r is Role.RESTORED else self.document.image(r) for r in pair))
+            self.split.set_captions(*(text if r is Role.RESTORED else self._caption(r) for r in pair))
 
     def _on_ssim_changed(self, role: Role) -> None:
         self.panes[role].set_caption(self._caption(role))

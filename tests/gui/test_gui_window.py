@@ -204,3 +204,41 @@ def test_digits_typed_into_a_spin_box_do_not_zoom(qtbot, window):
     assert spin.value() == 42
     assert window.panes[Role.RESTORED].vb.viewRange() == before
     qtbot.waitUntil(lambda: window.document.restored.quality == 42, timeout=WAIT_MS)
+
+
+def test_zoomed_in_the_visible_region_is_restored_first(qtbot, window, fast_codec, crop):
+    """Zoomed in, a slider move shows the visible region restored (the JPEG around it) before the whole image."""
+    doc = window.document
+    window.panes[Role.RESTORED].zoom_to(8)
+    qtbot.wait(50)
+    previews = []
+    window.restore_stage.partial.connect(previews.append)
+    shown = []
+    window.restore_stage.partial.connect(
+        lambda _: shown.append((window.panes[Role.RESTORED].image.image.copy(), overlay(window, Role.RESTORED)))
+    )
+    window.encode.quality.slider.setValue(45)
+    qtbot.waitUntil(lambda: doc.restored.quality == 45, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    assert len(previews) == 1
+    preview = previews[0]
+    top, left, bottom, right = preview.box
+    assert (bottom - top) * (right - left) < 0.5 * crop.shape[0] * crop.shape[1]
+    image, caption_text = shown[0]
+    assert np.array_equal(image, preview.composed()) and "preview" in caption_text
+    jpeg = fast_codec.encode_jpeg(crop, 45)[1]
+    outside = np.ones(crop.shape[:2], bool)
+    outside[top:bottom, left:right] = False
+    assert np.array_equal(image[outside], jpeg[outside])
+    final = doc.restored.restored[top:bottom, left:right].astype(int)
+    assert np.abs(final - preview.pixels.astype(int)).mean() < 0.5
+    assert np.array_equal(window.panes[Role.RESTORED].image.image, doc.restored.restored)
+
+
+def test_fitted_view_restores_the_whole_image_at_once(qtbot, window):
+    previews = []
+    window.restore_stage.partial.connect(previews.append)
+    window.encode.quality.slider.setValue(35)
+    qtbot.waitUntil(lambda: window.document.restored.quality == 35, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    assert previews == []

@@ -101,3 +101,12 @@ def test_banded_ssim_is_the_engines_ssim(crop):
     cancelled.set()
     with pytest.raises(Cancelled):
         banded_ssim(crop, decoded, cancelled)
+
+
+def test_preview_box_is_the_visible_part_when_it_is_small():
+    from gui.jobs import preview_box
+
+    assert preview_box((-10.0, -5.0, 810.0, 600.0), 800, 600) is None  # whole image in view
+    assert preview_box((100.2, 50.7, 300.5, 200.1), 800, 600) == (50, 100, 201, 301)
+    assert preview_box((700.0, 500.0, 900.0, 700.0), 800, 600) == (500, 700, 600, 800)  # clipped to the image
+    assert preview_box((900.0, 0.0, 1000.0, 100.0), 800, 600) is None  # beside the image
