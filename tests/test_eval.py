@@ -149,3 +149,15 @@ def test_missing_or_empty_data_exits_2(tmp_path: Path, capsys) -> None:
     assert "no such directory" in capsys.readouterr().err
     assert main(["eval", "--data", str(tmp_path)]) == 2
     assert "no images" in capsys.readouterr().err
+
+
+def test_symbol_usage_counts_every_block_sent(run) -> None:
+    """Per lambda: every block of every image and quality counted once, shares summing to one."""
+    _, summary = run
+    usage = summary["symbol_usage"]
+    assert set(usage) == {"8", "256"}
+    blocks_per_image = (48 // 16) * (64 // 16)
+    for entry in usage.values():
+        assert entry["blocks"] == 2 * len(QUALITIES) * blocks_per_image
+        assert sum(entry["shares"]) == pytest.approx(1, abs=1e-3) and len(entry["shares"]) == 16
+        assert entry["symbols_on_1pct_of_blocks"] == sum(s >= 0.01 for s in entry["shares"])

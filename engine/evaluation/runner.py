@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,32 @@ class Settings:
     @property
     def needs_codec(self) -> bool:
         return not CODEC_METHODS.isdisjoint(self.methods)
+
+
+USAGE_SHARE = 0.01
+
+
+@dataclass
+class SymbolUsage:
+    """How often each symbol was sent, per lambda, over all images and qualities of a run."""
+
+    counts: dict[float, np.ndarray] = field(default_factory=dict)
+
+    def add(self, lam: float, symbols: np.ndarray, count: int) -> None:
+        total = self.counts.setdefault(lam, np.zeros(count, dtype=np.int64))
+        total += np.bincount(symbols.ravel(), minlength=count)[:count]
+
+    def summary(self) -> dict:
+        """Per lambda the share of blocks of every symbol and how many symbols reach ``USAGE_SHARE``."""
+        out = {}
+        for lam, counts in sorted(self.counts.items()):
+            shares = counts / max(1, counts.sum())
+            out[f"{lam:g}"] = {
+                "blocks": int(counts.sum()),
+                "shares": [round(float(v), 5) for v in shares],
+                "symbols_on_1pct_of_blocks": int((shares >= USAGE_SHARE).sum()),
+            }
+        return out
 
 
 def find_images(data: Path, limit: int | None = None) -> list[Path]:
@@ -80,6 +106,7 @@ def evaluate_quality(
     quality: int,
     settings: Settings,
     codec: Codec | None,
+    usage: SymbolUsage | None = None,
 ) -> list[Record]:
     """All methods on one image at one quality; each (quality, lambda) is compressed once."""
     methods = set(settings.methods)
@@ -96,6 +123,8 @@ def evaluate_quality(
         if "blind" in methods:
             records.append(_record("blind", image, rgb, quality, codec.restore(jpeg, None).image, len(jpeg)))
     for result in made:
+        if usage is not None:
+            usage.add(result.lam, result.symbols, codec.config.symbols)
         restored = codec.restore(result.jpeg, result.sidecar).image
         records.append(
             _record("side", image, rgb, quality, restored, len(result.jpeg), len(result.sidecar), result.lam)
@@ -103,7 +132,9 @@ def evaluate_quality(
     return records
 
 
-def run_records(settings: Settings, images: Sequence[Path], codec: Codec | None) -> list[Record]:
+def run_records(
+    settings: Settings, images: Sequence[Path], codec: Codec | None, usage: SymbolUsage | None = None
+) -> list[Record]:
     """Measure every image at every quality, with a progress bar over (image, quality) pairs."""
     if settings.needs_codec and codec is None:
         raise SideJPEGError("methods blind and side need a model")
@@ -113,7 +144,7 @@ def run_records(settings: Settings, images: Sequence[Path], codec: Codec | None)
             rgb = load_image(path).rgb
             for quality in settings.qualities:
                 bar.set_postfix_str(f"{path.name} q{quality}")
-                records += evaluate_quality(rgb, path.name, quality, settings, codec)
+                records += evaluate_quality(rgb, path.name, quality, settings, codec, usage)
                 bar.update()
     return records
 
@@ -124,8 +155,11 @@ def evaluate(settings: Settings, images: Sequence[Path], codec: Codec | None) ->
         settings.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SideJPEGError(f"{settings.out}: cannot create output directory ({exc.strerror})") from None
-    records = run_records(settings, images, codec)
+    usage = SymbolUsage()
+    records = run_records(settings, images, codec, usage)
     summary = build_summary(records, settings.dataset, [p.name for p in images])
+    if usage.counts:
+        summary["symbol_usage"] = usage.summary()
     write_records(settings.out / "rd.json", records)
     write_json(settings.out / "summary.json", summary)
     plot_rd(summary, settings.out / "rd.png")

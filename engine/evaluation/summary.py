@@ -122,5 +122,14 @@ def format_table(summary: dict) -> str:
             *([f"{HULL}: {hull}"] if hull else []),
             "BD-rate % / BD-PSNR dB against anchors (* with a warning, n/a not computable: notes in summary.json)",
             *_bd_lines(summary, width),
+            *_usage_lines(summary),
         ]
     )
+
+
+def _usage_lines(summary: dict) -> list[str]:
+    usage = summary.get("symbol_usage", {})
+    return [
+        f"symbols on >= 1 % of blocks at lambda {lam}: {entry['symbols_on_1pct_of_blocks']} of {len(entry['shares'])}"
+        for lam, entry in usage.items()
+    ]
