@@ -104,7 +104,7 @@ def test_each_block_receives_the_correction_its_symbol_picks() -> None:
     y, x, cond = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.rand(1, 4)
     symbols = torch.tensor([[[3, 0, 15], [7, 7, 1]]])
     with torch.inference_mode():
-        h = net.restorer.trunk(y, cond[:, :3], net._artifact(symbols, cond, y.dtype))
+        h = net.restorer.trunk(y, cond[:, :3], net.artifact_features(symbols, cond, y.dtype))
         candidates = corrections.candidates(h)
         picked = select_per_block(candidates, symbols, 16)
         grouped = candidates.reshape(1, 16, 12, 16, 24)

@@ -61,13 +61,14 @@ class SideJPEGNet(nn.Module):
         """Whether the decoder has block-level selection, so that the encoder chooses symbols by RDO."""
         return self.restorer.corrections is not None
 
-    def _artifact(self, symbols: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def artifact_features(self, symbols: torch.Tensor, cond: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """The mapped features of a symbol map that modulate the conditional residual blocks."""
         one_hot = F.one_hot(symbols.long(), self.config.symbols).permute(0, 3, 1, 2).to(dtype)
         return self.mapping(one_hot, cond)
 
     def restore(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
         """Restored image from the JPEG and, unless blind, the decoded symbol map."""
-        artifact = None if symbols is None else self._artifact(symbols, cond, jpeg.dtype)
+        artifact = None if symbols is None else self.artifact_features(symbols, cond, jpeg.dtype)
         return self.restorer(jpeg, cond[:, :JPEG_COND], artifact, symbols)
 
     def block_errors(
@@ -80,7 +81,7 @@ class SideJPEGNet(nn.Module):
         finds a better choice, and the trunk's response to that change is small.
         """
         first = self.extract(original, jpeg, cond)
-        h = self.restorer.trunk(jpeg, cond[:, :JPEG_COND], self._artifact(first, cond, jpeg.dtype))
+        h = self.restorer.trunk(jpeg, cond[:, :JPEG_COND], self.artifact_features(first, cond, jpeg.dtype))
         restored = self.restorer.to_image(jpeg, self.restorer.tail(h))
         corr = self.restorer.corrections
         return first, block_errors(corr.candidates(h), corr.symbols, corr.scale, restored, original)

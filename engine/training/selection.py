@@ -49,7 +49,7 @@ def selection_loss(
     first = logits.argmax(dim=1)
     restorer, count = net.restorer, net.config.symbols
     with torch.no_grad():
-        h = restorer.trunk(jpeg, cond[:, :JPEG_COND], net._artifact(first, cond, jpeg.dtype))
+        h = restorer.trunk(jpeg, cond[:, :JPEG_COND], net.artifact_features(first, cond, jpeg.dtype))
         restored = restorer.to_image(jpeg, restorer.tail(h))
         base = ((restored.clamp(0, 1) - original) * 255).pow(2).mean(dim=(1, 2, 3))
     corrections = restorer.corrections
