@@ -186,7 +186,7 @@ class Trainer:
             ctx_bits = self._context_only_bits(out, cond)
             loss = loss + (lam_t * bpp).mean() - ph.usage_bonus * usage + ctx_bits
             stats.update(
-                side_bits_per_block=float(out.bits.mean()),
+                side_bits_per_block=float(out.bits.detach().mean()),
                 perplexity=perplexity(out.symbols, self.net.config.symbols),
                 usage_bits=float(usage.detach()),
             )
