@@ -159,7 +159,7 @@ class FastRestorer:
         residual = self.tail(h)
         if symbols is not None and self.corrections is not None:
             residual = residual + select_per_block(self._candidates(h), symbols, self.symbols)
-        return self._to_image(jpeg, residual)
+        return self.net.restorer.to_image(jpeg, residual)
 
     def block_errors(
         self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, first: torch.Tensor
@@ -167,15 +167,12 @@ class FastRestorer:
         """``SideJPEGNet.block_errors`` given the extractor's map ``first`` (fp32 on every device)."""
         jpeg = jpeg.contiguous(memory_format=torch.channels_last)
         h = self._trunk(jpeg, cond, first)
-        restored = self._to_image(jpeg, self.tail(h))
+        restored = self.net.restorer.to_image(jpeg, self.tail(h))
         return block_errors(self._candidates(h), self.symbols, self.scale, restored, original)
 
     def _candidates(self, h: torch.Tensor) -> torch.Tensor:
         hidden, out = self.corrections
         return out(hidden(h, "relu"))
-
-    def _to_image(self, jpeg: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return jpeg + (F.pixel_shuffle(residual, self.scale) if self.scale > 1 else residual)
 
     def _trunk(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
         """The restorer's features after the body and its skip, channels-last."""
@@ -225,8 +222,8 @@ class FastNet:
         self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``SideJPEGNet.block_errors`` through the fast graphs."""
-        first = self.extract(original, jpeg, cond)
         if not self.restore_is_fast:
-            return first, self._net.block_errors(original, jpeg, cond)[1]
+            return self._net.block_errors(original, jpeg, cond)
+        first = self.extract(original, jpeg, cond)
         original = original.contiguous(memory_format=torch.channels_last)
         return first, self._restorer.block_errors(original, jpeg, cond, first)

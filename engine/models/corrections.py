@@ -3,7 +3,7 @@
 The restorer's trunk features feed a small head that proposes one residual correction per symbol
 for every pixel; the descriptor of a 16x16 block says which of them the block receives. The
 encoder, which has the original, knows what each choice would give and picks per block by rate
-and distortion (``engine.coding.rdo``); the descriptors thus carry exactly the information the
+and distortion (``engine.coding.wavefront.rd_choose``); the descriptors thus carry exactly the information the
 decoder can use, as block-level model selection does in learned video loop filters.
 """
 

@@ -71,6 +71,13 @@ class SideJPEGNet(nn.Module):
         artifact = None if symbols is None else self.artifact_features(symbols, cond, jpeg.dtype)
         return self.restorer(jpeg, cond[:, :JPEG_COND], artifact, symbols)
 
+    def base(
+        self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Trunk features for a symbol map, and the restored image before the block corrections."""
+        h = self.restorer.trunk(jpeg, cond[:, :JPEG_COND], self.artifact_features(symbols, cond, jpeg.dtype))
+        return h, self.restorer.to_image(jpeg, self.restorer.tail(h))
+
     def block_errors(
         self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,7 +88,6 @@ class SideJPEGNet(nn.Module):
         finds a better choice, and the trunk's response to that change is small.
         """
         first = self.extract(original, jpeg, cond)
-        h = self.restorer.trunk(jpeg, cond[:, :JPEG_COND], self.artifact_features(first, cond, jpeg.dtype))
-        restored = self.restorer.to_image(jpeg, self.restorer.tail(h))
+        h, restored = self.base(jpeg, cond, first)
         corr = self.restorer.corrections
         return first, block_errors(corr.candidates(h), corr.symbols, corr.scale, restored, original)

@@ -15,7 +15,6 @@ import math
 import torch
 from torch.nn import functional as F
 
-from engine.conditioning import JPEG_COND
 from engine.config import BLOCK, rd_multiplier
 from engine.models.context_model import bits_per_block
 from engine.models.corrections import block_errors
@@ -49,8 +48,7 @@ def selection_loss(
     first = logits.argmax(dim=1)
     restorer, count = net.restorer, net.config.symbols
     with torch.no_grad():
-        h = restorer.trunk(jpeg, cond[:, :JPEG_COND], net.artifact_features(first, cond, jpeg.dtype))
-        restored = restorer.to_image(jpeg, restorer.tail(h))
+        h, restored = net.base(jpeg, cond, first)
         base = ((restored.clamp(0, 1) - original) * 255).pow(2).mean(dim=(1, 2, 3))
     corrections = restorer.corrections
     errors = block_errors(corrections.candidates(h), count, corrections.scale, restored, original)
