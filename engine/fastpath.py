@@ -10,20 +10,20 @@ costs nothing measurable in PSNR; the exact path stays available with ``Codec(fa
   with channels-last tensors and in-place element-wise steps.
 * CUDA: the public-op graph under fp16 autocast (channels-last); a tile whose fp16 result is
   not finite is redone in fp32.
-* Descriptor extraction (the encoder side) runs a channels-last copy of the extractor, which
-  avoids a layout conversion around every convolution. Its symbols are the argmax of logits
-  that move by about 1e-7, so a block whose two best symbols tie to that precision may be
-  coded differently than by the exact path; either map is a valid sidecar.
+* Descriptor extraction (the encoder side) runs the same fused convolutions; the difference
+  branch ``f_ori - f_rec`` is folded into the weights of the first downsampling convolution, so
+  it is never computed, nor the concatenation. Its symbols are the argmax of logits that move
+  by about 1e-7, so a block whose two best symbols tie to that precision may be coded
+  differently than by the exact path; either map is a valid sidecar.
 
-The graph mirrors ``Restorer.forward`` and ``ArtifactFeatureMapping.forward``. A construction
-self-check compares it with ``net.restore`` on a small input and, if they disagree (say, after a
-change to the models that this module does not know about), ``FastRestorer.ok`` is False and the
-codec keeps using the exact path.
+The graphs mirror ``Restorer.forward``, ``ArtifactFeatureMapping.forward`` and
+``DescriptorExtractor.forward``. A construction self-check compares each with the exact module on a
+small input and, if they disagree (say, after a change to the models that this module does not know
+about), its ``ok`` is False and the codec keeps using the exact path.
 """
 
 from __future__ import annotations
 
-import copy
 import warnings
 
 import torch
@@ -32,8 +32,9 @@ from torch.nn import functional as F
 
 from engine.conditioning import JPEG_COND
 from engine.models.corrections import block_errors, select_per_block
+from engine.models.extractor import DescriptorExtractor
 from engine.models.layers import cond_planes
-from engine.models.sidejpeg import SideJPEGNet
+from engine.models.sidejpeg import EncoderPass, SideJPEGNet
 
 SELF_CHECK_TOLERANCE = 1e-3
 """Largest difference (0-1 pixel scale) the fast graph may show against fp32 in the self-check."""
@@ -84,34 +85,57 @@ class _Conv:
         return y
 
 
-class FastRestorer:
-    """``net.restore(jpeg, cond, symbols)`` on channels-last tensors with fused convolutions."""
+def _conv(layer: nn.Module, fused: bool, scale: float = 1.0, shift: float = 0.0) -> _Conv:
+    if not isinstance(layer, nn.Conv2d):
+        raise TypeError(f"expected a Conv2d, found {type(layer).__name__}")
+    return _Conv(layer, fused, scale, shift)
 
-    def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
+
+class _CheckedGraph:
+    """A hand-built graph of a module that proves itself on construction: it tries the fused oneDNN
+    convolutions, then public torch ops, and keeps the first that matches the exact module
+    (``ok``); if none does, the caller keeps the exact module."""
+
+    def __init__(self, device: torch.device, what: str) -> None:
         self.device = device
-        self.fused = device.type == "cpu" and _mkldnn_available()
-        """Whether the oneDNN fused convolutions are in use (else public torch ops)."""
-        self.half = device.type == "cuda"
-        self.net = net
         self.ok = False
         problem = "its result differs from the exact graph"
-        for fused in (True, False) if self.fused else (False,):
+        for fused in (True, False) if device.type == "cpu" and _mkldnn_available() else (False,):
             try:
-                self._prepare(net, fused)
+                self._prepare(fused)
                 self.fused = fused
                 if self._self_check():
                     self.ok = True
                     return
             except Exception as exc:  # any surprise in the model's structure or in torch's ops: stay exact
                 problem = f"{type(exc).__name__}: {exc}"
-        warnings.warn(f"fast restore path disabled ({problem}); using the exact one", RuntimeWarning, stacklevel=3)
+        self.fused = False
+        warnings.warn(f"fast {what} path disabled ({problem}); using the exact one", RuntimeWarning, stacklevel=4)
 
-    def _prepare(self, net: SideJPEGNet, fused: bool) -> None:
+    def _prepare(self, fused: bool) -> None:
+        raise NotImplementedError
+
+    def _self_check(self) -> bool:
+        raise NotImplementedError
+
+
+def _close(got: torch.Tensor, want: torch.Tensor) -> bool:
+    return got.shape == want.shape and bool((got.float() - want).abs().max() <= SELF_CHECK_TOLERANCE)
+
+
+class FastRestorer(_CheckedGraph):
+    """``net.restore(jpeg, cond, symbols)`` on channels-last tensors with fused convolutions."""
+
+    def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
+        self.half = device.type == "cuda"
+        self.net = net
+        super().__init__(device, "restore")
+
+    def _prepare(self, fused: bool) -> None:
         def conv(layer: nn.Module, scale: float = 1.0, shift: float = 0.0) -> _Conv:
-            if not isinstance(layer, nn.Conv2d):
-                raise TypeError(f"expected a Conv2d, found {type(layer).__name__}")
-            return _Conv(layer, fused, scale, shift)
+            return _conv(layer, fused, scale, shift)
 
+        net = self.net
         mapping, restorer = net.mapping, net.restorer
         self.symbols = net.config.symbols
         self.embed = [conv(mapping.embed[0]), conv(mapping.embed[2])]
@@ -139,8 +163,7 @@ class FastRestorer:
         with torch.inference_mode():
             for sym in (symbols, None):
                 want = self.net.restore(jpeg, cond, sym)
-                got = self._forward(jpeg, cond, sym)
-                if got.shape != want.shape or not bool((got.float() - want).abs().max() <= SELF_CHECK_TOLERANCE):
+                if not _close(self._forward(jpeg, cond, sym), want):
                     return False
         return True
 
@@ -161,14 +184,20 @@ class FastRestorer:
             residual = residual + select_per_block(self._candidates(h), symbols, self.symbols)
         return self.net.restorer.to_image(jpeg, residual)
 
-    def block_errors(
+    def encoder_pass(
         self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, first: torch.Tensor
-    ) -> torch.Tensor:
-        """``SideJPEGNet.block_errors`` given the extractor's map ``first`` (fp32 on every device)."""
+    ) -> EncoderPass:
+        """``SideJPEGNet.encoder_pass`` given the extractor's map ``first`` (fp32 on every device)."""
         jpeg = jpeg.contiguous(memory_format=torch.channels_last)
         h = self._trunk(jpeg, cond, first)
-        restored = self.net.restorer.to_image(jpeg, self.tail(h))
-        return block_errors(self._candidates(h), self.symbols, self.scale, restored, original)
+        base = self.net.restorer.to_image(jpeg, self.tail(h))
+        original = original.contiguous(memory_format=torch.channels_last)
+        return EncoderPass(first, block_errors(self._candidates(h), self.symbols, self.scale, base, original), h, base)
+
+    def predict(self, features: torch.Tensor, base: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+        """``SideJPEGNet.predict``."""
+        picked = select_per_block(self._candidates(features), symbols, self.symbols)
+        return base + self.net.restorer.scaled_up(picked)
 
     def _candidates(self, h: torch.Tensor) -> torch.Tensor:
         hidden, out = self.corrections
@@ -198,8 +227,61 @@ class FastRestorer:
         return self.map_out(h)
 
 
+def _split_difference(layer: nn.Conv2d, features: int) -> tuple[nn.Conv2d, nn.Conv2d]:
+    """A convolution of ``[a, b, a - b]`` as the sum of one convolution of ``a`` and one of ``b``."""
+    weight = layer.weight.detach()
+    on_a, on_b, on_diff = weight[:, :features], weight[:, features : 2 * features], weight[:, 2 * features :]
+    parts = []
+    for part, bias in ((on_a + on_diff, layer.bias), (on_b - on_diff, None)):
+        conv = nn.Conv2d(features, layer.out_channels, layer.kernel_size, layer.stride, layer.padding,
+                         bias=bias is not None).to(weight.device)
+        conv.weight.data.copy_(part)
+        if bias is not None:
+            conv.bias.data.copy_(bias.detach())
+        parts.append(conv)
+    return parts[0], parts[1]
+
+
+class FastExtractor(_CheckedGraph):
+    """``DescriptorExtractor`` logits with fused convolutions and the difference branch folded away."""
+
+    def __init__(self, extractor: DescriptorExtractor, device: torch.device) -> None:
+        self.extractor = extractor
+        super().__init__(device, "extraction")
+
+    def _prepare(self, fused: bool) -> None:
+        ex = self.extractor
+        self.ori = [_conv(ex.ori[i], fused) for i in (0, 2, 4)]
+        self.rec = [_conv(ex.rec[i], fused) for i in (0, 2, 4)]
+        self.first_down = [_conv(part, fused) for part in _split_difference(ex.down[0], ex.ori[0].out_channels)]
+        self.down = [_conv(layer, fused) for layer in ex.down[1:]]
+        self.head = [_conv(ex.head[0], fused), _conv(ex.head[2], fused)]
+
+    def _self_check(self) -> bool:
+        generator = torch.Generator().manual_seed(0)
+        original, jpeg = (torch.rand(1, 3, 32, 32, generator=generator).to(self.device) for _ in range(2))
+        cond = torch.rand(1, 4, generator=generator).to(self.device)
+        with torch.inference_mode():
+            return _close(self.logits(original, jpeg, cond), self.extractor(original, jpeg, cond))
+
+    @staticmethod
+    def _branch(convs: list[_Conv], image: torch.Tensor) -> torch.Tensor:
+        first, second, third = convs
+        return third(second(first((image - 0.5).contiguous(memory_format=torch.channels_last), "relu"), "relu"))
+
+    def logits(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        from_ori, from_rec = self.first_down
+        h = from_rec(self._branch(self.rec, jpeg), "add", from_ori(self._branch(self.ori, original))).relu_()
+        for layer in self.down:
+            h = layer(h, "relu")
+        h = torch.cat([h, cond_planes(cond, h.shape[2], h.shape[3])], dim=1)
+        first, second = self.head
+        return second(first(h.contiguous(memory_format=torch.channels_last), "relu"))
+
+
 class FastNet:
-    """The fast versions of the two halves of a model that the codec runs: ``extract`` and ``restore``.
+    """The fast versions of the parts of a model that the codec runs: the encoder (``extract``,
+    ``encoder_pass``, ``predict``) and the decoder (``restore``).
 
     Weights are copied when this is built, as the codec's model id and integer coder are: a codec
     serves one fixed set of weights.
@@ -207,23 +289,28 @@ class FastNet:
 
     def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
         restorer = FastRestorer(net, device)
+        extractor = FastExtractor(net.extractor, device)
         self.restore_is_fast = restorer.ok
+        self.extract_is_fast = extractor.ok
         self.restore = restorer if restorer.ok else net.restore
         self._restorer = restorer
+        self._extractor = extractor
         self._net = net
-        self._extractor = copy.deepcopy(net.extractor).to(memory_format=torch.channels_last)
 
     def extract(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """``SideJPEGNet.extract`` on channels-last tensors."""
-        cl = torch.channels_last
-        return self._extractor(original.contiguous(memory_format=cl), jpeg.contiguous(memory_format=cl), cond).argmax(1)
+        """``SideJPEGNet.extract``."""
+        if not self.extract_is_fast:
+            return self._net.extract(original, jpeg, cond)
+        return self._extractor.logits(original, jpeg, cond).argmax(1)
 
-    def block_errors(
-        self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``SideJPEGNet.block_errors`` through the fast graphs."""
+    def encoder_pass(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> EncoderPass:
+        """``SideJPEGNet.encoder_pass`` through the fast graphs."""
         if not self.restore_is_fast:
-            return self._net.block_errors(original, jpeg, cond)
-        first = self.extract(original, jpeg, cond)
-        original = original.contiguous(memory_format=torch.channels_last)
-        return first, self._restorer.block_errors(original, jpeg, cond, first)
+            return self._net.encoder_pass(original, jpeg, cond)
+        return self._restorer.encoder_pass(original, jpeg, cond, self.extract(original, jpeg, cond))
+
+    def predict(self, features: torch.Tensor, base: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+        """``SideJPEGNet.predict`` through the fast graphs."""
+        if not self.restore_is_fast:
+            return self._net.predict(features, base, symbols)
+        return self._restorer.predict(features, base, symbols)

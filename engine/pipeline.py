@@ -22,13 +22,18 @@ from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS, rd_multipl
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params, encode_jpeg
-from engine.models.sidejpeg import SideJPEGNet
+from engine.models.sidejpeg import EncoderPass, SideJPEGNet
 from engine.resources import installed_models, weights_path
 from engine.tiling import Tile
 from engine.weights import load_model, model_id
 
 Progress = Callable[[int, int], None]
+TileRun = Callable[[Tile, torch.Tensor | None], torch.Tensor]
+"""Restored tile (1, 3, h, w) over ``tile.outer``, given the tile's part of the symbol map (None: blind)."""
 TILE_MARGIN = 32
+PREDICTION_MAX_BYTES = 512 * 2**20
+"""Largest memory the encoder may keep (trunk features and base image of every tile) to predict the
+restored image; a larger image gets no prediction."""
 
 
 class Cancelled(Exception):
@@ -52,6 +57,9 @@ class CompressResult:
     lam: float
     cond_codes: np.ndarray
     """Integer conditioning (JPEG parameters and lambda) that ``restore_pixels`` and ``restore_region`` take."""
+    prediction: np.ndarray | None = None
+    """The encoder's prediction of the restored image (``compress(predict=True)``, models with block-level
+    selection): within a rounding step of what ``restore`` gives, at no extra network pass."""
 
     def _bpp(self, nbytes: int) -> float:
         return nbytes * 8 / (self.width * self.height)
@@ -202,20 +210,20 @@ class Codec:
         cancel: CancelEvent | None = None,
     ) -> np.ndarray:
         """Descriptor map (H16, W16) of an image given its JPEG decode: the encoder half of ``compress``."""
-        return self._choose(rgb, decoded, cond_codes, lam, cancel)
+        return self._choose(rgb, decoded, cond_codes, lam, cancel, predict=False)[0]
 
     def _blockwise(
         self, original: np.ndarray, decoded: np.ndarray, cancel: CancelEvent | None,
-        compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        compute: Callable[[Tile, torch.Tensor, torch.Tensor], torch.Tensor],
     ) -> np.ndarray:
-        """Run ``compute(original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
+        """Run ``compute(tile, original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
         h, w = _padded_size(original.shape[0]), _padded_size(original.shape[1])
         out: np.ndarray | None = None
         for tile in _area_tiles((0, h, 0, w), h, w, self.tile_size, TILE_MARGIN):
             _check(cancel)
             (a, b, c, d), outer = tile.inner, tile.outer
-            part = compute(self._tensor(_padded_crop(original, outer)), self._tensor(_padded_crop(decoded, outer)))
-            part = part[0].cpu().numpy()
+            x, y = (self._tensor(_padded_crop(image, outer)) for image in (original, decoded))
+            part = compute(tile, x, y)[0].cpu().numpy()
             if out is None:
                 out = np.zeros((*part.shape[:-2], h // BLOCK, w // BLOCK), dtype=part.dtype)
             dy, dx = (v // BLOCK for v in tile.offset)
@@ -228,26 +236,53 @@ class Codec:
         self, original: np.ndarray, decoded: np.ndarray, cond: torch.Tensor, cancel: CancelEvent | None
     ) -> np.ndarray:
         extract = self._extractor()
-        return self._blockwise(original, decoded, cancel, lambda x, y: extract(x, y, cond)).astype(np.uint8)
+        return self._blockwise(original, decoded, cancel, lambda _, x, y: extract(x, y, cond)).astype(np.uint8)
 
     @torch.inference_mode()
     def _choose(
-        self, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray, lam: float, cancel: CancelEvent | None
-    ) -> np.ndarray:
+        self, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray, lam: float, cancel: CancelEvent | None,
+        predict: bool,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """The symbol map to send: the extractor's, or with block-level selection the RDO choice over the
-        squared error each symbol would give each block (``engine.coding.wavefront.rd_choose``)."""
+        squared error each symbol would give each block (``engine.coding.wavefront.rd_choose``); and,
+        when asked and affordable, the encoder's prediction of the restored image."""
         cond = self._cond(codes)
         if not self.net.selects_blocks:
-            return self._extract(original, decoded, cond, cancel)
-        errors_of = self._fast().block_errors if self.fast else self.net.block_errors
-        errors = self._blockwise(original, decoded, cancel, lambda x, y: errors_of(x, y, cond)[1])
-        return wavefront.rd_choose(self.coder, errors.transpose(1, 2, 0).astype(np.float64), codes, rd_multiplier(lam))
+            return self._extract(original, decoded, cond, cancel), None
+        encoder = self._fast() if self.fast else self.net
+        predict = predict and self._prediction_bytes(original.shape[0], original.shape[1]) <= PREDICTION_MAX_BYTES
+        kept: dict[tuple[int, int, int, int], EncoderPass] = {}
+
+        def errors_of(tile: Tile, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            encoded = encoder.encoder_pass(x, y, cond)
+            if predict:
+                kept[tile.inner] = encoded
+            return encoded.errors
+
+        errors = self._blockwise(original, decoded, cancel, errors_of)
+        per_block = errors.transpose(1, 2, 0).astype(np.float64)
+        symbols = wavefront.rd_choose(self.coder, per_block, codes, rd_multiplier(lam))
+        if not predict:
+            return symbols, None
+
+        def predicted(tile: Tile, tile_symbols: torch.Tensor | None) -> torch.Tensor:
+            encoded = kept.pop(tile.inner)
+            return encoder.predict(encoded.features, encoded.base, tile_symbols)
+
+        height, width = decoded.shape[:2]
+        return symbols, self._tiles_to_image(decoded, symbols, (0, 0, height, width), predicted, None, cancel)
+
+    def _prediction_bytes(self, height: int, width: int) -> int:
+        """Memory the encoder keeps to predict an image of this size: trunk features and base image."""
+        features = self.config.trunk_features / self.config.trunk_scale**2
+        return int(_padded_size(height) * _padded_size(width) * (features + 3) * 4)
 
     def compress(
         self, rgb: np.ndarray, quality: int, lam: float, subsampling: str = "4:2:0",
-        progress: Progress | None = None, cancel: CancelEvent | None = None,
+        progress: Progress | None = None, cancel: CancelEvent | None = None, predict: bool = False,
     ) -> CompressResult:
-        """JPEG bytes plus the sidecar that lets ``restore`` remove their artifacts."""
+        """JPEG bytes plus the sidecar that lets ``restore`` remove their artifacts; with ``predict`` also
+        the encoder's prediction of the restored image where the model and the memory allow it."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise SideJPEGError("compress expects an (H, W, 3) uint8 RGB image")
         if not np.isfinite(lam) or lam < 0:
@@ -255,7 +290,7 @@ class Codec:
         jpeg = encode_jpeg(rgb, quality, subsampling)
         decoded, params = decode_with_params(jpeg)
         codes = quantize_cond(full_vector(params, lam))
-        symbols = self._choose(rgb, decoded, codes, lam, cancel)
+        symbols, prediction = self._choose(rgb, decoded, codes, lam, cancel, predict)
         if progress:
             progress(1, 2)
         probs = wavefront.block_probabilities(self.coder, symbols, codes)
@@ -269,7 +304,7 @@ class Codec:
             progress(2, 2)
         return CompressResult(
             jpeg, sc.pack(header, payload), decoded, symbols, wavefront.block_bits(self.coder, symbols, codes, probs),
-            width, height, int(quality), float(lam), codes,
+            width, height, int(quality), float(lam), codes, prediction,
         )
 
     def read_sidecar(self, sidecar: bytes, jpeg: bytes) -> tuple[sc.SidecarHeader, np.ndarray]:
@@ -341,21 +376,31 @@ class Codec:
         self, decoded: np.ndarray, cond_codes: np.ndarray, symbols: np.ndarray | None,
         box: tuple[int, int, int, int], progress: Progress | None, cancel: CancelEvent | None,
     ) -> np.ndarray:
-        """Restore ``box`` of the image tile by tile, converting each tile to and from uint8 on its own so
-        that memory stays bounded by the tile size, not the image size."""
+        """Restore ``box`` of the image tile by tile."""
+        restore, cond = self._restorer(), self._cond(cond_codes)
+
+        def run(tile: Tile, tile_symbols: torch.Tensor | None) -> torch.Tensor:
+            return restore(self._tensor(_padded_crop(decoded, tile.outer)), cond, tile_symbols)
+
+        return self._tiles_to_image(decoded, symbols, box, run, progress, cancel)
+
+    def _tiles_to_image(
+        self, decoded: np.ndarray, symbols: np.ndarray | None, box: tuple[int, int, int, int], run: TileRun,
+        progress: Progress | None, cancel: CancelEvent | None,
+    ) -> np.ndarray:
+        """``box`` of the image, restored by ``run`` tile by tile; each tile is converted to uint8 on its
+        own so that memory stays bounded by the tile size, not the image size."""
         top, left, bottom, right = box
         height, width = _padded_size(decoded.shape[0]), _padded_size(decoded.shape[1])
         area = (top - top % BLOCK, _padded_size(bottom), left - left % BLOCK, _padded_size(right))
-        restore = self._restorer()
         sym = None if symbols is None else torch.from_numpy(symbols.astype(np.int64)).to(self.device)
-        cond = self._cond(cond_codes)
         out = np.empty((bottom - top, right - left, 3), dtype=np.uint8)
         parts = list(_area_tiles(area, height, width, self.tile_size, TILE_MARGIN))
         for i, tile in enumerate(parts):
             _check(cancel)
             (a, b, c, d), (oa, ob, oc, od) = tile.inner, tile.outer
             tile_sym = None if sym is None else sym[None, oa // BLOCK : ob // BLOCK, oc // BLOCK : od // BLOCK]
-            restored = restore(self._tensor(_padded_crop(decoded, tile.outer)), cond, tile_sym)
+            restored = run(tile, tile_sym)
             # The part of this tile's inner region that lies in the box, in tile and in output coordinates.
             ya, yb, xa, xb = max(a, top), min(b, bottom), max(c, left), min(d, right)
             crop = restored[0, :, ya - oa : yb - oa, xa - oc : xb - oc]

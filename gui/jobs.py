@@ -152,14 +152,20 @@ def preview_box(view: tuple[float, float, float, float], width: int, height: int
     return top, left, bottom, right
 
 
+REGION_NOTE = "the visible region first; the rest follows"
+PREDICTION_NOTE = "the encoder's prediction; the decoder's pass follows"
+
+
 @dataclass(frozen=True)
 class RegionPreview:
-    """Restored pixels of the visible region, reported before the whole image is done."""
+    """Restored pixels of a region (the visible one, or the whole image as the encoder predicts it),
+    reported before the decoder's pass over the whole image is done."""
 
     box: Box
     pixels: np.ndarray
     background: np.ndarray
     """The JPEG decode, shown around the box until the whole image is restored."""
+    note: str = REGION_NOTE
 
     def composed(self) -> np.ndarray:
         image = self.background.copy()
@@ -181,11 +187,16 @@ def restore_visible_first(
 def compress_and_restore(
     codec: Codec, original: np.ndarray, box: Box | None, settings: Settings, ctx: JobContext
 ) -> RestoreOutcome:
-    """Compress to JPEG + sidecar, then restore with the sidecar (or blind), the visible ``box`` first."""
+    """Compress to JPEG + sidecar, then restore with the sidecar (or blind). The encoder's prediction of the
+    restored image, when the model gives one, is shown at once; otherwise the visible ``box`` goes first."""
     res = codec.compress(
         original, settings.quality, settings.lam, settings.subsampling,
-        progress=scaled_progress(ctx.progress, 0.0, 0.5), cancel=ctx.cancel,
+        progress=scaled_progress(ctx.progress, 0.0, 0.5), cancel=ctx.cancel, predict=settings.use_sidecar,
     )
+    if res.prediction is not None:
+        height, width = original.shape[:2]
+        ctx.partial(RegionPreview((0, 0, height, width), res.prediction, res.jpeg_decoded, PREDICTION_NOTE))
+        box = None
     used = res.sidecar if settings.use_sidecar else None
     received = codec.receive(res.jpeg, used)
     image = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.5, 0.5))

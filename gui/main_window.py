@@ -469,9 +469,9 @@ class MainWindow(QMainWindow):
         self._schedule_ssim()
 
     def _on_restore_preview(self, preview: RegionPreview) -> None:
-        """Show the visible region restored while the rest of the image is still being restored."""
+        """Show a preview of the restored image while the decoder's pass is still running."""
         image = preview.composed()
-        text = caption_html("Restored · preview", ["the visible region first; the rest follows"], self.details)
+        text = caption_html("Restored · preview", [preview.note], self.details)
         self.panes[Role.RESTORED].set_image(image)
         self.panes[Role.RESTORED].set_caption(text)
         pair = self.view_controls.split_pair()

@@ -216,9 +216,37 @@ def test_public_op_graph_without_onednn_matches(monkeypatch: pytest.MonkeyPatch)
             assert (fast(jpeg, cond, sym) - net.restore(jpeg, cond, sym)).abs().max() < 1e-4
 
 
+@pytest.mark.parametrize("onednn", [True, False])
+def test_fast_extractor_matches_the_module(monkeypatch: pytest.MonkeyPatch, onednn: bool) -> None:
+    """Fused convolutions and the difference branch folded into the first downsampling: same logits."""
+    if not onednn:
+        monkeypatch.setattr(fastpath, "_mkldnn_available", lambda: False)
+    net = random_net(seed=10)
+    fast = fastpath.FastExtractor(net.extractor, torch.device("cpu"))
+    assert fast.ok and fast.fused == (onednn and fastpath._mkldnn_available())
+    gen = torch.Generator().manual_seed(2)
+    original, jpeg = (torch.rand(1, 3, 48, 80, generator=gen) for _ in range(2))
+    cond = torch.rand(1, 4, generator=gen)
+    with torch.inference_mode():
+        want = net.extractor(original, jpeg, cond)
+        assert (fast.logits(original, jpeg, cond) - want).abs().max() < 1e-4
+        assert torch.equal(fastpath.FastNet(net, torch.device("cpu")).extract(original, jpeg, cond), want.argmax(1))
+
+
 def test_a_fast_graph_that_disagrees_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fastpath.FastRestorer, "_forward", lambda self, jpeg, cond, symbols: jpeg * 0.5)
     codec = Codec(net=random_net(seed=9), device="cpu", fast=True)
     with pytest.warns(RuntimeWarning, match="fast restore path disabled"):
         restore = codec._restorer()
     assert restore == codec.net.restore
+
+
+def test_an_extractor_graph_that_disagrees_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fastpath.FastExtractor, "logits", lambda self, original, jpeg, cond: original[:, :1] * 0)
+    net = random_net(seed=9)
+    with pytest.warns(RuntimeWarning, match="fast extraction path disabled"):
+        fast = fastpath.FastNet(net, torch.device("cpu"))
+    assert not fast.extract_is_fast
+    x, y, cond = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32), torch.rand(1, 4)
+    with torch.inference_mode():
+        assert torch.equal(fast.extract(x, y, cond), net.extract(x, y, cond))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from engine import pipeline
 from engine.coding import wavefront
 from engine.coding.integer_context import quantize_cond
 from engine.conditioning import full_vector
@@ -102,7 +103,42 @@ def test_encoder_picks_blocks_by_rate_and_distortion(sample_rgb: np.ndarray) -> 
         cond = codec._cond(codes)
         x, y = codec._tensor(sample_rgb), codec._tensor(res.jpeg_decoded)
         with torch.inference_mode():
-            per_block = codec._fast().block_errors(x, y, cond)[1][0].permute(1, 2, 0).double().numpy()
+            per_block = codec._fast().encoder_pass(x, y, cond).errors[0].permute(1, 2, 0).double().numpy()
         want = wavefront.rd_choose(codec.coder, per_block, codes, rd_multiplier(lam))
         np.testing.assert_array_equal(res.symbols, want)
         np.testing.assert_array_equal(codec.restore(res.jpeg, res.sidecar).symbols, want)
+
+
+def _selecting_net(seed: int) -> torch.nn.Module:
+    net = random_net(seed=seed)
+    torch.nn.init.normal_(net.restorer.corrections.out.weight, std=0.02)
+    return net
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_prediction_is_the_restore_when_the_trunk_ignores_the_symbols(sample_rgb: np.ndarray, fast: bool) -> None:
+    """The encoder's prediction differs from the decoder's pass only through the trunk's response to the
+    map; without modulation the two are the same image, up to rounding."""
+    net = _selecting_net(seed=11)
+    for block in net.restorer.blocks:
+        torch.nn.init.zeros_(block.modulation.weight)
+        torch.nn.init.zeros_(block.modulation.bias)
+    codec = Codec(net=net, device="cpu", fast=fast)
+    rgb = np.ascontiguousarray(sample_rgb[:90, :100])
+    made = codec.compress(rgb, 20, 8.0, predict=True)
+    assert made.prediction is not None and made.prediction.shape == rgb.shape
+    restored = codec.restore(made.jpeg, made.sidecar).image
+    assert np.abs(made.prediction.astype(int) - restored.astype(int)).max() <= 1
+    assert not np.array_equal(restored, codec.restore(made.jpeg, None).image)
+
+
+def test_prediction_only_when_asked_and_affordable(sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    codec = Codec(net=_selecting_net(seed=12), device="cpu")
+    assert codec.compress(sample_rgb, 20, 8.0).prediction is None
+    asked = codec.compress(sample_rgb, 20, 8.0, predict=True)
+    assert asked.prediction is not None
+    monkeypatch.setattr(pipeline, "PREDICTION_MAX_BYTES", codec._prediction_bytes(*sample_rgb.shape[:2]) - 1)
+    too_big = codec.compress(sample_rgb, 20, 8.0, predict=True)
+    assert too_big.prediction is None
+    np.testing.assert_array_equal(too_big.symbols, asked.symbols)
+    assert too_big.sidecar == asked.sidecar

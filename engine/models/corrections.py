@@ -33,21 +33,31 @@ def select_per_block(candidates: torch.Tensor, symbols: torch.Tensor, count: int
     return grouped.gather(1, index)[:, 0]
 
 
+ERROR_CHUNK = 4
+"""Symbols whose errors are computed together: bounds the temporary memory to 4 copies of the image."""
+
+
 def block_errors(
     candidates: torch.Tensor, count: int, scale: int, restored: torch.Tensor, original: torch.Tensor
 ) -> torch.Tensor:
     """Squared error of every choice for every block, (B, count, H/16, W/16), on the 0-255 scale and summed
     over the block's pixels and channels; ``restored`` is the image before the corrections and
-    ``candidates`` come from ``BlockCorrections.candidates``."""
+    ``candidates`` come from ``BlockCorrections.candidates``.
+
+    A block's sum does not depend on where its pixels lie, so the images are pixel-unshuffled to the
+    candidates' resolution once, instead of every candidate being shuffled up to the image's.
+    """
     b, _, height, width = candidates.shape
     grouped = candidates.reshape(b, count, -1, height, width)
+    if scale > 1:
+        restored, original = F.pixel_unshuffle(restored, scale), F.pixel_unshuffle(original, scale)
+    restored, original = restored[:, None], original[:, None]
+    per_block = BLOCK // scale
     errors = []
-    for k in range(count):
-        residual = grouped[:, k]
-        if scale > 1:
-            residual = F.pixel_shuffle(residual, scale)
-        diff = ((restored + residual).clamp(0, 1) - original) * 255
-        errors.append(F.avg_pool2d(diff.pow(2).sum(1, keepdim=True), BLOCK) * (BLOCK * BLOCK))
+    for k in range(0, count, ERROR_CHUNK):
+        diff = (restored + grouped[:, k : k + ERROR_CHUNK]).clamp(0, 1) - original
+        sums = diff.square().sum(2)
+        errors.append(F.avg_pool2d(sums, per_block) * (per_block * per_block * 255.0**2))
     return torch.cat(errors, dim=1)
 
 

@@ -62,9 +62,13 @@ class Restorer(nn.Module):
             h = block(h, artifact)
         return self.body_end(h) + skip
 
+    def scaled_up(self, residual: torch.Tensor) -> torch.Tensor:
+        """A residual at the trunk's resolution, at the image's."""
+        return F.pixel_shuffle(residual, self.scale) if self.scale > 1 else residual
+
     def to_image(self, jpeg: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         """The JPEG plus a residual given at the trunk's resolution."""
-        return jpeg + (F.pixel_shuffle(residual, self.scale) if self.scale > 1 else residual)
+        return jpeg + self.scaled_up(residual)
 
     def forward(
         self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None,

@@ -27,6 +27,20 @@ class TrainOutput:
     symbols: torch.Tensor | None
 
 
+@dataclass
+class EncoderPass:
+    """What the encoder of a block-selecting model computes before it chooses the symbols."""
+
+    first: torch.Tensor
+    """The extractor's map (B, H/16, W/16), which conditions the trunk in this pass."""
+    errors: torch.Tensor
+    """Squared error of every symbol for every block (``engine.models.corrections.block_errors``)."""
+    features: torch.Tensor
+    """Trunk features, from which the candidates come."""
+    base: torch.Tensor
+    """The restored image before the block corrections."""
+
+
 class SideJPEGNet(nn.Module):
     """End-to-end trainable model; the codec uses its parts separately (encode / decode)."""
 
@@ -78,11 +92,9 @@ class SideJPEGNet(nn.Module):
         h = self.restorer.trunk(jpeg, cond[:, :JPEG_COND], self.artifact_features(symbols, cond, jpeg.dtype))
         return h, self.restorer.to_image(jpeg, self.restorer.tail(h))
 
-    def block_errors(
-        self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encoder side of block-level selection: the extractor's symbol map and the squared error
-        (``engine.models.corrections.block_errors``) that each symbol would give each block.
+    def encoder_pass(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> EncoderPass:
+        """Encoder side of block-level selection: the extractor's symbol map and the squared error that
+        each symbol would give each block.
 
         The trunk sees the extractor's map; the final map differs from it only where the encoder
         finds a better choice, and the trunk's response to that change is small.
@@ -90,4 +102,13 @@ class SideJPEGNet(nn.Module):
         first = self.extract(original, jpeg, cond)
         h, restored = self.base(jpeg, cond, first)
         corr = self.restorer.corrections
-        return first, block_errors(corr.candidates(h), corr.symbols, corr.scale, restored, original)
+        errors = block_errors(corr.candidates(h), corr.symbols, corr.scale, restored, original)
+        return EncoderPass(first, errors, h, restored)
+
+    def predict(self, features: torch.Tensor, base: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+        """The encoder's prediction of the restored image for the chosen ``symbols``, from its own pass.
+
+        ``restore`` differs only in that its trunk sees ``symbols`` instead of the extractor's map
+        (a rounding step in practice).
+        """
+        return base + self.restorer.scaled_up(self.restorer.corrections.select(features, symbols))

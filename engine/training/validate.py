@@ -35,8 +35,8 @@ def _symbols(net: SideJPEGNet, x: torch.Tensor, y: torch.Tensor, cond: torch.Ten
     """The encoder's map: by rate and distortion over the candidates when the decoder selects per block."""
     if not net.selects_blocks:
         return net.extract(x, y, cond)
-    first, errors = net.block_errors(x, y, cond)
-    return rd_choice(net, errors, first, cond, torch.tensor([lam], device=x.device))
+    encoded = net.encoder_pass(x, y, cond)
+    return rd_choice(net, encoded.errors, encoded.first, cond, torch.tensor([lam], device=x.device))
 
 
 @torch.inference_mode()

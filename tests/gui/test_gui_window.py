@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from engine import psnr, ssim
 from gui.app import SAMPLE_IMAGE
 from gui.document import Role
-from gui.jobs import RD_QUALITIES
+from gui.jobs import PREDICTION_NOTE, RD_QUALITIES
 from gui.main_window import MainWindow
 
 
@@ -206,26 +206,47 @@ def test_digits_typed_into_a_spin_box_do_not_zoom(qtbot, window):
     qtbot.waitUntil(lambda: window.document.restored.quality == 42, timeout=WAIT_MS)
 
 
-def test_zoomed_in_the_visible_region_is_restored_first(qtbot, window, fast_codec, crop):
-    """Zoomed in, a slider move shows the visible region restored (the JPEG around it) before the whole image."""
-    doc = window.document
-    window.panes[Role.RESTORED].zoom_to(8)
-    qtbot.wait(50)
-    previews = []
-    window.restore_stage.partial.connect(previews.append)
+def previews_of_quality_move(qtbot, window, quality: int) -> list[tuple[object, np.ndarray, str]]:
+    """Move the quality slider and wait for everything; each preview with the restored pane's image and
+    caption at the moment it was shown."""
     shown = []
     window.restore_stage.partial.connect(
-        lambda _: shown.append((window.panes[Role.RESTORED].image.image.copy(), overlay(window, Role.RESTORED)))
+        lambda p: shown.append((p, window.panes[Role.RESTORED].image.image.copy(), overlay(window, Role.RESTORED)))
     )
-    window.encode.quality.slider.setValue(45)
-    qtbot.waitUntil(lambda: doc.restored.quality == 45, timeout=WAIT_MS)
+    window.encode.quality.slider.setValue(quality)
+    qtbot.waitUntil(lambda: window.document.restored.quality == quality, timeout=WAIT_MS)
     wait_idle(qtbot, window)
-    assert len(previews) == 1
-    preview = previews[0]
+    return shown
+
+
+def test_a_slider_move_shows_the_encoders_prediction_first(qtbot, window):
+    """With the sidecar on, the encoder's own prediction of the restored image is shown as soon as the
+    symbols are chosen; the decoder's pass then replaces it, within a rounding step."""
+    doc = window.document
+    shown = previews_of_quality_move(qtbot, window, 45)
+    assert len(shown) == 1
+    preview, image, caption_text = shown[0]
+    assert preview.box == (0, 0, *doc.source.original.shape[:2]) and preview.note == PREDICTION_NOTE
+    assert np.array_equal(image, preview.pixels) and "prediction" in caption_text
+    final = doc.restored.restored.astype(int)
+    assert np.abs(final - preview.pixels.astype(int)).max() <= 2
+    assert np.array_equal(window.panes[Role.RESTORED].image.image, doc.restored.restored)
+
+
+def test_zoomed_in_and_blind_the_visible_region_is_restored_first(qtbot, window, fast_codec, crop):
+    """Zoomed in, without a prediction (blind decoder), the visible region is restored first, the JPEG around it."""
+    doc = window.document
+    window.encode.side.group.button(1).click()
+    qtbot.waitUntil(lambda: doc.restored is not None and doc.restored.blind, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    window.panes[Role.RESTORED].zoom_to(8)
+    qtbot.wait(50)
+    shown = previews_of_quality_move(qtbot, window, 45)
+    assert len(shown) == 1
+    preview, image, caption_text = shown[0]
     top, left, bottom, right = preview.box
     assert (bottom - top) * (right - left) < 0.5 * crop.shape[0] * crop.shape[1]
-    image, caption_text = shown[0]
-    assert np.array_equal(image, preview.composed()) and "preview" in caption_text
+    assert np.array_equal(image, preview.composed()) and "visible region" in caption_text
     jpeg = fast_codec.encode_jpeg(crop, 45)[1]
     outside = np.ones(crop.shape[:2], bool)
     outside[top:bottom, left:right] = False
@@ -236,6 +257,10 @@ def test_zoomed_in_the_visible_region_is_restored_first(qtbot, window, fast_code
 
 
 def test_fitted_view_restores_the_whole_image_at_once(qtbot, window):
+    """Blind, with the whole image in view, there is nothing to preview: one restore of the whole image."""
+    window.encode.side.group.button(1).click()
+    qtbot.waitUntil(lambda: window.document.restored is not None and window.document.restored.blind, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
     previews = []
     window.restore_stage.partial.connect(previews.append)
     window.encode.quality.slider.setValue(35)
