@@ -55,9 +55,10 @@ TARGETS = {"restore_s": 0.5, "sidecar_codec_s": 0.020, "big_peak_mib": 2048}
 
 STAGES = (
     "jpeg_encode", "extract", "side_encode", "side_decode", "restore", "restore_blind", "preview_256", "compress",
-    "view",
+    "compress_predict", "view",
 )
-"""Columns of the table, in pipeline order; ``preview_256`` is ``restore_region`` of a 256x256 box."""
+"""Columns of the table, in pipeline order; ``preview_256`` is ``restore_region`` of a 256x256 box and
+``compress_predict`` a compress that also returns the encoder's prediction of the restored image."""
 PREVIEW_BOX = (128, 256, 384, 512)
 INNER = {"jpeg_encode": 5, "side_encode": 10, "side_decode": 10}
 """Stages that take milliseconds are run this many times per repetition."""
@@ -121,6 +122,8 @@ class Case:
         }
         if not hasattr(c, "restore_region"):
             del every["preview_256"]
+        if "predict" in inspect.signature(c.compress).parameters and c.net.selects_blocks:
+            every["compress_predict"] = lambda: c.compress(self.rgb, QUALITY, LAM, predict=True)
         return {name: every[name] for name in only if name in every}
 
 
@@ -224,11 +227,11 @@ def fmt_ms(value: float | None) -> str:
 
 def print_table(summary: dict[str, dict[str, dict]], key: str = "median_s", title: str = "wall") -> None:
     print(f"\n768x512 sample, q={QUALITY}, lambda={LAM}: median {title} milliseconds")
-    header = f"{'preset/mode':<12}" + "".join(f"{s:>14}" for s in STAGES)
+    header = f"{'preset/mode':<12}" + "".join(f"{s:>{max(14, len(s) + 2)}}" for s in STAGES)
     print(header)
     print("-" * len(header))
     for case, stages in summary.items():
-        cells = "".join(f"{fmt_ms(stages[s][key]) if s in stages else '-':>14}" for s in STAGES)
+        cells = "".join(f"{fmt_ms(stages[s][key]) if s in stages else '-':>{max(14, len(s) + 2)}}" for s in STAGES)
         print(f"{case:<12}{cells}")
 
 
