@@ -11,7 +11,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine import PRESETS, Cancelled, Codec, Received, SideJPEGError, load_image, psnr, split_embedded, ssim
+from engine import (
+    PRESETS,
+    Cancelled,
+    Codec,
+    CompressResult,
+    Received,
+    SideJPEGError,
+    load_image,
+    psnr,
+    split_embedded,
+    ssim,
+)
 from gui.document import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Source
 
 Progress = Callable[[int, int], None]
@@ -154,6 +165,7 @@ def preview_box(view: tuple[float, float, float, float], width: int, height: int
 
 REGION_NOTE = "the visible region first; the rest follows"
 PREDICTION_NOTE = "the encoder's prediction; the decoder's pass follows"
+BLIND_NOTE = "blind decoder; the descriptor maps follow"
 
 
 @dataclass(frozen=True)
@@ -187,19 +199,31 @@ def restore_visible_first(
 def compress_and_restore(
     codec: Codec, original: np.ndarray, box: Box | None, settings: Settings, ctx: JobContext
 ) -> RestoreOutcome:
-    """Compress to JPEG + sidecar, then restore with the sidecar (or blind). The encoder's prediction of the
-    restored image, when the model gives one, is shown at once; otherwise the visible ``box`` goes first."""
-    res = codec.compress(
-        original, settings.quality, settings.lam, settings.subsampling,
-        progress=scaled_progress(ctx.progress, 0.0, 0.5), cancel=ctx.cancel, predict=settings.use_sidecar,
-    )
-    if res.prediction is not None:
-        height, width = original.shape[:2]
-        ctx.partial(RegionPreview((0, 0, height, width), res.prediction, res.jpeg_decoded, PREDICTION_NOTE))
-        box = None
+    """Compress to JPEG + sidecar and restore, showing a preview as early as possible: with the sidecar,
+    the encoder's prediction of the restored image (or, for models without one, the visible ``box``
+    first); blind, the restored image itself, before the sidecar is computed for the maps and export."""
+    height, width = original.shape[:2]
+    whole = (0, 0, height, width)
+
+    def compress(start: float) -> CompressResult:
+        return codec.compress(
+            original, settings.quality, settings.lam, settings.subsampling,
+            progress=scaled_progress(ctx.progress, start, 0.5), cancel=ctx.cancel, predict=settings.use_sidecar,
+        )
+
+    if settings.use_sidecar:
+        res = compress(0.0)
+        if res.prediction is not None:
+            ctx.partial(RegionPreview(whole, res.prediction, res.jpeg_decoded, PREDICTION_NOTE))
+            box = None
+        received = codec.receive(res.jpeg, res.sidecar)
+        image = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.5, 0.5))
+    else:
+        jpeg, decoded = codec.encode_jpeg(original, settings.quality, settings.subsampling)
+        image = restore_visible_first(codec, codec.receive(jpeg), box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
+        ctx.partial(RegionPreview(whole, image, decoded, BLIND_NOTE))
+        res = compress(0.5)
     used = res.sidecar if settings.use_sidecar else None
-    received = codec.receive(res.jpeg, used)
-    image = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.5, 0.5))
     return RestoreOutcome(
         res.jpeg, res.sidecar, res.jpeg_decoded, image, used is None, res.symbols, res.block_bits,
         Rates.of(res.jpeg, used, res.width, res.height), psnr(original, res.jpeg_decoded),

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from engine import psnr, ssim
 from gui.app import SAMPLE_IMAGE
 from gui.document import Role
-from gui.jobs import PREDICTION_NOTE, RD_QUALITIES
+from gui.jobs import BLIND_NOTE, PREDICTION_NOTE, RD_QUALITIES, REGION_NOTE
 from gui.main_window import MainWindow
 
 
@@ -234,7 +234,8 @@ def test_a_slider_move_shows_the_encoders_prediction_first(qtbot, window):
 
 
 def test_zoomed_in_and_blind_the_visible_region_is_restored_first(qtbot, window, fast_codec, crop):
-    """Zoomed in, without a prediction (blind decoder), the visible region is restored first, the JPEG around it."""
+    """Blind and zoomed in, the visible region is restored first (the JPEG around it), then the whole image is
+    shown before the sidecar for the maps is computed."""
     doc = window.document
     window.encode.side.group.button(1).click()
     qtbot.waitUntil(lambda: doc.restored is not None and doc.restored.blind, timeout=WAIT_MS)
@@ -242,7 +243,7 @@ def test_zoomed_in_and_blind_the_visible_region_is_restored_first(qtbot, window,
     window.panes[Role.RESTORED].zoom_to(8)
     qtbot.wait(50)
     shown = previews_of_quality_move(qtbot, window, 45)
-    assert len(shown) == 1
+    assert [p.note for p, _, _ in shown] == [REGION_NOTE, BLIND_NOTE]
     preview, image, caption_text = shown[0]
     top, left, bottom, right = preview.box
     assert (bottom - top) * (right - left) < 0.5 * crop.shape[0] * crop.shape[1]
@@ -253,17 +254,19 @@ def test_zoomed_in_and_blind_the_visible_region_is_restored_first(qtbot, window,
     assert np.array_equal(image[outside], jpeg[outside])
     final = doc.restored.restored[top:bottom, left:right].astype(int)
     assert np.abs(final - preview.pixels.astype(int)).mean() < 0.5
+    assert np.array_equal(shown[1][0].pixels, doc.restored.restored)
     assert np.array_equal(window.panes[Role.RESTORED].image.image, doc.restored.restored)
 
 
-def test_fitted_view_restores_the_whole_image_at_once(qtbot, window):
-    """Blind, with the whole image in view, there is nothing to preview: one restore of the whole image."""
+def test_blind_the_restored_image_comes_before_the_descriptor_maps(qtbot, window):
+    """Blind, with the whole image in view, the restored image is shown once, complete, before the sidecar
+    (maps, export) is computed."""
+    doc = window.document
     window.encode.side.group.button(1).click()
-    qtbot.waitUntil(lambda: window.document.restored is not None and window.document.restored.blind, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: doc.restored is not None and doc.restored.blind, timeout=WAIT_MS)
     wait_idle(qtbot, window)
-    previews = []
-    window.restore_stage.partial.connect(previews.append)
-    window.encode.quality.slider.setValue(35)
-    qtbot.waitUntil(lambda: window.document.restored.quality == 35, timeout=WAIT_MS)
-    wait_idle(qtbot, window)
-    assert previews == []
+    shown = previews_of_quality_move(qtbot, window, 35)
+    assert len(shown) == 1
+    preview, image, caption_text = shown[0]
+    assert preview.note == BLIND_NOTE and "blind" in caption_text
+    assert np.array_equal(image, doc.restored.restored) and doc.restored.symbols is not None
