@@ -3,12 +3,14 @@
     .venv/bin/python -m benchmarks.run [--quick] [--out bench.json]
 
 On the 768x512 sample (resources/samples/sample.png) it times JPEG encode, descriptor extraction,
-sidecar encode and decode, restore (with the sidecar and blind), a whole compress and a whole view
-(``Codec.restore`` of JPEG + sidecar), for the ``fast`` preset (shipped weights) and the ``paper``
+sidecar encode and decode, restore (with the sidecar and blind), a whole compress (also with the
+encoder's prediction of the restored image) and a whole view (``Codec.restore`` of JPEG + sidecar),
+for the ``fast`` preset (shipped weights) and the ``paper``
 preset (no shipped weights yet: a random-init ``SideJPEGNet`` with the same architecture, which
 costs the same), each in exact fp32 and in the fast path. Variants are interleaved within every
 repetition so that a noisy machine slows them alike; the median of the repetitions after a
-warm-up is reported. It then prints the PSNR cost of the fast path on Kodak images and, unless
+warm-up is reported. It then prints the PSNR cost of the fast path on Kodak images, how far the
+encoder's prediction is from the decoder's restore and, unless
 ``--quick``, restores a 24-megapixel image (the sample tiled to 6000x4000) in a child process and
 reports its wall time and peak resident memory.
 
@@ -182,6 +184,26 @@ def fastpath_psnr(images: list[Path]) -> list[dict]:
     return rows
 
 
+def prediction_psnr(images: list[Path]) -> list[dict]:
+    """PSNR of the encoder's prediction (``compress(predict=True)``) beside the decoder's restore, q=20."""
+    codec = make_codec("fast", modes()[-1])
+    if "predict" not in inspect.signature(codec.compress).parameters:
+        return []
+    rows = []
+    for path in images:
+        rgb = load_image(path).rgb
+        res = codec.compress(rgb, PSNR_QUALITY, LAM, predict=True)
+        if res.prediction is None:
+            return []
+        restored = codec.restore(res.jpeg, res.sidecar).image
+        rows.append({
+            "image": path.name, "psnr_prediction": psnr(rgb, res.prediction), "psnr_restore": psnr(rgb, restored),
+            "delta_db": psnr(rgb, res.prediction) - psnr(rgb, restored),
+            "max_abs_diff": int(np.abs(res.prediction.astype(int) - restored.astype(int)).max()),
+        })
+    return rows
+
+
 def big_inputs(rgb: np.ndarray, case: Case, folder: Path) -> tuple[Path, Path]:
     """A 6000x4000 JPEG (the sample tiled) and a sidecar for it (the sample's symbols tiled)."""
     height, width = BIG_SIZE
@@ -323,6 +345,14 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{r['image']:<12}{'blind' if r['blind'] else 'sidecar':>8}{r['psnr_jpeg']:>9.3f}"
                       f"{r['psnr_fp32']:>9.3f}{r['psnr_fast']:>9.3f}{r['delta_db']:>+10.5f}{r['max_abs_diff']:>12}")
             checks["fastpath_worst_delta_db"] = min(r["delta_db"] for r in rows)
+        predicted = prediction_psnr(images)
+        report["prediction_psnr"] = predicted
+        if predicted:
+            print(f"\nencoder's prediction vs decoder's restore, fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)")
+            print(f"{'image':<12}{'prediction':>12}{'restore':>10}{'delta':>10}{'max |diff|':>12}")
+            for r in predicted:
+                print(f"{r['image']:<12}{r['psnr_prediction']:>12.3f}{r['psnr_restore']:>10.3f}"
+                      f"{r['delta_db']:>+10.5f}{r['max_abs_diff']:>12}")
 
     if not (args.quick or args.skip_big):
         big_modes = args.big_modes.split(",") if args.big_modes else modes()[-1:]
