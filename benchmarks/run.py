@@ -257,6 +257,14 @@ def print_table(summary: dict[str, dict[str, dict]], key: str = "median_s", titl
         print(f"{case:<12}{cells}")
 
 
+def print_rows(title: str, rows: list[dict], columns: list[tuple[str, int, Callable[[dict], str]]]) -> None:
+    """A table of per-image rows: the image name, then each (header, width, cell) column right-aligned."""
+    print(f"\n{title}")
+    print(f"{'image':<12}" + "".join(f"{header:>{width}}" for header, width, _ in columns))
+    for row in rows:
+        print(f"{row['image']:<12}" + "".join(f"{cell(row):>{width}}" for _, width, cell in columns))
+
+
 def print_comparison(before: dict[str, dict[str, dict]], after: dict[str, dict[str, dict]]) -> None:
     """Median wall milliseconds of an earlier run (``--compare``) beside this one's, for matching rows."""
     print("\nbefore -> after (median wall ms, speed-up)")
@@ -339,20 +347,22 @@ def main(argv: list[str] | None = None) -> None:
         rows = fastpath_psnr(images)
         report["fastpath_psnr"] = rows
         if rows:
-            print(f"\nfast path vs fp32, preset fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)")
-            print(f"{'image':<12}{'mode':>8}{'JPEG':>9}{'fp32':>9}{'fast':>9}{'delta':>10}{'max |diff|':>12}")
-            for r in rows:
-                print(f"{r['image']:<12}{'blind' if r['blind'] else 'sidecar':>8}{r['psnr_jpeg']:>9.3f}"
-                      f"{r['psnr_fp32']:>9.3f}{r['psnr_fast']:>9.3f}{r['delta_db']:>+10.5f}{r['max_abs_diff']:>12}")
+            print_rows(f"fast path vs fp32, preset fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)", rows, [
+                ("mode", 8, lambda r: "blind" if r["blind"] else "sidecar"),
+                ("JPEG", 9, lambda r: f"{r['psnr_jpeg']:.3f}"), ("fp32", 9, lambda r: f"{r['psnr_fp32']:.3f}"),
+                ("fast", 9, lambda r: f"{r['psnr_fast']:.3f}"), ("delta", 10, lambda r: f"{r['delta_db']:+.5f}"),
+                ("max |diff|", 12, lambda r: str(r["max_abs_diff"])),
+            ])
             checks["fastpath_worst_delta_db"] = min(r["delta_db"] for r in rows)
         predicted = prediction_psnr(images)
         report["prediction_psnr"] = predicted
         if predicted:
-            print(f"\nencoder's prediction vs decoder's restore, fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)")
-            print(f"{'image':<12}{'prediction':>12}{'restore':>10}{'delta':>10}{'max |diff|':>12}")
-            for r in predicted:
-                print(f"{r['image']:<12}{r['psnr_prediction']:>12.3f}{r['psnr_restore']:>10.3f}"
-                      f"{r['delta_db']:>+10.5f}{r['max_abs_diff']:>12}")
+            title = f"encoder's prediction vs decoder's restore, fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)"
+            print_rows(title, predicted, [
+                ("prediction", 12, lambda r: f"{r['psnr_prediction']:.3f}"),
+                ("restore", 10, lambda r: f"{r['psnr_restore']:.3f}"), ("delta", 10, lambda r: f"{r['delta_db']:+.5f}"),
+                ("max |diff|", 12, lambda r: str(r["max_abs_diff"])),
+            ])
 
     if not (args.quick or args.skip_big):
         big_modes = args.big_modes.split(",") if args.big_modes else modes()[-1:]
