@@ -81,6 +81,10 @@ class CompressResult:
         """Fraction of the total bytes spent on side information."""
         return len(self.sidecar) / (len(self.jpeg) + len(self.sidecar))
 
+    def received(self) -> Received:
+        """What ``Codec.receive(jpeg, sidecar)`` gives for this result, without decoding either again."""
+        return Received(self.jpeg_decoded, self.cond_codes, self.symbols, sc.unpack(self.sidecar)[0])
+
 
 @dataclass
 class Received:

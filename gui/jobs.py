@@ -216,8 +216,7 @@ def compress_and_restore(
         if res.prediction is not None:
             ctx.partial(RegionPreview(whole, res.prediction, res.jpeg_decoded, PREDICTION_NOTE))
             box = None
-        received = codec.receive(res.jpeg, res.sidecar)
-        image = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.5, 0.5))
+        image = restore_visible_first(codec, res.received(), box, ctx, scaled_progress(ctx.progress, 0.5, 0.5))
     else:
         jpeg, decoded = codec.encode_jpeg(original, settings.quality, settings.subsampling)
         image = restore_visible_first(codec, codec.receive(jpeg), box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))

@@ -31,6 +31,13 @@ def test_any_size_round_trips(codec, sample_rgb: np.ndarray, shape: tuple[int, i
     assert not out.blind and np.array_equal(out.symbols, made.symbols)
 
 
+def test_a_compress_result_is_what_its_receiver_decodes(codec, sample_rgb: np.ndarray) -> None:
+    made = codec.compress(sample_rgb, 30, 16.0)
+    mine, theirs = made.received(), codec.receive(made.jpeg, made.sidecar)
+    assert np.array_equal(mine.decoded, theirs.decoded) and np.array_equal(mine.symbols, theirs.symbols)
+    assert np.array_equal(mine.cond_codes, theirs.cond_codes) and mine.header == theirs.header
+
+
 def test_bpp_counts_real_bytes(codec, sample_rgb: np.ndarray) -> None:
     made = codec.compress(sample_rgb, 20, 64.0)
     pixels = sample_rgb.shape[0] * sample_rgb.shape[1]
