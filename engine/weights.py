@@ -22,9 +22,10 @@ def tensors_hash(tensors: dict[str, torch.Tensor]) -> bytes:
     """SHA-256 over names, shapes, dtypes and bytes of the tensors in sorted order."""
     digest = hashlib.sha256()
     for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
+        t = tensors[name].detach().cpu()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # flattened first: a channels_last 1x1 kernel counts as contiguous yet has no unit last stride
+        digest.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.digest()
 
 

@@ -132,6 +132,13 @@ def test_intact_copy_loads(weights_file: Path) -> None:
     assert load_model(weights_file) is not None
 
 
+def test_a_channels_last_model_saves_with_the_same_hash(tmp_path: Path) -> None:
+    net = random_net()
+    plain = save_model(tmp_path / "plain.safetensors", net)
+    assert save_model(tmp_path / "cl.safetensors", net.to(memory_format=torch.channels_last)) == plain
+    assert load_model(tmp_path / "cl.safetensors") is not None
+
+
 @pytest.mark.parametrize("where", [0.0, 0.5, 1.0])
 def test_flipped_byte_in_a_tensor_is_refused(weights_file: Path, where: float) -> None:
     data = bytearray(weights_file.read_bytes())

@@ -106,3 +106,39 @@ def test_a_model_grows_its_selection_head_from_an_older_checkpoint() -> None:
     with pytest.raises(ValueError, match=r"restorer\.tail"):
         load_model_state(SideJPEGNet(get_preset("fast")), broken)
     assert torch.is_tensor(older["restorer.head.weight"])
+
+
+def test_validation_images_are_held_out_whatever_their_format(tmp_path: Path, sample_rgb: np.ndarray) -> None:
+    from engine.training.data import VALIDATION_STEMS, split
+
+    Image.fromarray(sample_rgb).save(tmp_path / f"{VALIDATION_STEMS[0]}.jpg", quality=97)
+    Image.fromarray(sample_rgb).save(tmp_path / "photo.webp", lossless=True)
+    train, val = split(tmp_path)
+    assert [p.name for p in val] == [f"{VALIDATION_STEMS[0]}.jpg"]
+    assert [p.name for p in train] == ["photo.webp"]
+
+
+def test_stages_are_sized_to_fill_the_budget() -> None:
+    from engine.training.budget import RESERVE, STAGE_SHARES, sized_to
+    from engine.training.train import TrainConfig
+
+    seconds = {"blind": 0.05, "end_to_end": 0.08, "selection": 0.1}
+    cfg = sized_to(TrainConfig(), 10, seconds)
+    end_to_end = cfg.steps - cfg.blind_steps
+    spent = cfg.blind_steps * 0.05 + end_to_end * 0.08 + cfg.selection_steps * 0.1
+    assert spent == pytest.approx(600 * (1 - RESERVE), rel=0.01)
+    assert cfg.blind_steps * 0.05 == pytest.approx(600 * (1 - RESERVE) * STAGE_SHARES["blind"], rel=0.01)
+    without_head = sized_to(TrainConfig(), 10, {"blind": 0.05, "end_to_end": 0.08})
+    assert without_head.selection_steps == 0 and without_head.steps - without_head.blind_steps > end_to_end
+
+
+def test_a_budgeted_run_measures_its_step_times_and_finishes(data: Path, tmp_path: Path, capsys) -> None:
+    run = tmp_path / "budget"
+    tiny = ["--batch", "2", "--crop", "32", "--val-every", "1000"]
+    assert main(["train", "--data", str(data), "--out", str(run), *tiny, "--minutes", "0.05"]) == 0
+    printed = capsys.readouterr().out
+    assert "step times: blind" in printed and "selection" in printed
+    state = json.loads((run / "last.json").read_text())
+    cfg = state["config"]
+    assert state["step"] == cfg["steps"] + cfg["selection_steps"] and cfg["blind_steps"] < cfg["steps"]
+    assert main(["train", "--data", str(data), "--out", str(run), "--resume", *tiny, "--minutes", "1"]) == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.config import PRESETS
 from engine.errors import SideJPEGError
+from engine.training.budget import measure_step_seconds, sized_to
 from engine.training.train import TrainConfig, export_weights, train
 
 DEFAULTS = TrainConfig()
@@ -28,6 +29,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=DEFAULTS.lr)
     p.add_argument("--selection-lr", type=float, default=DEFAULTS.selection_lr)
     p.add_argument("--checkpoint-minutes", type=float, default=DEFAULTS.checkpoint_minutes)
+    p.add_argument(
+        "--minutes",
+        type=float,
+        help="size a fresh run's stages to fill this many minutes, from step times measured here "
+        "(overrides --steps, --blind-steps and --selection-steps)",
+    )
     p.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU (always on with CUDA)")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
 
@@ -44,5 +51,23 @@ def run(args: argparse.Namespace) -> int:
         raise SideJPEGError(f"{args.data}: no such folder of training images")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "out"}, out=str(out))
+    if args.minutes is not None:
+        cfg = _sized(cfg, args.minutes, resume=args.resume)
     train(cfg)
     return 0
+
+
+def _sized(cfg: TrainConfig, minutes: float, resume: bool) -> TrainConfig:
+    if resume:
+        raise SideJPEGError("--minutes sizes a fresh run; to continue one, give --steps and --selection-steps")
+    if minutes <= 0:
+        raise SideJPEGError("--minutes must be positive")
+    seconds = measure_step_seconds(cfg)
+    sized = sized_to(cfg, minutes, seconds)
+    timing = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in seconds.items())
+    print(
+        f"step times: {timing}; sized to {sized.blind_steps} blind, {sized.steps - sized.blind_steps} end-to-end "
+        f"and {sized.selection_steps} selection steps",
+        flush=True,
+    )
+    return sized

@@ -45,6 +45,8 @@ def load_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.O
     for key, value in tensors.items():
         if key.startswith("optim."):
             _, i, slot = key.split(".", 2)
-            optimizer.state[params[int(i)]][slot] = value
+            param = params[int(i)]
+            # moments live beside their parameter (a CUDA run); Adam keeps its step count on the CPU
+            optimizer.state[param][slot] = value if slot == "step" else value.to(param.device)
     torch.set_rng_state(tensors["rng.torch"])
     return state

@@ -14,19 +14,23 @@ from engine.conditioning import JpegParams
 from engine.config import BLOCK
 from engine.jpeg_io import SUBSAMPLING, params_of
 
-VALIDATION_NAMES = ("wiki_037.png", "wiki_038.png", "plasma_Volna.png", "mate_Storm.png")
-"""Training-folder images held out for validation (the test sets are never looked at)."""
+VALIDATION_STEMS = ("wiki_037", "wiki_038", "plasma_Volna", "mate_Storm")
+"""Training-folder images held out for validation, by name without extension, so that a copy of the
+folder in another format holds out the same images (the test sets are never looked at)."""
+
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in {".png", ".jpg", ".bmp", ".tif", ".tiff"})
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def split(folder: Path) -> tuple[list[Path], list[Path]]:
     """(training, validation) image paths of a training folder."""
     images = list_images(folder)
-    val = [p for p in images if p.name in VALIDATION_NAMES]
-    train = [p for p in images if p.name not in VALIDATION_NAMES]
+    val = [p for p in images if p.stem in VALIDATION_STEMS]
+    train = [p for p in images if p.stem not in VALIDATION_STEMS]
     if not train:
         raise ValueError(f"no training images in {folder}")
     return train, val or train[:1]

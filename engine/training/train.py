@@ -88,6 +88,7 @@ class Trainer:
         self.device = torch.device(
             f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
         )
+        torch.backends.cudnn.benchmark = self.device.type == "cuda"  # fixed crop size: pick the fastest kernels once
         torch.manual_seed(cfg.seed + self.rank)
         self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank)
         self.out = Path(cfg.out)
