@@ -3,7 +3,7 @@
 This is the public API the CLI and the GUI use (see docs/api.md); it knows nothing of Qt.
 """
 
-from engine.config import DEFAULT_PRESET, LAMBDA_MAX, LAMBDA_MIN, PRESETS
+from engine.config import DEFAULT_PRESET, GPU_PRESET, LAMBDA_MAX, LAMBDA_MIN, PRESETS
 from engine.container import embed_sidecar, split_embedded
 from engine.errors import SideJPEGError
 from engine.image_io import LoadedImage, load_image
@@ -15,6 +15,7 @@ from engine.sidecar import parse_header as read_sidecar_header
 
 __all__ = [
     "DEFAULT_PRESET",
+    "GPU_PRESET",
     "LAMBDA_MAX",
     "LAMBDA_MIN",
     "PRESETS",

@@ -82,6 +82,9 @@ FAST = register(
 """Default preset: the whole method, with a trunk at half resolution after pixel-unshuffle."""
 
 DEFAULT_PRESET = "fast"
+GPU_PRESET = "paper"
+"""The preset the app starts with when CUDA is there: its full-resolution trunk restores better and a GPU
+makes it interactive."""
 
 
 def get_preset(name: str) -> ModelConfig:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import PRESETS, SideJPEGError, measured_side_vs_blind
+from engine import GPU_PRESET, PRESETS, SideJPEGError, measured_side_vs_blind
 from gui import files
 from gui.captions import caption
 from gui.controls import EncodeControls, SidePanel, ViewControls
@@ -56,11 +56,12 @@ ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
 
 
 def default_settings(presets: list[str], devices: list[str]) -> Settings:
+    """The fast preset on a CPU, the better one where CUDA makes it interactive; sidecar on where it pays."""
     base = Settings()
-    preset = base.preset if base.preset in presets else presets[0]
-    return dataclasses.replace(
-        base, preset=preset, device="cuda" if "cuda" in devices else "cpu", use_sidecar=side_pays(preset) is not False
-    )
+    device = "cuda" if "cuda" in devices else "cpu"
+    preferred = [GPU_PRESET] if device == "cuda" else []
+    preset = next(p for p in [*preferred, base.preset, *presets] if p in presets)
+    return dataclasses.replace(base, preset=preset, device=device, use_sidecar=side_pays(preset) is not False)
 
 
 def side_pays(preset: str) -> bool | None:

@@ -14,6 +14,15 @@ def test_default_follows_the_measured_verdict(monkeypatch) -> None:
     assert main_window.default_settings(["fast"], ["cpu"]).use_sidecar is True
 
 
+def test_default_model_is_the_fast_one_on_a_cpu_and_the_better_one_with_cuda(monkeypatch) -> None:
+    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: None)
+    assert main_window.default_settings(["paper", "fast"], ["cpu"]).preset == "fast"
+    with_cuda = main_window.default_settings(["paper", "fast"], ["cpu", "cuda"])
+    assert (with_cuda.preset, with_cuda.device) == ("paper", "cuda")
+    assert main_window.default_settings(["fast"], ["cpu", "cuda"]).preset == "fast"
+    assert main_window.default_settings(["paper"], ["cpu"]).preset == "paper"
+
+
 def test_shipped_measurement_is_read() -> None:
     from engine import measured_side_vs_blind
 
