@@ -107,6 +107,23 @@ def test_summary_and_plot_are_written(run) -> None:
     assert "side@256" in table and "FBCNN" in table and "BD-rate" in table
 
 
+def test_a_run_restricted_to_another_runs_points_summarises_only_those(run) -> None:
+    from engine.evaluation.summary import build_summary, restrict_to
+
+    settings, summary = run
+    records = read_records(settings.out / "rd.json")
+    whole = build_summary(restrict_to(records, summary), summary["dataset"], summary["images"])
+    assert whole["curves"] == summary["curves"] and whole["bd"] == summary["bd"]
+    like = {"images": ["im1.png"], "qualities": [10, 30], "lambdas": [8.0], "curves": {
+        "jpeg": {"method": "jpeg"}, "side@8": {"method": "side"}, "side-hull": {"method": "side-hull"}}}
+    kept = restrict_to(records, like)
+    assert {(r.method, r.image, r.quality, r.lam) for r in kept} == {
+        (m, "im1.png", q, lam) for q in (10, 30) for m, lam in (("jpeg", None), ("side", 8.0))
+    }
+    with pytest.raises(ValueError, match=r"im9\.png"):
+        restrict_to(records, {**like, "images": ["im1.png", "im9.png"]})
+
+
 def test_bd_against_itself_is_zero_and_short_curves_are_skipped() -> None:
     curve = [Point(q, None, 0.2 * i + 0.1, 0, 25 + 2 * i**0.8, 1) for i, q in enumerate(QUALITIES)]
     assert bd(curve, curve) == {"bd_rate": pytest.approx(0, abs=1e-9), "bd_psnr": pytest.approx(0, abs=1e-9)}

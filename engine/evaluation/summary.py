@@ -74,6 +74,24 @@ def build_summary(records: list[Record], dataset: str, images: list[str]) -> dic
     }
 
 
+def restrict_to(records: list[Record], like: dict) -> list[Record]:
+    """The records at the images, qualities, lambdas and methods another run's summary measured.
+
+    Raises ValueError when an image of that run has no record here.
+    """
+    images, qualities, lambdas = set(like["images"]), set(like["qualities"]), set(like["lambdas"])
+    methods = {curve["method"] for curve in like["curves"].values()}
+    kept = [
+        r
+        for r in records
+        if r.image in images and r.quality in qualities and r.method in methods and (r.lam is None or r.lam in lambdas)
+    ]
+    missing = images - {r.image for r in kept}
+    if missing:
+        raise ValueError(f"no records for {', '.join(sorted(missing))}")
+    return kept
+
+
 def _bd_cell(entry: dict | None) -> str:
     if entry is None or entry["bd_rate"] is None or entry["bd_psnr"] is None:
         return "n/a"
