@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     device = "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
     print(f"{args.preset}, batch {args.batch} x {args.crop}x{args.crop}, {device}: ms per step (x fp32)")
     results: dict[str, dict[str, float]] = {}
+    measure_step_seconds(base)  # warm-up: the first steps of a process run cold (allocator, oneDNN kernels)
     for name, flags in VARIANTS.items():
         results[name] = measure_step_seconds(TrainConfig(**{**vars(base), **flags}))
         cells = "  ".join(

@@ -25,7 +25,10 @@ def bd(summary: dict, span: str, test: str, anchor: str) -> float | None:
 
 
 def distil(summaries: list[dict]) -> dict:
-    out: dict = {"source": "sidejpeg eval summaries (BD-rate %, side-hull = best lambda per point)"}
+    out: dict = {
+        "source": "sidejpeg eval summaries (BD-rate %, side-hull = best lambda per point)",
+        "images": {s["dataset"]: len(s["images"]) for s in summaries},
+    }
     for name, (test, anchor) in PAIRS.items():
         for span in ("10-40", "10-75"):
             key = f"{name}_bd_rate_q{span.replace('-', '_')}"

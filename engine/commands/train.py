@@ -35,7 +35,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="size a fresh run's stages to fill this many minutes, from step times measured here "
         "(overrides --steps, --blind-steps and --selection-steps)",
     )
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU (always on with CUDA)")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bf16 autocast on the CPU (always on with CUDA); slower on CPUs without native bf16 "
+        "(benchmarks/train_step.py)",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
 
 
