@@ -26,5 +26,7 @@ def test_default_model_is_the_fast_one_on_a_cpu_and_the_better_one_with_cuda(mon
 def test_shipped_measurement_is_read() -> None:
     from engine import measured_side_vs_blind
 
-    measured = measured_side_vs_blind("fast")
-    assert measured is not None and "kodak" in measured
+    for preset in ("fast", "paper"):
+        measured = measured_side_vs_blind(preset)
+        assert measured is not None and set(measured) == {"kodak", "live1"}
+        assert all(v < 0 for v in measured.values())  # both shipped models' side information pays
