@@ -124,6 +124,18 @@ def test_a_run_restricted_to_another_runs_points_summarises_only_those(run) -> N
         restrict_to(records, {**like, "images": ["im1.png", "im9.png"]})
 
 
+def test_runs_made_in_parts_merge_and_a_point_measured_twice_is_refused(run) -> None:
+    from engine.evaluation.records import merge_records
+
+    settings, _ = run
+    records = read_records(settings.out / "rd.json")
+    first = [r for r in records if r.image == "im0.png"]
+    second = [r for r in records if r.image != "im0.png"]
+    assert sorted(map(str, merge_records([first, second]))) == sorted(map(str, records))
+    with pytest.raises(ValueError, match="more than one run"):
+        merge_records([first, second, first[:1]])
+
+
 def test_bd_against_itself_is_zero_and_short_curves_are_skipped() -> None:
     curve = [Point(q, None, 0.2 * i + 0.1, 0, 25 + 2 * i**0.8, 1) for i, q in enumerate(QUALITIES)]
     assert bd(curve, curve) == {"bd_rate": pytest.approx(0, abs=1e-9), "bd_psnr": pytest.approx(0, abs=1e-9)}

@@ -58,3 +58,15 @@ def write_records(path: Path, records: list[Record]) -> None:
 
 def read_records(path: Path) -> list[Record]:
     return [Record(**item) for item in json.loads(Path(path).read_text())]
+
+
+def merge_records(runs: list[list[Record]]) -> list[Record]:
+    """The records of several runs (say, one set evaluated in parts); a point measured twice is an error."""
+    merged: dict[tuple, Record] = {}
+    for records in runs:
+        for r in records:
+            key = (r.method, r.image, r.quality, r.lam)
+            if key in merged:
+                raise ValueError(f"{r.curve} on {r.image} at q{r.quality} appears in more than one run")
+            merged[key] = r
+    return list(merged.values())
