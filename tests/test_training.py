@@ -142,3 +142,9 @@ def test_a_budgeted_run_measures_its_step_times_and_finishes(data: Path, tmp_pat
     cfg = state["config"]
     assert state["step"] == cfg["steps"] + cfg["selection_steps"] and cfg["blind_steps"] < cfg["steps"]
     assert main(["train", "--data", str(data), "--out", str(run), "--resume", *tiny, "--minutes", "1"]) == 2
+
+
+def test_a_budget_is_refused_when_it_cannot_be_sized(data: Path, tmp_path: Path, monkeypatch) -> None:
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "zero"), "--minutes", "0"]) == 2
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "ddp"), "--minutes", "5"]) == 2

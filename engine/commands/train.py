@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
 
 from engine.config import PRESETS
@@ -67,6 +68,8 @@ def _sized(cfg: TrainConfig, minutes: float, resume: bool) -> TrainConfig:
         raise SideJPEGError("--minutes sizes a fresh run; to continue one, give --steps and --selection-steps")
     if minutes <= 0:
         raise SideJPEGError("--minutes must be positive")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise SideJPEGError("--minutes sizes a single-process run; under torchrun give --steps and --selection-steps")
     seconds = measure_step_seconds(cfg)
     sized = sized_to(cfg, minutes, seconds)
     timing = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in seconds.items())
