@@ -24,8 +24,8 @@ def tensors_hash(tensors: dict[str, torch.Tensor]) -> bytes:
     for name in sorted(tensors):
         t = tensors[name].detach().cpu()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
-        # flattened first: a channels_last 1x1 kernel counts as contiguous yet has no unit last stride
-        digest.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # flattened in logical order: a channels_last 1x1 kernel counts as contiguous yet has no unit last stride
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.digest()
 
 

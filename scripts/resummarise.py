@@ -1,7 +1,7 @@
 """Summarise evaluation records again: merged from runs made in parts, or restricted to another run's points.
 
-    python scripts/resummarise.py eval/kodak/rd.json --like eval/paper-kodak8/summary.json \
-        --out eval/fast-kodak8
+    python scripts/resummarise.py eval/kodak/rd.json --like eval/paper-kodak/summary.json \
+        --out eval/fast-kodak-q10-40
     python scripts/resummarise.py part1/rd.json part2/rd.json --dataset kodak --out eval/paper-kodak
 
 Two models compare fairly only on the same points: ``--like`` keeps the images, qualities, lambdas and

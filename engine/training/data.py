@@ -12,18 +12,19 @@ from PIL import Image
 
 from engine.conditioning import JpegParams
 from engine.config import BLOCK
+from engine.image_io import SUPPORTED_SUFFIXES
 from engine.jpeg_io import SUBSAMPLING, params_of
 
 VALIDATION_STEMS = ("wiki_037", "wiki_038", "plasma_Volna", "mate_Storm")
 """Training-folder images held out for validation, by name without extension, so that a copy of the
 folder in another format holds out the same images (the test sets are never looked at)."""
 
-
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
+TRAINING_SUFFIXES = frozenset(SUPPORTED_SUFFIXES) - {".gif"}
+"""What ``load_image`` reads, less GIF: 256-colour palettes make poor ground truth."""
 
 
 def list_images(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in TRAINING_SUFFIXES)
 
 
 def split(folder: Path) -> tuple[list[Path], list[Path]]:
