@@ -5,12 +5,10 @@
 On the 768x512 sample (resources/samples/sample.png) it times JPEG encode, descriptor extraction,
 sidecar encode and decode, restore (with the sidecar and blind), a whole compress (also with the
 encoder's prediction of the restored image) and a whole view (``Codec.restore`` of JPEG + sidecar),
-for the ``fast`` preset (shipped weights) and the ``paper``
-preset (no shipped weights yet: a random-init ``SideJPEGNet`` with the same architecture, which
-costs the same), each in exact fp32 and in the fast path. Variants are interleaved within every
-repetition so that a noisy machine slows them alike; the median of the repetitions after a
-warm-up is reported. It then prints the PSNR cost of the fast path on Kodak images, how far the
-encoder's prediction is from the decoder's restore and, unless
+for the ``fast`` and ``paper`` presets (shipped weights), each in exact fp32 and in the fast path.
+Variants are interleaved within every repetition so that a noisy machine slows them alike; the
+median of the repetitions after a warm-up is reported. It then prints the PSNR cost of the fast
+path on Kodak images, how far the encoder's prediction is from the decoder's restore and, unless
 ``--quick``, restores a 24-megapixel image (the sample tiled to 6000x4000) in a child process and
 reports its wall time and peak resident memory.
 
@@ -42,9 +40,8 @@ from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import quantize_cond
 from engine.conditioning import full_vector
-from engine.config import BLOCK, LAMBDA_MIN, get_preset
+from engine.config import BLOCK, LAMBDA_MIN
 from engine.jpeg_io import decode_with_params, encode_jpeg
-from engine.models.sidejpeg import SideJPEGNet
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "resources" / "samples" / "sample.png"
@@ -78,9 +75,6 @@ def modes() -> list[str]:
 
 def make_codec(preset: str, mode: str) -> Codec:
     kwargs = {"fast": mode == "fast"} if supports_fast() else {}
-    if preset == "paper":
-        torch.manual_seed(0)
-        return Codec("paper", device="cpu", net=SideJPEGNet(get_preset("paper")), **kwargs)
     return Codec(preset, device="cpu", **kwargs)
 
 
@@ -196,9 +190,9 @@ def prediction_psnr(images: list[Path]) -> list[dict]:
         if res.prediction is None:
             return []
         restored = codec.restore(res.jpeg, res.sidecar).image
+        predicted, decoded = psnr(rgb, res.prediction), psnr(rgb, restored)
         rows.append({
-            "image": path.name, "psnr_prediction": psnr(rgb, res.prediction), "psnr_restore": psnr(rgb, restored),
-            "delta_db": psnr(rgb, res.prediction) - psnr(rgb, restored),
+            "image": path.name, "psnr_prediction": predicted, "psnr_restore": decoded, "delta_db": predicted - decoded,
             "max_abs_diff": int(np.abs(res.prediction.astype(int) - restored.astype(int)).max()),
         })
     return rows
