@@ -7,7 +7,6 @@ restore (Python, torch and the model) and at its peak (``VmHWM``).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import time
 from pathlib import Path
@@ -23,15 +22,13 @@ def _status_kib(field: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--preset", default="fast")
-    parser.add_argument("--mode", choices=("fp32", "fast"), default="fast")
     parser.add_argument("--jpeg", required=True)
     parser.add_argument("--sidecar", default=None)
     args = parser.parse_args()
 
     from engine import Codec
 
-    kwargs = {"fast": args.mode == "fast"} if "fast" in inspect.signature(Codec).parameters else {}
-    codec = Codec(args.preset, device="cpu", **kwargs)
+    codec = Codec(args.preset, device="cpu")
     jpeg = Path(args.jpeg).read_bytes()
     sidecar = Path(args.sidecar).read_bytes() if args.sidecar else None
     before = _status_kib("VmRSS")

@@ -2,15 +2,13 @@
 
     .venv/bin/python -m benchmarks.run [--quick] [--out bench.json]
 
-On the 768x512 sample (resources/samples/sample.png) it times JPEG encode, descriptor extraction,
-sidecar encode and decode, restore (with the sidecar and blind), a whole compress (also with the
-encoder's prediction of the restored image) and a whole view (``Codec.restore`` of JPEG + sidecar),
-for the ``fast`` and ``paper`` presets (shipped weights), each in exact fp32 and in the fast path.
-Variants are interleaved within every repetition so that a noisy machine slows them alike; the
-median of the repetitions after a warm-up is reported. It then prints the PSNR cost of the fast
-path on Kodak images, how far the encoder's prediction is from the decoder's restore and, unless
-``--quick``, restores a 24-megapixel image (the sample tiled to 6000x4000) in a child process and
-reports its wall time and peak resident memory.
+On the 768x512 sample (resources/samples/sample.png) it times JPEG encode, the encoder's choice of
+the map, sidecar encode and decode, restore (with the sidecar and blind), a whole compress (the
+encoder's choice and its check by the decoder's pass) and a whole view (``Codec.restore`` of JPEG +
+sidecar), for the ``fast`` and ``paper`` presets (shipped weights). Presets are interleaved within
+every repetition so that a noisy machine slows them alike; the median of the repetitions after a
+warm-up is reported. Unless ``--quick``, it then restores a 24-megapixel image (the sample tiled to
+6000x4000) in a child process and reports its wall time and peak resident memory.
 
 Numbers are only comparable between runs on the same machine under the same load: the table
 prints the load average at the start.
@@ -19,7 +17,6 @@ prints the load average at the start.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -35,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine import Codec, load_image, psnr
+from engine import Codec, load_image
 from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import quantize_cond
@@ -54,10 +51,10 @@ TARGETS = {"restore_s": 0.5, "sidecar_codec_s": 0.020, "big_peak_mib": 2048}
 
 STAGES = (
     "jpeg_encode", "extract", "side_encode", "side_decode", "restore", "restore_blind", "preview_256", "compress",
-    "compress_predict", "view",
+    "view",
 )
-"""Columns of the table, in pipeline order; ``preview_256`` is ``restore_region`` of a 256x256 box and
-``compress_predict`` a compress that also returns the encoder's prediction of the restored image."""
+"""Columns of the table, in pipeline order; ``extract`` is the encoder's choice of the map and
+``preview_256`` is ``restore_region`` of a 256x256 box."""
 PREVIEW_BOX = (128, 256, 384, 512)
 INNER = {"jpeg_encode": 5, "side_encode": 10, "side_decode": 10}
 """Stages that take milliseconds are run this many times per repetition."""
@@ -65,33 +62,12 @@ INNER = {"jpeg_encode": 5, "side_encode": 10, "side_decode": 10}
 Stage = Callable[[], object]
 
 
-def supports_fast() -> bool:
-    return "fast" in inspect.signature(Codec).parameters
-
-
-def modes() -> list[str]:
-    return ["fp32", "fast"] if supports_fast() else ["fp32"]
-
-
-def make_codec(preset: str, mode: str) -> Codec:
-    kwargs = {"fast": mode == "fast"} if supports_fast() else {}
-    return Codec(preset, device="cpu", **kwargs)
-
-
-def extract_fn(codec: Codec) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
-    if hasattr(codec, "_choose"):
-        return lambda rgb, decoded, codes: codec.extract_symbols(rgb, decoded, codes, LAM)
-    if hasattr(codec, "extract_symbols"):
-        return codec.extract_symbols
-    return lambda rgb, decoded, codes: codec._extract(rgb, decoded, codec._cond(codes), None)
-
-
 class Case:
-    """Everything one (preset, mode) needs, prepared once: the sample's JPEG, symbols and sidecar."""
+    """Everything one preset needs, prepared once: the sample's JPEG, symbols and sidecar."""
 
-    def __init__(self, preset: str, mode: str, rgb: np.ndarray) -> None:
-        self.name = f"{preset}/{mode}"
-        self.codec = codec = make_codec(preset, mode)
+    def __init__(self, preset: str, rgb: np.ndarray) -> None:
+        self.name = preset
+        self.codec = codec = Codec(preset, device="cpu")
         self.rgb = rgb
         self.jpeg = encode_jpeg(rgb, QUALITY)
         self.decoded, params = decode_with_params(self.jpeg)
@@ -100,14 +76,13 @@ class Case:
         res = codec.compress(rgb, QUALITY, LAM)
         self.symbols, self.sidecar = res.symbols, res.sidecar
         self.payload = wavefront.encode(codec.coder, self.symbols, self.codes)
-        self.extract = extract_fn(codec)
 
     def stages(self, only: tuple[str, ...]) -> dict[str, Stage]:
         c = self.codec
         rows, cols = self.symbols.shape
         every = {
             "jpeg_encode": lambda: c.encode_jpeg(self.rgb, QUALITY),
-            "extract": lambda: self.extract(self.rgb, self.decoded, self.codes),
+            "extract": lambda: c._choose(self.rgb, self.decoded, self.codes, LAM, None, None),
             "side_encode": lambda: wavefront.encode(c.coder, self.symbols, self.codes),
             "side_decode": lambda: wavefront.decode(c.coder, self.payload, rows, cols, self.codes),
             "restore": lambda: c.restore_pixels(self.decoded, self.codes, self.symbols),
@@ -116,10 +91,6 @@ class Case:
             "compress": lambda: c.compress(self.rgb, QUALITY, LAM),
             "view": lambda: c.restore(self.jpeg, self.sidecar),
         }
-        if not hasattr(c, "restore_region"):
-            del every["preview_256"]
-        if "predict" in inspect.signature(c.compress).parameters and c.net.selects_blocks:
-            every["compress_predict"] = lambda: c.compress(self.rgb, QUALITY, LAM, predict=True)
         return {name: every[name] for name in only if name in every}
 
 
@@ -158,46 +129,6 @@ def summarise(samples: Samples) -> dict[str, dict[str, dict]]:
     }
 
 
-def fastpath_psnr(images: list[Path]) -> list[dict]:
-    """PSNR of fp32 and fast-path restores of Kodak images at q=20, blind and with the sidecar."""
-    if not supports_fast():
-        return []
-    exact, fast = make_codec("fast", "fp32"), make_codec("fast", "fast")
-    rows = []
-    for path in images:
-        rgb = load_image(path).rgb
-        res = exact.compress(rgb, PSNR_QUALITY, LAM)
-        for blind in (False, True):
-            outs = [c.restore(res.jpeg, None if blind else res.sidecar).image for c in (exact, fast)]
-            rows.append({
-                "image": path.name, "blind": blind, "psnr_jpeg": psnr(rgb, res.jpeg_decoded),
-                "psnr_fp32": psnr(rgb, outs[0]), "psnr_fast": psnr(rgb, outs[1]),
-                "delta_db": psnr(rgb, outs[1]) - psnr(rgb, outs[0]),
-                "max_abs_diff": int(np.abs(outs[0].astype(int) - outs[1].astype(int)).max()),
-            })
-    return rows
-
-
-def prediction_psnr(images: list[Path]) -> list[dict]:
-    """PSNR of the encoder's prediction (``compress(predict=True)``) beside the decoder's restore, q=20."""
-    codec = make_codec("fast", modes()[-1])
-    if "predict" not in inspect.signature(codec.compress).parameters:
-        return []
-    rows = []
-    for path in images:
-        rgb = load_image(path).rgb
-        res = codec.compress(rgb, PSNR_QUALITY, LAM, predict=True)
-        if res.prediction is None:
-            return []
-        restored = codec.restore(res.jpeg, res.sidecar).image
-        predicted, decoded = psnr(rgb, res.prediction), psnr(rgb, restored)
-        rows.append({
-            "image": path.name, "psnr_prediction": predicted, "psnr_restore": decoded, "delta_db": predicted - decoded,
-            "max_abs_diff": int(np.abs(res.prediction.astype(int) - restored.astype(int)).max()),
-        })
-    return rows
-
-
 def big_inputs(rgb: np.ndarray, case: Case, folder: Path) -> tuple[Path, Path]:
     """A 6000x4000 JPEG (the sample tiled) and a sidecar for it (the sample's symbols tiled)."""
     height, width = BIG_SIZE
@@ -220,10 +151,9 @@ def big_inputs(rgb: np.ndarray, case: Case, folder: Path) -> tuple[Path, Path]:
     return jpeg_path, side_path
 
 
-def big_restore(jpeg: Path, sidecar: Path, mode: str) -> dict:
+def big_restore(jpeg: Path, sidecar: Path) -> dict:
     """Restore in a child process; its peak RSS comes from wait4's rusage of that child alone."""
-    cmd = [sys.executable, "-m", "benchmarks.big", "--preset", "fast", "--mode", mode,
-           "--jpeg", str(jpeg), "--sidecar", str(sidecar)]
+    cmd = [sys.executable, "-m", "benchmarks.big", "--preset", "fast", "--jpeg", str(jpeg), "--sidecar", str(sidecar)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -243,7 +173,7 @@ def fmt_ms(value: float | None) -> str:
 
 def print_table(summary: dict[str, dict[str, dict]], key: str = "median_s", title: str = "wall") -> None:
     print(f"\n768x512 sample, q={QUALITY}, lambda={LAM}: median {title} milliseconds")
-    header = f"{'preset/mode':<12}" + "".join(f"{s:>{max(14, len(s) + 2)}}" for s in STAGES)
+    header = f"{'preset':<12}" + "".join(f"{s:>{max(14, len(s) + 2)}}" for s in STAGES)
     print(header)
     print("-" * len(header))
     for case, stages in summary.items():
@@ -263,7 +193,7 @@ def print_comparison(before: dict[str, dict[str, dict]], after: dict[str, dict[s
     """Median wall milliseconds of an earlier run (``--compare``) beside this one's, for matching rows."""
     print("\nbefore -> after (median wall ms, speed-up)")
     for case, stages in after.items():
-        base = before.get(case) or before.get(case.replace("/fast", "/fp32"))
+        base = before.get(case) or before.get(f"{case}/fast")
         if not base:
             continue
         cells = [
@@ -280,10 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write all numbers to this JSON file")
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions of the fast preset (default 5)")
     parser.add_argument("--skip-paper", action="store_true")
-    parser.add_argument("--skip-psnr", action="store_true")
     parser.add_argument("--skip-big", action="store_true")
-    parser.add_argument("--big-modes", default=None, help="comma list of modes for the 24 MP run (default: the "
-                        "codec's default mode only)")
     parser.add_argument("--compare", type=Path, default=None, help="JSON of an earlier run to print beside this one")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice); on a "
                         "machine busy with other work, 1 thread shows the per-core cost without thread contention")
@@ -296,16 +223,16 @@ def main(argv: list[str] | None = None) -> None:
     meta = {
         "machine": platform.processor() or platform.machine(), "python": platform.python_version(),
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(), "modes": modes(), "quality": QUALITY, "lam": LAM,
+        "load_average_at_start": os.getloadavg(), "quality": QUALITY, "lam": LAM,
         "image": list(rgb.shape), "targets": TARGETS,
     }
     print(f"torch {meta['torch']}, {meta['threads']} threads, {meta['cpus']} CPUs, "
-          f"load average {meta['load_average_at_start'][0]:.2f} at start; modes: {', '.join(meta['modes'])}")
+          f"load average {meta['load_average_at_start'][0]:.2f} at start")
 
-    fast_cases = [Case("fast", mode, rgb) for mode in modes()]
-    summary = summarise(run_interleaved(fast_cases, STAGES, reps, warmup=1))
+    fast_case = Case("fast", rgb)
+    summary = summarise(run_interleaved([fast_case], STAGES, reps, warmup=1))
     if not args.skip_paper:
-        paper_cases = [Case("paper", mode, rgb) for mode in modes()]
+        paper_cases = [Case("paper", rgb)]
         paper_stages = ("extract", "side_encode", "side_decode", "restore")
         summary |= summarise(run_interleaved(paper_cases, paper_stages, 1 if args.quick else 2, warmup=1))
     print_table(summary)
@@ -314,62 +241,24 @@ def main(argv: list[str] | None = None) -> None:
         print_comparison(json.loads(args.compare.read_text())["sample"], summary)
 
     report: dict = {"meta": meta, "sample": summary}
-    default = "fast/fast" if "fast/fast" in summary else "fast/fp32"
-    fast = summary[default]
+    fast = summary["fast"]
     side = fast["side_encode"]["median_s"] + fast["side_decode"]["median_s"]
-    checks = {
-        "restore_s": fast["restore"]["median_s"], "sidecar_codec_s": side,
-    }
-    print(f"\n{default}: restore {fast['restore']['median_s']:.3f} s (target {TARGETS['restore_s']} s; "
+    checks = {"restore_s": fast["restore"]["median_s"], "sidecar_codec_s": side}
+    print(f"\nfast: restore {fast['restore']['median_s']:.3f} s (target {TARGETS['restore_s']} s; "
           f"CPU time of all threads {fast['restore']['median_cpu_s']:.3f} s), "
           f"sidecar encode+decode {side * 1000:.1f} ms (target {TARGETS['sidecar_codec_s'] * 1000:.0f} ms)")
-    for mode in modes():
-        if f"paper/{mode}" in summary:
-            ratio = summary[f"paper/{mode}"]["restore"]["median_s"] / summary[f"fast/{mode}"]["restore"]["median_s"]
-            checks[f"paper_over_fast_restore_{mode}"] = ratio
-            print(f"restore paper / fast ({mode}): {ratio:.1f}x")
-    if supports_fast():
-        for preset in ("fast", "paper"):
-            if f"{preset}/fast" in summary:
-                exact, quick = summary[f"{preset}/fp32"]["restore"], summary[f"{preset}/fast"]["restore"]
-                gain = exact["median_s"] / quick["median_s"]
-                checks[f"{preset}_fast_path_speedup"] = gain
-                print(f"fast path speed-up of restore, {preset}: {gain:.2f}x")
-
-    if not args.skip_psnr and KODAK.is_dir():
-        images = sorted(KODAK.glob("kodim*.png"))[: 2 if args.quick else 4]
-        rows = fastpath_psnr(images)
-        report["fastpath_psnr"] = rows
-        if rows:
-            print_rows(f"fast path vs fp32, preset fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)", rows, [
-                ("mode", 8, lambda r: "blind" if r["blind"] else "sidecar"),
-                ("JPEG", 9, lambda r: f"{r['psnr_jpeg']:.3f}"), ("fp32", 9, lambda r: f"{r['psnr_fp32']:.3f}"),
-                ("fast", 9, lambda r: f"{r['psnr_fast']:.3f}"), ("delta", 10, lambda r: f"{r['delta_db']:+.5f}"),
-                ("max |diff|", 12, lambda r: str(r["max_abs_diff"])),
-            ])
-            checks["fastpath_worst_delta_db"] = min(r["delta_db"] for r in rows)
-        predicted = prediction_psnr(images)
-        report["prediction_psnr"] = predicted
-        if predicted:
-            title = f"encoder's prediction vs decoder's restore, fast, Kodak q={PSNR_QUALITY}, lambda={LAM} (dB)"
-            print_rows(title, predicted, [
-                ("prediction", 12, lambda r: f"{r['psnr_prediction']:.3f}"),
-                ("restore", 10, lambda r: f"{r['psnr_restore']:.3f}"), ("delta", 10, lambda r: f"{r['delta_db']:+.5f}"),
-                ("max |diff|", 12, lambda r: str(r["max_abs_diff"])),
-            ])
+    if "paper" in summary:
+        checks["paper_over_fast_restore"] = summary["paper"]["restore"]["median_s"] / fast["restore"]["median_s"]
+        print(f"restore paper / fast: {checks['paper_over_fast_restore']:.1f}x")
 
     if not (args.quick or args.skip_big):
-        big_modes = args.big_modes.split(",") if args.big_modes else modes()[-1:]
-        report["big"] = {}
         with tempfile.TemporaryDirectory() as folder:
-            jpeg, sidecar = big_inputs(rgb, fast_cases[0], Path(folder))
+            jpeg, sidecar = big_inputs(rgb, fast_case, Path(folder))
             print(f"\n{BIG_SIZE[1]}x{BIG_SIZE[0]} (24 MP) restore with sidecar, preset fast, child process")
-            for mode in big_modes:
-                result = big_restore(jpeg, sidecar, mode)
-                report["big"][mode] = result
-                print(f"fast/{mode:<9} {result['seconds']:8.1f} s   peak RSS {result['ru_maxrss_mib']:7.0f} MiB "
-                      f"(target {TARGETS['big_peak_mib']} MiB; {result['rss_before_restore_kib'] / 1024:.0f} MiB "
-                      f"before the restore)")
+            result = report["big"] = big_restore(jpeg, sidecar)
+            print(f"fast {result['seconds']:8.1f} s   peak RSS {result['ru_maxrss_mib']:7.0f} MiB "
+                  f"(target {TARGETS['big_peak_mib']} MiB; {result['rss_before_restore_kib'] / 1024:.0f} MiB "
+                  f"before the restore)")
     report["checks"] = checks
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))

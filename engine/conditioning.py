@@ -1,7 +1,8 @@
-"""Side inputs every network sees: what the JPEG's quantisation tables say, and lambda.
+"""Side inputs every network sees: what the JPEG's header says, and lambda.
 
-Conditioning on the quantisation tables (present in every JPEG file) lets one model serve
-every quality; conditioning on lambda lets one model serve a continuous rate trade-off.
+Conditioning on the quantisation tables and the chroma sampling factors (present in every JPEG
+file, whatever encoder wrote it) lets one model serve every quality, subsampling and encoder;
+conditioning on lambda lets one model serve a continuous rate trade-off.
 """
 
 from __future__ import annotations
@@ -13,26 +14,68 @@ import numpy as np
 
 from engine.config import LAMBDA_MAX, LAMBDA_MIN
 
-JPEG_COND = 3
-"""Entries of the JPEG conditioning vector: log luma step, log chroma step, subsampled."""
+JPEG_COND = 8
+"""Entries of the JPEG conditioning vector (``JpegParams.vector``)."""
 FULL_COND = JPEG_COND + 1
-"""JPEG conditioning plus the normalised lambda."""
+"""JPEG conditioning plus the normalised lambda (last)."""
+
+LOW_FREQUENCIES = ((0, 1), (1, 0), (0, 2), (1, 1), (2, 0))
+"""(row, column) of the lowest AC frequencies of an 8x8 table, in natural order: where most of a photo's
+energy and most visible ringing lie."""
+
+
+def _log_step(step: float) -> float:
+    return math.log2(max(step, 1.0)) / 8.0
 
 
 @dataclass(frozen=True)
 class JpegParams:
-    """What a decoder knows about a JPEG from its header alone."""
+    """What a decoder knows about a JPEG from its header alone.
 
-    luma_step: float
-    chroma_step: float
-    subsampled: bool
+    ``luma`` and ``chroma`` are the 64 quantisation steps of the luma and chroma tables in natural
+    (row-major) order; a grayscale file repeats its one table. The chroma planes are stored at
+    ``1 / chroma_halved_h`` of the luma's width and ``1 / chroma_halved_v`` of its height
+    (4:2:0 halves both, 4:2:2 the width only).
+    """
+
+    luma: tuple[int, ...]
+    chroma: tuple[int, ...]
+    chroma_halved_h: bool
+    chroma_halved_v: bool
+    grayscale: bool = False
+
+    @property
+    def luma_step(self) -> float:
+        return float(np.mean(self.luma))
+
+    @property
+    def chroma_step(self) -> float:
+        return float(np.mean(self.chroma))
+
+    @property
+    def subsampling(self) -> str:
+        """``4:4:4``, ``4:2:2``, ``4:2:0``, ``4:4:0`` or ``gray``."""
+        if self.grayscale:
+            return "gray"
+        return {(False, False): "4:4:4", (True, False): "4:2:2", (True, True): "4:2:0", (False, True): "4:4:0"}[
+            (self.chroma_halved_h, self.chroma_halved_v)
+        ]
 
     def vector(self) -> np.ndarray:
+        """Mean steps, the chroma sampling, DC and lowest AC steps, grayscale: 8 numbers of order 1."""
+        luma = np.asarray(self.luma, dtype=np.float64).reshape(8, 8)
+        chroma = np.asarray(self.chroma, dtype=np.float64).reshape(8, 8)
+        low = float(np.mean([luma[r, c] for r, c in LOW_FREQUENCIES]))
         return np.array(
             [
-                math.log2(max(self.luma_step, 1.0)) / 8.0,
-                math.log2(max(self.chroma_step, 1.0)) / 8.0,
-                1.0 if self.subsampled else 0.0,
+                _log_step(self.luma_step),
+                _log_step(self.chroma_step),
+                1.0 if self.chroma_halved_v else 0.0,
+                1.0 if self.chroma_halved_h else 0.0,
+                _log_step(luma[0, 0]),
+                _log_step(low),
+                _log_step(chroma[0, 0]),
+                1.0 if self.grayscale else 0.0,
             ],
             dtype=np.float32,
         )

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import TypeVar
-
-Lambdas = TypeVar("Lambdas")
-"""A float or a tensor of lambdas."""
+from dataclasses import asdict, dataclass
 
 BLOCK = 16
 """Side length in pixels of the image block that one artifact descriptor covers."""
@@ -20,7 +16,7 @@ information in bits per pixel; larger lambda means fewer side bits.
 """
 
 
-def rd_multiplier(lam: Lambdas) -> Lambdas:
+def rd_multiplier(lam):  # a float or a tensor of lambdas
     """Squared error (0-255 scale, summed over a block's values) that one side bit is worth at ``lam``.
 
     Per block the loss ``MSE + lambda * bpp`` is ``(SSE / 3 + lambda * bits) / pixels`` for RGB,
@@ -35,6 +31,7 @@ class ModelConfig:
 
     name: str
     symbols: int = 16
+    """Size of the descriptor alphabet, one symbol coded per 16x16 block (the keep symbol included)."""
     trunk_blocks: int = 16
     trunk_features: int = 64
     trunk_scale: int = 1
@@ -45,7 +42,19 @@ class ModelConfig:
     res_scale: float = 1.0
     corrections: int = 0
     """Hidden features of the block-level selection head (``engine.models.corrections``); 0 = none."""
-    extra: dict = field(default_factory=dict)
+    keep_jpeg: bool = False
+    """The last symbol means "keep the JPEG's own pixels for this block": the encoder can always choose
+    it, so a restored image is never worse than its JPEG (``docs/block-selection.md``)."""
+
+    @property
+    def candidates(self) -> int:
+        """Correction candidates of the block-level selection head: every symbol but the keep symbol."""
+        return self.symbols - 1 if self.keep_jpeg else self.symbols
+
+    @property
+    def keep_symbol(self) -> int | None:
+        """The symbol that keeps a block's JPEG pixels (None: the model has none)."""
+        return self.symbols - 1 if self.keep_jpeg else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,12 +73,15 @@ def register(config: ModelConfig) -> ModelConfig:
     return config
 
 
-PAPER = register(ModelConfig(name="paper", corrections=64))
-"""EDSR-baseline* trunk (16 blocks, 64 channels, full resolution), C = 16, 16x16 blocks."""
+PAPER = register(ModelConfig(name="paper", symbols=17, corrections=64, keep_jpeg=True))
+"""EDSR-baseline* trunk (16 blocks, 64 channels, full resolution), C = 16 corrections plus the keep symbol,
+16x16 blocks."""
 
 FAST = register(
     ModelConfig(
         name="fast",
+        symbols=17,
+        keep_jpeg=True,
         trunk_blocks=8,
         trunk_features=48,
         trunk_scale=2,

@@ -45,6 +45,22 @@ def _is_ours(jpeg: bytes, marker: int, start: int, end: int) -> bool:
     return marker == APP_MARKER and head <= end and jpeg[start + 4 : head] == IDENTIFIER
 
 
+METADATA_MARKERS = frozenset(range(0xE0, 0xF0)) | {0xFE}
+"""APP0-APP15 and COM: metadata that tools add, change or strip without touching the image."""
+
+
+def without_metadata(jpeg: bytes) -> bytes:
+    """The JPEG with its APPn and COM segments removed: what a sidecar's hash covers, so that EXIF, XMP or an
+    ICC profile added or edited later does not detach the sidecar from its image."""
+    out, pos = bytearray(jpeg[:2]), 2
+    for marker, start, end in _segments(jpeg):
+        out += jpeg[pos:start]
+        if marker not in METADATA_MARKERS:
+            out += jpeg[start:end]
+        pos = end
+    return bytes(out + jpeg[pos:])
+
+
 def jpeg_size(jpeg: bytes) -> tuple[int, int]:
     """(width, height) from the JPEG's frame header, read without decoding anything."""
     for marker, start, end in _segments(jpeg):
@@ -73,8 +89,13 @@ def _segment(index: int, count: int, chunk: bytes) -> bytes:
     return struct.pack(">BBH", 0xFF, APP_MARKER, length) + IDENTIFIER + bytes([index, count]) + chunk
 
 
+LEADING_MARKERS = frozenset({0xE0, 0xE1, 0xE2})
+"""APP0 (JFIF), APP1 (EXIF, XMP) and APP2 (ICC profile): embedded side information goes after those
+that lead the file, so readers that expect them first still find them first."""
+
+
 def embed_sidecar(jpeg: bytes, sidecar: bytes) -> bytes:
-    """The JPEG with the sidecar in APP10 segments after its leading APP0/APP1 segments."""
+    """The JPEG with the sidecar in APP10 segments after its leading APP0, APP1 and APP2 segments."""
     segments = _segments(jpeg)
     if any(_is_ours(jpeg, m, s, e) for m, s, e in segments):
         raise SideJPEGError("JPEG already carries embedded side information")
@@ -83,7 +104,7 @@ def embed_sidecar(jpeg: bytes, sidecar: bytes) -> bytes:
         raise SideJPEGError("side information too large to embed")
     insert_at = 2
     for marker, _, end in segments:
-        if marker not in (0xE0, 0xE1):
+        if marker not in LEADING_MARKERS:
             break
         insert_at = end
     blob = b"".join(_segment(i, len(chunks), c) for i, c in enumerate(chunks))

@@ -43,14 +43,24 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 
 
 def params_of(image: JpegImagePlugin.JpegImageFile) -> JpegParams:
-    """Quantisation steps and chroma subsampling from a JPEG's header."""
+    """Quantisation tables and chroma sampling factors from a JPEG's header."""
     tables = getattr(image, "quantization", None) or {}
-    if not tables:
+    layers = getattr(image, "layer", None) or []
+    if not tables or not layers:
         raise SideJPEGError("JPEG has no quantisation tables")
-    luma = float(np.mean(tables[min(tables)]))
-    chroma = float(np.mean(tables[sorted(tables)[1]])) if len(tables) > 1 else luma
-    sampling = JpegImagePlugin.get_sampling(image) if image.mode == "RGB" or image.mode == "YCbCr" else 0
-    return JpegParams(luma_step=luma, chroma_step=chroma, subsampled=sampling == 2)
+    try:
+        luma = tuple(int(v) for v in tables[layers[0][3]])
+        chroma = tuple(int(v) for v in tables[layers[1][3]]) if len(layers) > 1 else luma
+    except (KeyError, IndexError, TypeError):
+        raise SideJPEGError("JPEG refers to a quantisation table it does not define") from None
+    if len(luma) != 64 or len(chroma) != 64:
+        raise SideJPEGError("JPEG quantisation table does not have 64 entries")
+    (_, luma_h, luma_v, _), chroma_h, chroma_v = layers[0], 1, 1
+    if len(layers) > 1:
+        chroma_h, chroma_v = max(1, layers[1][1]), max(1, layers[1][2])
+    return JpegParams(
+        luma, chroma, chroma_halved_h=luma_h > chroma_h, chroma_halved_v=luma_v > chroma_v, grayscale=len(layers) == 1
+    )
 
 
 def jpeg_params(data: bytes) -> JpegParams:

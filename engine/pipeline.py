@@ -5,7 +5,6 @@ The CLI, the GUI, evaluation and benchmarks all go through ``Codec``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -13,7 +12,6 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from engine import fastpath
 from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel, dequantize_cond, quantize_cond
@@ -22,18 +20,16 @@ from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS, rd_multipl
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params, encode_jpeg
-from engine.models.sidejpeg import EncoderPass, SideJPEGNet
+from engine.models.corrections import never_worse
+from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import installed_models, weights_path
 from engine.tiling import Tile
-from engine.weights import load_model, model_id
+from engine.weights import BLIND_MIN_STEP_KEY, load_model_info, model_id
 
 Progress = Callable[[int, int], None]
 TileRun = Callable[[Tile, torch.Tensor | None], torch.Tensor]
 """Restored tile (1, 3, h, w) over ``tile.outer``, given the tile's part of the symbol map (None: blind)."""
 TILE_MARGIN = 32
-PREDICTION_MAX_BYTES = 512 * 2**20
-"""Largest memory the encoder may keep (trunk features and base image of every tile) to predict the
-restored image; a larger image gets no prediction."""
 
 
 class Cancelled(Exception):
@@ -57,9 +53,9 @@ class CompressResult:
     lam: float
     cond_codes: np.ndarray
     """Integer conditioning (JPEG parameters and lambda) that ``restore_pixels`` and ``restore_region`` take."""
-    prediction: np.ndarray | None = None
-    """The encoder's prediction of the restored image (``compress(predict=True)``, models with block-level
-    selection): within a rounding step of what ``restore`` gives, at no extra network pass."""
+    restored: np.ndarray
+    """What ``restore`` of this JPEG and sidecar gives, computed by the encoder to check it: never worse
+    than the JPEG (models with the keep symbol; ``Codec.compress``)."""
 
     def _bpp(self, nbytes: int) -> float:
         return nbytes * 8 / (self.width * self.height)
@@ -147,30 +143,46 @@ def _check(cancel: CancelEvent | None) -> None:
         raise Cancelled()
 
 
-class Codec:
-    """One loaded model with its integer context coder; safe to reuse for many images."""
+def _stage(progress: Progress | None, index: int, count: int) -> Progress | None:
+    """Progress of stage ``index`` of ``count`` equal stages, reported in thousandths of the whole."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(round(1000 * (index + done / max(total, 1)) / count), 1000)
 
-    def __init__(
-        self, preset: str = DEFAULT_PRESET, device: str = "auto", net: SideJPEGNet | None = None, fast: bool = True
-    ) -> None:
+
+def _block_sse(image: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """Squared error (0-255 scale) of every 16x16 block, (H16, W16); the padding beyond the image counts 0."""
+    diff = np.square(image.astype(np.int64) - original.astype(np.int64)).sum(axis=2)
+    h, w = diff.shape
+    diff = np.pad(diff, ((0, -h % BLOCK), (0, -w % BLOCK)))
+    return diff.reshape(diff.shape[0] // BLOCK, BLOCK, diff.shape[1] // BLOCK, BLOCK).sum(axis=(1, 3))
+
+
+class Codec:
+    """One loaded model with its integer context coder; safe to reuse for many images.
+
+    The networks run in inference mode on channels-last tensors, under fp16 autocast on CUDA (a tile
+    whose fp16 result is not finite is redone in fp32).
+    """
+
+    def __init__(self, preset: str = DEFAULT_PRESET, device: str = "auto", net: SideJPEGNet | None = None) -> None:
+        info: dict = {}
         if net is None:
             if preset not in PRESETS:
                 raise SideJPEGError(f"unknown preset {preset!r}; available: {', '.join(sorted(PRESETS))}")
             path = weights_path(preset)
             if not path.exists():
                 raise SideJPEGError(f"no trained weights for preset {preset!r} (expected {path})")
-            net = load_model(path)
+            net, info = load_model_info(path)
         self.device = resolve_device(device)
-        self.net = net.eval().to(self.device)
-        self.config = net.config
         self.model_id = model_id(net)
+        self.net = net.eval().to(self.device, memory_format=torch.channels_last)
+        self.config = net.config
         self.coder = IntegerContextModel(net.context)
         self.tile_size = 512 * self.config.trunk_scale
-        self.fast = fast
-        """Run the networks through ``engine.fastpath`` (channels-last, fused convolutions, fp16 on CUDA)
-        instead of the exact fp32 graph."""
-        self._fast_net: fastpath.FastNet | None = None
-        self._fast_lock = threading.Lock()
+        self.blind_min_step = float(info.get(BLIND_MIN_STEP_KEY, 0.0))
+        """Blind restoration applies to JPEGs whose mean luma quantiser step is at least this; finer ones
+        (very high qualities) are shown as they are, since this model was measured not to improve them."""
 
     @staticmethod
     def available_devices() -> list[str]:
@@ -191,102 +203,99 @@ class Codec:
 
     def _tensor(self, rgb: np.ndarray) -> torch.Tensor:
         pixels = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).to(self.device)
-        return pixels.permute(2, 0, 1)[None].float().div_(255)
+        return pixels.permute(2, 0, 1)[None].float().div_(255).contiguous(memory_format=torch.channels_last)
+
+    def _run(self, fn: Callable[..., torch.Tensor], *args: torch.Tensor | None) -> torch.Tensor:
+        """``fn(*args)`` under fp16 autocast on CUDA, redone in fp32 if that is not finite."""
+        if self.device.type != "cuda":
+            return fn(*args)
+        with torch.autocast("cuda", dtype=torch.float16):
+            out = fn(*args)
+        return out.float() if bool(torch.isfinite(out).all()) else fn(*args)
+
+    def blind_passes_through(self, cond_codes: np.ndarray) -> bool:
+        """Whether blind decoding shows this JPEG as it is: its quantiser steps are finer than this model
+        was measured to improve (``blind_min_step``)."""
+        luma_code = float(dequantize_cond(cond_codes)[0])
+        return 2.0 ** (8.0 * luma_code) < self.blind_min_step
 
     def _cond(self, codes: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(dequantize_cond(codes))[None].to(self.device)
 
-    def _fast(self) -> fastpath.FastNet:
-        """The fast versions of the networks, built on first use (thread-safe)."""
-        with self._fast_lock:
-            if self._fast_net is None:
-                self._fast_net = fastpath.FastNet(self.net, self.device)
-            return self._fast_net
-
-    def _restorer(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]:
-        return self._fast().restore if self.fast else self.net.restore
-
-    def _extractor(self) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-        return self._fast().extract if self.fast else self.net.extract
-
-    def extract_symbols(
-        self, rgb: np.ndarray, decoded: np.ndarray, cond_codes: np.ndarray, lam: float,
-        cancel: CancelEvent | None = None,
-    ) -> np.ndarray:
-        """Descriptor map (H16, W16) of an image given its JPEG decode: the encoder half of ``compress``."""
-        return self._choose(rgb, decoded, cond_codes, lam, cancel, predict=False)[0]
-
     def _blockwise(
         self, original: np.ndarray, decoded: np.ndarray, cancel: CancelEvent | None,
-        compute: Callable[[Tile, torch.Tensor, torch.Tensor], torch.Tensor],
+        compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], progress: Progress | None = None,
     ) -> np.ndarray:
-        """Run ``compute(tile, original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
+        """Run ``compute(original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
         h, w = _padded_size(original.shape[0]), _padded_size(original.shape[1])
         out: np.ndarray | None = None
-        for tile in _area_tiles((0, h, 0, w), h, w, self.tile_size, TILE_MARGIN):
+        parts = list(_area_tiles((0, h, 0, w), h, w, self.tile_size, TILE_MARGIN))
+        for i, tile in enumerate(parts):
             _check(cancel)
             (a, b, c, d), outer = tile.inner, tile.outer
             x, y = (self._tensor(_padded_crop(image, outer)) for image in (original, decoded))
-            part = compute(tile, x, y)[0].cpu().numpy()
+            part = compute(x, y)[0].float().cpu().numpy()
             if out is None:
                 out = np.zeros((*part.shape[:-2], h // BLOCK, w // BLOCK), dtype=part.dtype)
             dy, dx = (v // BLOCK for v in tile.offset)
             rows, cols = (b - a) // BLOCK, (d - c) // BLOCK
             out[..., a // BLOCK : b // BLOCK, c // BLOCK : d // BLOCK] = part[..., dy : dy + rows, dx : dx + cols]
+            if progress:
+                progress(i + 1, len(parts))
         return out
 
     @torch.inference_mode()
-    def _extract(
-        self, original: np.ndarray, decoded: np.ndarray, cond: torch.Tensor, cancel: CancelEvent | None
-    ) -> np.ndarray:
-        extract = self._extractor()
-        return self._blockwise(original, decoded, cancel, lambda _, x, y: extract(x, y, cond)).astype(np.uint8)
-
-    @torch.inference_mode()
     def _choose(
-        self, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray, lam: float, cancel: CancelEvent | None,
-        predict: bool,
-    ) -> tuple[np.ndarray, np.ndarray | None]:
+        self, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray, lam: float,
+        progress: Progress | None, cancel: CancelEvent | None,
+    ) -> np.ndarray:
         """The symbol map to send: the extractor's, or with block-level selection the RDO choice over the
-        squared error each symbol would give each block (``engine.coding.wavefront.rd_choose``); and,
-        when asked and affordable, the encoder's prediction of the restored image."""
+        squared error each symbol would give each block (``engine.coding.wavefront.rd_choose``), among the
+        choices no worse than the JPEG where the model has the keep symbol."""
         cond = self._cond(codes)
         if not self.net.selects_blocks:
-            return self._extract(original, decoded, cond, cancel), None
-        encoder = self._fast() if self.fast else self.net
-        predict = predict and self._prediction_bytes(original.shape[0], original.shape[1]) <= PREDICTION_MAX_BYTES
-        kept: dict[tuple[int, int, int, int], EncoderPass] = {}
-
-        def errors_of(tile: Tile, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            encoded = encoder.encoder_pass(x, y, cond)
-            if predict:
-                kept[tile.inner] = encoded
-            return encoded.errors
-
-        errors = self._blockwise(original, decoded, cancel, errors_of)
+            extract = self.net.extract
+            return self._blockwise(original, decoded, cancel, lambda x, y: self._run(extract, x, y, cond)).astype(
+                np.uint8
+            )
+        errors_of = self.net.encoder_pass
+        errors = self._blockwise(
+            original, decoded, cancel, lambda x, y: self._run(lambda *a: errors_of(*a).errors, x, y, cond), progress
+        )
+        keep = self.config.keep_symbol
+        if keep is not None:
+            errors = never_worse(torch.from_numpy(errors)[None], keep)[0].numpy()
         per_block = errors.transpose(1, 2, 0).astype(np.float64)
-        symbols = wavefront.rd_choose(self.coder, per_block, codes, rd_multiplier(lam))
-        if not predict:
-            return symbols, None
+        return wavefront.rd_choose(self.coder, per_block, codes, rd_multiplier(lam))
 
-        def predicted(tile: Tile, tile_symbols: torch.Tensor | None) -> torch.Tensor:
-            encoded = kept.pop(tile.inner)
-            return encoder.predict(encoded.features, encoded.base, tile_symbols)
+    def _never_worse(
+        self, original: np.ndarray, decoded: np.ndarray, codes: np.ndarray, symbols: np.ndarray,
+        progress: Progress | None, cancel: CancelEvent | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The map to send and what the decoder restores with it, checked against the JPEG by decoding.
 
-        height, width = decoded.shape[:2]
-        return symbols, self._tiles_to_image(decoded, symbols, (0, 0, height, width), predicted, None, cancel)
-
-    def _prediction_bytes(self, height: int, width: int) -> int:
-        """Memory the encoder keeps to predict an image of this size: trunk features and base image."""
-        features = self.config.trunk_features / self.config.trunk_scale**2
-        return int(_padded_size(height) * _padded_size(width) * (features + 3) * 4)
+        The encoder chose each block by errors computed with the extractor's map conditioning the trunk;
+        the decoder's trunk sees the chosen map, which moves pixels by a rounding step here and there. If
+        that makes the image worse than the JPEG, the blocks it made worse keep their JPEG pixels; if the
+        image is still worse, every block does, and the restored image is the JPEG itself.
+        """
+        restored = self.restore_pixels(decoded, codes, symbols, progress, cancel)
+        keep = self.config.keep_symbol
+        jpeg_sse = _block_sse(decoded, original)
+        if keep is None or _block_sse(restored, original).sum() <= jpeg_sse.sum():
+            return symbols, restored
+        symbols = np.where(_block_sse(restored, original) > jpeg_sse, keep, symbols).astype(np.uint8)
+        restored = self.restore_pixels(decoded, codes, symbols, None, cancel)
+        if _block_sse(restored, original).sum() <= jpeg_sse.sum():
+            return symbols, restored
+        return np.full_like(symbols, keep), decoded.copy()
 
     def compress(
         self, rgb: np.ndarray, quality: int, lam: float, subsampling: str = "4:2:0",
-        progress: Progress | None = None, cancel: CancelEvent | None = None, predict: bool = False,
+        progress: Progress | None = None, cancel: CancelEvent | None = None,
     ) -> CompressResult:
-        """JPEG bytes plus the sidecar that lets ``restore`` remove their artifacts; with ``predict`` also
-        the encoder's prediction of the restored image where the model and the memory allow it."""
+        """JPEG bytes plus the sidecar that lets ``restore`` remove their artifacts, and the restored image
+        that the decoder will show (never worse than the JPEG with models that have the keep symbol)."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise SideJPEGError("compress expects an (H, W, 3) uint8 RGB image")
         if not np.isfinite(lam) or lam < 0:
@@ -294,9 +303,8 @@ class Codec:
         jpeg = encode_jpeg(rgb, quality, subsampling)
         decoded, params = decode_with_params(jpeg)
         codes = quantize_cond(full_vector(params, lam))
-        symbols, prediction = self._choose(rgb, decoded, codes, lam, cancel, predict)
-        if progress:
-            progress(1, 2)
+        symbols = self._choose(rgb, decoded, codes, lam, _stage(progress, 0, 2), cancel)
+        symbols, restored = self._never_worse(rgb, decoded, codes, symbols, _stage(progress, 1, 2), cancel)
         probs = wavefront.block_probabilities(self.coder, symbols, codes)
         payload = wavefront.encode(self.coder, symbols, codes, probs)
         height, width = rgb.shape[:2]
@@ -304,11 +312,9 @@ class Codec:
             self.model_id, width, height, int(quality), float(lam), tuple(int(v) for v in codes),
             sc.jpeg_digest(jpeg), len(payload),
         )
-        if progress:
-            progress(2, 2)
         return CompressResult(
             jpeg, sc.pack(header, payload), decoded, symbols, wavefront.block_bits(self.coder, symbols, codes, probs),
-            width, height, int(quality), float(lam), codes, prediction,
+            width, height, int(quality), float(lam), codes, restored,
         )
 
     def read_sidecar(self, sidecar: bytes, jpeg: bytes) -> tuple[sc.SidecarHeader, np.ndarray]:
@@ -380,11 +386,16 @@ class Codec:
         self, decoded: np.ndarray, cond_codes: np.ndarray, symbols: np.ndarray | None,
         box: tuple[int, int, int, int], progress: Progress | None, cancel: CancelEvent | None,
     ) -> np.ndarray:
-        """Restore ``box`` of the image tile by tile."""
-        restore, cond = self._restorer(), self._cond(cond_codes)
+        """Restore ``box`` of the image tile by tile (blind: as it is, where ``blind_passes_through``)."""
+        if symbols is None and self.blind_passes_through(cond_codes):
+            top, left, bottom, right = box
+            if progress:
+                progress(1, 1)
+            return decoded[top:bottom, left:right].copy()
+        cond = self._cond(cond_codes)
 
         def run(tile: Tile, tile_symbols: torch.Tensor | None) -> torch.Tensor:
-            return restore(self._tensor(_padded_crop(decoded, tile.outer)), cond, tile_symbols)
+            return self._run(self.net.restore, self._tensor(_padded_crop(decoded, tile.outer)), cond, tile_symbols)
 
         return self._tiles_to_image(decoded, symbols, box, run, progress, cancel)
 

@@ -11,11 +11,13 @@ import numpy as np
 
 from engine.conditioning import FULL_COND
 from engine.config import BLOCK
-from engine.container import jpeg_size
+from engine.container import jpeg_size, without_metadata
 from engine.errors import SideJPEGError
 
 MAGIC = b"SJPS"
-VERSION = 1
+VERSION = 2
+"""2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol. Version 1
+(3-entry conditioning, 16 symbols) belongs to models no longer shipped."""
 MAX_SIDE = 65535
 """JPEG's own limit on width and height."""
 _HEAD = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI")
@@ -23,12 +25,13 @@ _CRC = struct.Struct("<I")
 HEADER_BYTES = _HEAD.size
 OVERHEAD_BYTES = _HEAD.size + _CRC.size
 MAX_BITS_PER_BLOCK = 32
-"""No sane coder spends more than this on one 16-symbol descriptor: bounds the payload size."""
+"""No sane coder spends more than this on one descriptor: bounds the payload size."""
 
 
 def jpeg_digest(jpeg: bytes) -> bytes:
-    """First 8 bytes of the SHA-256 of the plain JPEG the sidecar belongs to."""
-    return hashlib.sha256(jpeg).digest()[:8]
+    """First 8 bytes of the SHA-256 of the JPEG the sidecar belongs to, its metadata segments left out
+    (``engine.container.without_metadata``)."""
+    return hashlib.sha256(without_metadata(jpeg)).digest()[:8]
 
 
 def blocks_of(width: int, height: int) -> tuple[int, int]:
@@ -73,6 +76,11 @@ def parse_header(data: bytes) -> SidecarHeader:
     """Validate and decode the header alone; checks every size before anything is allocated."""
     if len(data) < 4 or data[:4] != MAGIC:
         raise SideJPEGError("not a SideJPEG sidecar (wrong magic bytes)")
+    if len(data) >= 5 and data[4] < VERSION:
+        raise SideJPEGError(
+            f"sidecar version {data[4]} was written by an earlier SideJPEG, whose models this one no longer "
+            f"ships (it reads version {VERSION}); restore the JPEG blind, or with the SideJPEG that wrote it"
+        )
     if len(data) < 5 or data[4] != VERSION:
         version = data[4] if len(data) >= 5 else "?"
         raise SideJPEGError(f"unsupported sidecar version {version} (this program reads version {VERSION})")

@@ -16,6 +16,9 @@ from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
 
 MODEL_ID_BYTES = 8
+BLIND_MIN_STEP_KEY = "blind_min_step"
+"""Key of the model info (``save_model``) holding the finest mean luma quantiser step that blind restoration
+was measured to improve (``engine.training.calibrate``)."""
 
 
 def tensors_hash(tensors: dict[str, torch.Tensor]) -> bytes:
@@ -24,8 +27,8 @@ def tensors_hash(tensors: dict[str, torch.Tensor]) -> bytes:
     for name in sorted(tensors):
         t = tensors[name].detach().cpu()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
-        # flattened in logical order: a channels_last 1x1 kernel counts as contiguous yet has no unit last stride
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # copied in logical order: a channels_last 1x1 kernel counts as contiguous yet has no unit last stride
+        digest.update(t.clone(memory_format=torch.contiguous_format).reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.digest()
 
 
@@ -59,11 +62,13 @@ def read_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
         raise SideJPEGError(f"cannot read weights {path}: {exc}") from None
 
 
-def load_model(path: str | Path) -> SideJPEGNet:
-    """Load weights, checking that their hash matches the one recorded at save time."""
+def load_model_info(path: str | Path) -> tuple[SideJPEGNet, dict]:
+    """Load weights, checking that their hash matches the one recorded at save time; with the model's info
+    (training steps and settings, calibration)."""
     tensors, metadata = read_tensors(path)
     try:
         config = ModelConfig.from_dict(json.loads(metadata["config"]))
+        info = json.loads(metadata.get("info", "{}"))
     except (KeyError, TypeError, ValueError) as exc:
         raise SideJPEGError(f"weights {path} carry no valid model config: {exc}") from None
     if tensors_hash(tensors).hex() != metadata.get("sha256"):
@@ -73,4 +78,9 @@ def load_model(path: str | Path) -> SideJPEGNet:
         net.load_state_dict(tensors)
     except RuntimeError as exc:
         raise SideJPEGError(f"weights {path} do not fit preset {config.name!r}: {exc}") from None
-    return net.eval()
+    return net.eval(), info if isinstance(info, dict) else {}
+
+
+def load_model(path: str | Path) -> SideJPEGNet:
+    """``load_model_info`` without the info."""
+    return load_model_info(path)[0]

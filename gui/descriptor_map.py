@@ -1,4 +1,5 @@
-"""Block maps over the images: the 16-way descriptor map (categorical colours) and the coded bits per block."""
+"""Block maps over the images: the descriptor map (categorical colours; the keep symbol clear) and the coded bits
+per block."""
 
 from __future__ import annotations
 
@@ -14,9 +15,15 @@ DESCRIPTOR_COLOURS = (
     "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",
     "#bcf60c", "#fabebe", "#008080", "#e6beff", "#9a6324", "#fffac8", "#800000", "#aaffc3",
 )
-"""One fixed, distinct colour per descriptor symbol."""
+"""One fixed, distinct colour per correction symbol."""
+KEEP_COLOUR = "#9e9e9e"
+"""The legend's swatch of the keep symbol (the last one), which the map leaves clear: those blocks show the
+JPEG's own pixels."""
 BITS_COLORMAP = "inferno"
-_PALETTE = np.array([[*QColor(c).getRgb()[:3], 255] for c in DESCRIPTOR_COLOURS], dtype=np.uint8)
+_PALETTE = np.array(
+    [[*QColor(c).getRgb()[:3], 255] for c in DESCRIPTOR_COLOURS] + [[*QColor(KEEP_COLOUR).getRgb()[:3], 0]],
+    dtype=np.uint8,
+)
 
 
 def descriptor_rgba(symbols: np.ndarray) -> np.ndarray:
@@ -72,15 +79,15 @@ class MapLegend(QGroupBox):
         grid.setHorizontalSpacing(6)
         grid.setVerticalSpacing(2)
         self.counts: list[QLabel] = []
-        for i, colour in enumerate(DESCRIPTOR_COLOURS):
-            row, col = i % 8, 2 * (i // 8)
+        for i, colour in enumerate((*DESCRIPTOR_COLOURS, KEEP_COLOUR)):
+            row, col = (i % 8, 2 * (i // 8)) if i < len(DESCRIPTOR_COLOURS) else (8, 0)
             grid.addWidget(_swatch(QColor(colour)), row, col)
             count = QLabel()
             count.setStyleSheet("font-family: monospace;")
             grid.addWidget(count, row, col + 1)
             self.counts.append(count)
         self.usage = QLabel()
-        grid.addWidget(self.usage, 8, 0, 1, 4)
+        grid.addWidget(self.usage, 9, 0, 1, 4)
         self.bits_page = QWidget()
         bits = QVBoxLayout(self.bits_page)
         bits.setContentsMargins(0, 0, 0, 0)
@@ -112,10 +119,11 @@ class MapLegend(QGroupBox):
         counts = np.bincount(symbols.ravel(), minlength=len(self.counts))
         total = int(counts.sum())
         for i, (label, n) in enumerate(zip(self.counts, counts, strict=False)):
-            label.setText(f"{i:2d} {n:6d} {100 * n / total:5.1f}%")
+            name = "keep" if i == len(DESCRIPTOR_COLOURS) else f"{i:2d}"
+            label.setText(f"{name} {n:6d} {100 * n / total:5.1f}%" + (" (JPEG pixels)" if name == "keep" else ""))
         p = counts[counts > 0] / total
         perplexity = float(np.exp(-(p * np.log(p)).sum()))
-        self.usage.setText(f"{np.count_nonzero(counts)} of 16 symbols used · perplexity {perplexity:.2f}")
+        self.usage.setText(f"{np.count_nonzero(counts)} of {len(self.counts)} symbols used · perplexity {perplexity:.2f}")
         self.pages.setCurrentWidget(self.symbols_page)
 
     def show_bits(self, bits: np.ndarray) -> None:

@@ -164,14 +164,13 @@ def preview_box(view: tuple[float, float, float, float], width: int, height: int
 
 
 REGION_NOTE = "the visible region first; the rest follows"
-PREDICTION_NOTE = "the encoder's prediction; the decoder's pass follows"
 BLIND_NOTE = "blind decoder; the descriptor maps follow"
 
 
 @dataclass(frozen=True)
 class RegionPreview:
-    """Restored pixels of a region (the visible one, or the whole image as the encoder predicts it),
-    reported before the decoder's pass over the whole image is done."""
+    """Restored pixels of a region (the visible one, or the whole image before its descriptor maps),
+    reported before the whole job is done."""
 
     box: Box
     pixels: np.ndarray
@@ -199,28 +198,24 @@ def restore_visible_first(
 def compress_and_restore(
     codec: Codec, original: np.ndarray, box: Box | None, settings: Settings, ctx: JobContext
 ) -> RestoreOutcome:
-    """Compress to JPEG + sidecar and restore, showing a preview as early as possible: with the sidecar,
-    the encoder's prediction of the restored image (or, for models without one, the visible ``box``
-    first); blind, the restored image itself, before the sidecar is computed for the maps and export."""
+    """Compress to JPEG + sidecar and restore. With the sidecar the encoder checks the decoder's result
+    itself (``CompressResult.restored``); blind, the restored image (the visible ``box`` first) is shown
+    before the sidecar is computed for the maps and export."""
     height, width = original.shape[:2]
-    whole = (0, 0, height, width)
 
     def compress(start: float) -> CompressResult:
         return codec.compress(
             original, settings.quality, settings.lam, settings.subsampling,
-            progress=scaled_progress(ctx.progress, start, 0.5), cancel=ctx.cancel, predict=settings.use_sidecar,
+            progress=scaled_progress(ctx.progress, start, 1.0 - start), cancel=ctx.cancel,
         )
 
     if settings.use_sidecar:
         res = compress(0.0)
-        if res.prediction is not None:
-            ctx.partial(RegionPreview(whole, res.prediction, res.jpeg_decoded, PREDICTION_NOTE))
-            box = None
-        image = restore_visible_first(codec, res.received(), box, ctx, scaled_progress(ctx.progress, 0.5, 0.5))
+        image = res.restored
     else:
         jpeg, decoded = codec.encode_jpeg(original, settings.quality, settings.subsampling)
         image = restore_visible_first(codec, codec.receive(jpeg), box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
-        ctx.partial(RegionPreview(whole, image, decoded, BLIND_NOTE))
+        ctx.partial(RegionPreview((0, 0, height, width), image, decoded, BLIND_NOTE))
         res = compress(0.5)
     used = res.sidecar if settings.use_sidecar else None
     return RestoreOutcome(

@@ -13,7 +13,7 @@ from engine.coding.integer_context import CAUSAL_OFFSETS, IntegerContextModel, d
 from engine.config import get_preset
 from engine.models.context_model import ContextModel, bits_per_block
 
-COND = quantize_cond(np.array([0.8, 0.9, 1.0, 0.4]))
+COND = quantize_cond(np.array([0.8, 0.9, 1.0, 1.0, 0.6, 0.7, 0.8, 0.0, 0.4]))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_payload_matches_estimated_rate(int_model: IntegerContextModel, shape: t
 def test_integer_and_float_models_agree_in_rate(float_model: ContextModel, int_model: IntegerContextModel) -> None:
     rng = np.random.default_rng(3)
     symbols = rng.integers(0, 16, (40, 60)).astype(np.uint8)
-    one_hot = torch.nn.functional.one_hot(torch.from_numpy(symbols).long(), 16).permute(2, 0, 1)[None].float()
+    one_hot = torch.nn.functional.one_hot(torch.from_numpy(symbols).long(), 17).permute(2, 0, 1)[None].float()
     with torch.inference_mode():
         cond = torch.from_numpy(dequantize_cond(COND))[None]
         float_bits = float(bits_per_block(float_model(one_hot, cond), one_hot).sum())
@@ -95,14 +95,14 @@ def test_payload_of_impossible_length_is_refused(int_model: IntegerContextModel)
 
 
 def test_rd_choice_without_rate_takes_the_least_error(int_model: IntegerContextModel) -> None:
-    errors = np.random.default_rng(3).random((9, 13, 16)) * 1000
+    errors = np.random.default_rng(3).random((9, 13, 17)) * 1000
     chosen = wavefront.rd_choose(int_model, errors, COND, 0.0)
     np.testing.assert_array_equal(chosen, errors.argmin(axis=2))
 
 
 def test_rd_choice_trades_error_for_bits(int_model: IntegerContextModel) -> None:
     """A larger multiplier spends fewer bits and accepts more error; the map always decodes exactly."""
-    errors = np.random.default_rng(4).random((20, 30, 16)) * 200
+    errors = np.random.default_rng(4).random((20, 30, 17)) * 200
     results = []
     for multiplier in (0.0, 20.0, 200.0, 1e6):
         chosen = wavefront.rd_choose(int_model, errors, COND, multiplier)

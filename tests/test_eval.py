@@ -19,7 +19,7 @@ from engine.metrics import psnr
 
 QUALITIES = (10, 20, 30, 40)
 LAMBDAS = (8.0, 256.0)
-KEYS = {"method", "image", "quality", "lam", "bpp_total", "bpp_side", "psnr"}
+KEYS = {"method", "image", "quality", "lam", "bpp_total", "bpp_side", "psnr", "setting"}
 
 
 def _tiny_image(seed: int) -> np.ndarray:
@@ -180,7 +180,7 @@ def test_missing_or_empty_data_exits_2(tmp_path: Path, capsys) -> None:
     assert "no images" in capsys.readouterr().err
 
 
-def test_symbol_usage_counts_every_block_sent(run) -> None:
+def test_symbol_usage_counts_every_block_sent(run, codec) -> None:
     """Per lambda: every block of every image and quality counted once, shares summing to one."""
     _, summary = run
     usage = summary["symbol_usage"]
@@ -188,5 +188,5 @@ def test_symbol_usage_counts_every_block_sent(run) -> None:
     blocks_per_image = (48 // 16) * (64 // 16)
     for entry in usage.values():
         assert entry["blocks"] == 2 * len(QUALITIES) * blocks_per_image
-        assert sum(entry["shares"]) == pytest.approx(1, abs=1e-3) and len(entry["shares"]) == 16
+        assert sum(entry["shares"]) == pytest.approx(1, abs=1e-3) and len(entry["shares"]) == codec.config.symbols
         assert entry["symbols_on_1pct_of_blocks"] == sum(s >= 0.01 for s in entry["shares"])

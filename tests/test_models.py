@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.conditioning import FULL_COND, JPEG_COND
 from engine.config import BLOCK, PRESETS, get_preset
 from engine.models.context_model import ContextModel
 from engine.models.layers import causal_mask
@@ -15,7 +16,8 @@ from engine.models.sidejpeg import SideJPEGNet
 
 def test_paper_preset_matches_the_paper() -> None:
     paper = get_preset("paper")
-    assert (paper.trunk_blocks, paper.trunk_features, paper.symbols, paper.trunk_scale) == (16, 64, 16, 1)
+    assert (paper.trunk_blocks, paper.trunk_features, paper.candidates, paper.trunk_scale) == (16, 64, 16, 1)
+    assert paper.keep_jpeg and paper.symbols == 17, "C = 16 corrections, plus the keep symbol"
     assert BLOCK == 16
     assert "fast" in PRESETS
 
@@ -40,7 +42,7 @@ def test_gradients_reach_the_extractor_through_the_hard_quantizer() -> None:
     torch.nn.init.normal_(net.restorer.tail.weight, std=0.01)
     x = torch.rand(2, 3, 64, 64)
     y = (x + 0.05 * torch.randn_like(x)).clamp(0, 1)
-    out = net(x, y, torch.rand(2, 4))
+    out = net(x, y, torch.rand(2, FULL_COND))
     ((out.restored - x) ** 2).mean().backward()
     grad = net.extractor.head[-1].weight.grad
     assert grad is not None and grad.abs().sum() > 0
@@ -55,20 +57,20 @@ def test_causal_mask_excludes_centre_and_future() -> None:
 def test_context_model_ignores_blocks_not_yet_coded() -> None:
     torch.manual_seed(0)
     model = ContextModel(get_preset("fast")).eval()
-    symbols = torch.randint(0, 16, (1, 8, 9))
-    cond = torch.rand(1, 4)
+    symbols = torch.randint(0, 17, (1, 8, 9))
+    cond = torch.rand(1, FULL_COND)
 
     def logits(sym: torch.Tensor) -> torch.Tensor:
-        one_hot = torch.nn.functional.one_hot(sym, 16).permute(0, 3, 1, 2).float()
+        one_hot = torch.nn.functional.one_hot(sym, 17).permute(0, 3, 1, 2).float()
         return model(one_hot, cond)[0, :, 4, 4]
 
     base = logits(symbols)
     for r, c in [(4, 4), (4, 5), (4, 8), (5, 0), (5, 4), (7, 8)]:
         changed = symbols.clone()
-        changed[0, r, c] = (changed[0, r, c] + 1) % 16
+        changed[0, r, c] = (changed[0, r, c] + 1) % 17
         assert torch.equal(logits(changed), base), (r, c)
     changed = symbols.clone()
-    changed[0, 3, 6] = (changed[0, 3, 6] + 1) % 16
+    changed[0, 3, 6] = (changed[0, 3, 6] + 1) % 17
     assert not torch.equal(logits(changed), base)
 
 
@@ -76,7 +78,7 @@ def test_context_model_ignores_blocks_not_yet_coded() -> None:
 def test_mapping_reaches_the_trunk_resolution(preset: str) -> None:
     config = get_preset(preset)
     mapping = ArtifactFeatureMapping(config)
-    out = mapping(torch.zeros(1, 16, 3, 5), torch.zeros(1, 4))
+    out = mapping(torch.zeros(1, 17, 3, 5), torch.zeros(1, FULL_COND))
     scale = BLOCK // config.trunk_scale
     assert out.shape == (1, config.modulation_features, 3 * scale, 5 * scale)
 
@@ -85,7 +87,7 @@ def test_descriptors_change_the_restored_image() -> None:
     torch.manual_seed(0)
     net = SideJPEGNet(get_preset("fast")).eval()
     torch.nn.init.normal_(net.restorer.tail.weight, std=0.01)
-    y, cond = torch.rand(1, 3, 32, 32), torch.rand(1, 4)
+    y, cond = torch.rand(1, 3, 32, 32), torch.rand(1, FULL_COND)
     with torch.inference_mode():
         a = net.restore(y, cond, torch.zeros(1, 2, 2, dtype=torch.long))
         b = net.restore(y, cond, torch.full((1, 2, 2), 5, dtype=torch.long))
@@ -101,10 +103,10 @@ def test_each_block_receives_the_correction_its_symbol_picks() -> None:
     net = SideJPEGNet(get_preset("fast")).eval()
     corrections = net.restorer.corrections
     torch.nn.init.normal_(corrections.out.weight, std=0.05)
-    y, x, cond = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.rand(1, 4)
+    y, x, cond = torch.rand(1, 3, 32, 48), torch.rand(1, 3, 32, 48), torch.rand(1, FULL_COND)
     symbols = torch.tensor([[[3, 0, 15], [7, 7, 1]]])
     with torch.inference_mode():
-        h = net.restorer.trunk(y, cond[:, :3], net.artifact_features(symbols, cond, y.dtype))
+        h = net.restorer.trunk(y, cond[:, :JPEG_COND], net.artifact_features(symbols, cond, y.dtype))
         candidates = corrections.candidates(h)
         picked = select_per_block(candidates, symbols, 16)
         grouped = candidates.reshape(1, 16, 12, 16, 24)
@@ -126,7 +128,7 @@ def test_each_block_receives_the_correction_its_symbol_picks() -> None:
 
 def test_blind_restore_ignores_the_selection_head() -> None:
     net = SideJPEGNet(get_preset("fast")).eval()
-    y, cond = torch.rand(1, 3, 32, 32), torch.rand(1, 4)
+    y, cond = torch.rand(1, 3, 32, 32), torch.rand(1, FULL_COND)
     with torch.inference_mode():
         before = net.restore(y, cond, None)
         torch.nn.init.normal_(net.restorer.corrections.out.weight, std=1.0)

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{path}: JPEG {width}x{height}, {len(plain)} bytes, {len(plain) * 8 / (width * height):.4f} bpp")
     print(
         f"  mean quantiser step luma {params.luma_step:.1f}, chroma {params.chroma_step:.1f}, "
-        f"chroma {'4:2:0' if params.subsampled else 'not 4:2:0'}"
+        f"sampling {params.subsampling}"
     )
     beside = Path(f"{path}.side")
     sidecar, where = (embedded, "embedded") if embedded is not None else (None, None)

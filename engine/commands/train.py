@@ -25,8 +25,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="run folder for checkpoints and logs (default runs/PRESET)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--export", metavar="PATH", help="only write the run's latest weights to PATH (safetensors)")
-    for field in ("steps", "blind_steps", "selection_steps", "batch", "crop", "seed", "val_every"):
+    for field in ("steps", "blind_steps", "selection_steps", "warmup_steps", "batch", "crop", "seed", "val_every"):
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(DEFAULTS, field))
+    p.add_argument("--init", default="", metavar="WEIGHTS", help="start a fresh run from these weights (fine-tuning)")
     p.add_argument("--lr", type=float, default=DEFAULTS.lr)
     p.add_argument("--selection-lr", type=float, default=DEFAULTS.selection_lr)
     p.add_argument("--checkpoint-minutes", type=float, default=DEFAULTS.checkpoint_minutes)

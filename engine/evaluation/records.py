@@ -9,10 +9,13 @@ from typing import Any
 
 from engine.atomic import write_bytes
 
+DEFAULT_SETTING = "pillow 4:2:0"
+"""The JPEG setting (encoder and chroma subsampling) of every record made before settings were recorded."""
+
 
 @dataclass(frozen=True)
 class Record:
-    """One measured point: a method on one image at one quality (and lambda, for ``side``)."""
+    """One measured point: a method on one image at one quality (and lambda, for ``side``) in one JPEG setting."""
 
     method: str
     image: str
@@ -21,10 +24,11 @@ class Record:
     bpp_total: float
     bpp_side: float
     psnr: float
+    setting: str = DEFAULT_SETTING
 
     @property
     def curve(self) -> str:
-        return curve_name(self.method, self.lam)
+        return curve_name(self.method, self.lam, self.setting)
 
 
 @dataclass(frozen=True)
@@ -39,9 +43,11 @@ class Point:
     images: int
 
 
-def curve_name(method: str, lam: float | None) -> str:
-    """``side@32`` for a side curve, the method name otherwise."""
-    return method if lam is None else f"{method}@{lam:g}"
+def curve_name(method: str, lam: float | None, setting: str = DEFAULT_SETTING) -> str:
+    """``side@32`` for a side curve, the method name otherwise; other settings than the default are
+    named after it: ``blind [jpegli auto]``."""
+    name = method if lam is None else f"{method}@{lam:g}"
+    return name if setting == DEFAULT_SETTING else f"{name} [{setting}]"
 
 
 def to_json(obj: Any) -> bytes:
@@ -57,6 +63,7 @@ def write_records(path: Path, records: list[Record]) -> None:
 
 
 def read_records(path: Path) -> list[Record]:
+    """The records of an ``rd.json``; those written before settings were recorded get ``DEFAULT_SETTING``."""
     return [Record(**item) for item in json.loads(Path(path).read_text())]
 
 
@@ -65,7 +72,7 @@ def merge_records(runs: list[list[Record]]) -> list[Record]:
     merged: dict[tuple, Record] = {}
     for records in runs:
         for r in records:
-            key = (r.method, r.image, r.quality, r.lam)
+            key = (r.setting, r.method, r.image, r.quality, r.lam)
             if key in merged:
                 raise ValueError(f"{r.curve} on {r.image} at q{r.quality} appears in more than one run")
             merged[key] = r

@@ -1,4 +1,4 @@
-"""The evaluation loop: every image at every quality through every method, then the outputs."""
+"""The evaluation loop: every image at every quality through every method in every JPEG setting, then the outputs."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.errors import SideJPEGError
-from engine.evaluation import anchors
+from engine.evaluation.anchors import DEFAULT_SETTINGS, FIXED_ANCHORS, PILLOW_ENCODERS, JpegSetting
 from engine.evaluation.plot import plot_rd
 from engine.evaluation.records import Record, write_json, write_records
 from engine.evaluation.summary import build_summary
 from engine.image_io import SUPPORTED_SUFFIXES, load_image
+from engine.jpeg_io import decode_jpeg
 from engine.metrics import psnr
 from engine.pipeline import Codec
 
@@ -30,6 +31,13 @@ class Settings:
     qualities: tuple[int, ...]
     lambdas: tuple[float, ...]
     methods: tuple[str, ...] = METHODS
+    jpegs: tuple[JpegSetting, ...] = DEFAULT_SETTINGS
+    """The JPEG settings (encoder, chroma subsampling) measured, each with its own curves."""
+
+    def __post_init__(self) -> None:
+        if not any(jpeg.measures(m) for jpeg in self.jpegs for m in self.methods):
+            pillows = ", ".join(sorted(PILLOW_ENCODERS))
+            raise SideJPEGError(f"methods {','.join(self.methods)} need a Pillow encoder ({pillows})")
 
     @property
     def dataset(self) -> str:
@@ -45,7 +53,7 @@ USAGE_SHARE = 0.01
 
 @dataclass
 class SymbolUsage:
-    """How often each symbol was sent, per lambda, over all images and qualities of a run."""
+    """How often each symbol was sent, per lambda, over all images, qualities and settings of a run."""
 
     counts: dict[float, np.ndarray] = field(default_factory=dict)
 
@@ -78,26 +86,56 @@ def find_images(data: Path, limit: int | None = None) -> list[Path]:
     return images[:limit]
 
 
-def _record(
-    method: str,
-    image: str,
-    original: np.ndarray,
-    quality: int,
-    shown: np.ndarray,
-    jpeg_bytes: int,
-    side_bytes: int = 0,
-    lam: float | None = None,
-) -> Record:
-    pixels = original.shape[0] * original.shape[1]
-    return Record(
-        method,
-        image,
-        quality,
-        lam,
-        (jpeg_bytes + side_bytes) * 8 / pixels,
-        side_bytes * 8 / pixels,
-        psnr(shown, original),
-    )
+@dataclass(frozen=True)
+class _Target:
+    """One image at one quality in one JPEG setting: what every record made there shares."""
+
+    image: str
+    original: np.ndarray
+    quality: int
+    setting: str
+
+    def record(
+        self, method: str, shown: np.ndarray, jpeg_bytes: int, side_bytes: int = 0, lam: float | None = None
+    ) -> Record:
+        pixels = self.original.shape[0] * self.original.shape[1]
+        bpp_total, bpp_side = (jpeg_bytes + side_bytes) * 8 / pixels, side_bytes * 8 / pixels
+        return Record(
+            method, self.image, self.quality, lam, bpp_total, bpp_side, psnr(shown, self.original), self.setting
+        )
+
+
+def _side_records(
+    at: _Target, subsampling: str, lambdas: tuple[float, ...], codec: Codec, usage: SymbolUsage | None
+) -> list[Record]:
+    records = []
+    for lam in lambdas:
+        result = codec.compress(at.original, at.quality, lam, subsampling)
+        if usage is not None:
+            usage.add(result.lam, result.symbols, codec.config.symbols)
+        records.append(at.record("side", result.restored, len(result.jpeg), len(result.sidecar), result.lam))
+    return records
+
+
+def _setting_records(
+    at: _Target, jpeg: JpegSetting, settings: Settings, codec: Codec | None, usage: SymbolUsage | None = None
+) -> list[Record]:
+    """The setting's methods: its plain JPEG, SideJPEG's own JPEG plain (``jpeg-opt``, Pillow encoders only),
+    the encoder's JPEG restored blind, and SideJPEG's JPEG with its sidecar (``side``, Pillow encoders only)."""
+    methods, rgb, quality = set(settings.methods), at.original, at.quality
+    records = []
+    if "jpeg" in methods:
+        data = jpeg.plain(rgb, quality)
+        records.append(at.record("jpeg", decode_jpeg(data), len(data)))
+    if "jpeg-opt" in methods and jpeg.measures("jpeg-opt"):
+        data, decoded = Codec.encode_jpeg(rgb, quality, jpeg.subsampling)
+        records.append(at.record("jpeg-opt", decoded, len(data)))
+    if "blind" in methods:
+        data = jpeg.encode(rgb, quality)
+        records.append(at.record("blind", codec.restore(data, None).image, len(data)))
+    if "side" in methods and jpeg.measures("side"):
+        records += _side_records(at, jpeg.subsampling, settings.lambdas, codec, usage)
+    return records
 
 
 def evaluate_quality(
@@ -108,27 +146,16 @@ def evaluate_quality(
     codec: Codec | None,
     usage: SymbolUsage | None = None,
 ) -> list[Record]:
-    """All methods on one image at one quality; each (quality, lambda) is compressed once."""
-    methods = set(settings.methods)
+    """All methods on one image at one quality in every JPEG setting; the anchors that depend on no setting
+    (``FIXED_ANCHORS``) are measured once, in the first setting."""
     records = []
-    for method, (encode, decode) in anchors.ANCHORS.items():
-        if method in methods:
+    for jpeg in settings.jpegs:
+        records += _setting_records(_Target(image, rgb, quality, jpeg.label), jpeg, settings, codec, usage)
+    first = _Target(image, rgb, quality, settings.jpegs[0].label)
+    for method, (encode, decode) in FIXED_ANCHORS.items():
+        if method in settings.methods:
             data = encode(rgb, quality)
-            records.append(_record(method, image, rgb, quality, decode(data), len(data)))
-    made = [codec.compress(rgb, quality, lam) for lam in settings.lambdas] if "side" in methods else []
-    if "jpeg-opt" in methods or "blind" in methods:
-        jpeg, decoded = (made[0].jpeg, made[0].jpeg_decoded) if made else Codec.encode_jpeg(rgb, quality)
-        if "jpeg-opt" in methods:
-            records.append(_record("jpeg-opt", image, rgb, quality, decoded, len(jpeg)))
-        if "blind" in methods:
-            records.append(_record("blind", image, rgb, quality, codec.restore(jpeg, None).image, len(jpeg)))
-    for result in made:
-        if usage is not None:
-            usage.add(result.lam, result.symbols, codec.config.symbols)
-        restored = codec.restore(result.jpeg, result.sidecar).image
-        records.append(
-            _record("side", image, rgb, quality, restored, len(result.jpeg), len(result.sidecar), result.lam)
-        )
+            records.append(first.record(method, decode(data), len(data)))
     return records
 
 
@@ -138,6 +165,10 @@ def run_records(
     """Measure every image at every quality, with a progress bar over (image, quality) pairs."""
     if settings.needs_codec and codec is None:
         raise SideJPEGError("methods blind and side need a model")
+    if not any(jpeg.measures(m) for jpeg in settings.jpegs for m in settings.methods):
+        raise SideJPEGError(
+            f"methods {','.join(settings.methods)} need a Pillow encoder ({', '.join(sorted(PILLOW_ENCODERS))})"
+        )
     records = []
     with tqdm(total=len(images) * len(settings.qualities), desc=settings.dataset, unit="point") as bar:
         for path in images:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict
+from collections.abc import Callable, Hashable
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from engine.evaluation.anchors import PUBLISHED
 from engine.evaluation.bdrate import bd, upper_left_hull
-from engine.evaluation.records import Point, Record
+from engine.evaluation.records import DEFAULT_SETTING, Point, Record, curve_name
+from engine.evaluation.safety import format_safety, safety_section
 
 HULL = "side-hull"
 BD_ANCHORS = ("jpeg", "jpeg-opt", "blind")
@@ -20,6 +23,25 @@ PROTOCOL = (
     "PSNR in dB on 8-bit RGB over the whole image; bpp = (JPEG + sidecar bytes) * 8 / (W * H); "
     "curve points are means over images at each quality; BD with the bjontegaard package (Akima)"
 )
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A mean RD curve: one method (at one lambda, for ``side``) in one JPEG setting."""
+
+    method: str
+    lam: float | None
+    setting: str
+    points: list[Point]
+
+    def entry(self) -> dict:
+        """The curve's JSON form in summary.json."""
+        return {
+            "method": self.method,
+            "lam": self.lam,
+            "setting": self.setting,
+            "points": [asdict(p) for p in self.points],
+        }
 
 
 def _mean_point(group: list[Record]) -> Point:
@@ -34,31 +56,49 @@ def _mean_point(group: list[Record]) -> Point:
     )
 
 
-def mean_curves(records: list[Record]) -> dict[str, list[Point]]:
-    """Mean points per curve (``side@lam`` per lambda) and quality, plus the ``side-hull`` of all side points."""
-    groups: dict[str, dict[int, list[Record]]] = defaultdict(lambda: defaultdict(list))
+def _grouped(records: list[Record], key: Callable[[Record], Hashable]) -> dict[Any, list[Record]]:
+    """Records by ``key``, in order of first appearance."""
+    groups: dict[Any, list[Record]] = defaultdict(list)
     for r in records:
-        groups[r.curve][r.quality].append(r)
-    curves = {name: [_mean_point(g) for _, g in sorted(by_q.items())] for name, by_q in groups.items()}
-    side = [p for name, points in curves.items() if name.startswith("side@") for p in points]
+        groups[key(r)].append(r)
+    return groups
+
+
+def _setting_curves(records: list[Record], setting: str) -> dict[str, Curve]:
+    curves = {}
+    for name, group in _grouped(records, lambda r: r.curve).items():
+        by_quality = sorted(_grouped(group, lambda r: r.quality).items())
+        curves[name] = Curve(group[0].method, group[0].lam, setting, [_mean_point(g) for _, g in by_quality])
+    side = [p for curve in curves.values() if curve.method == "side" for p in curve.points]
     if side:
-        curves[HULL] = upper_left_hull(side)
+        curves[curve_name(HULL, None, setting)] = Curve(HULL, None, setting, upper_left_hull(side))
+    return curves
+
+
+def mean_curves(records: list[Record]) -> dict[str, Curve]:
+    """Mean points per curve (``side@lam`` per lambda) and quality, setting by setting, each setting with
+    the ``side-hull`` of its side points."""
+    curves: dict[str, Curve] = {}
+    for setting, group in _grouped(records, lambda r: r.setting).items():
+        curves |= _setting_curves(group, setting)
     return curves
 
 
 def bd_tables(records: list[Record]) -> dict[str, dict[str, dict[str, dict]]]:
-    """``{range: {curve: {anchor: bd}}}`` with curves and hull rebuilt from the qualities in each range."""
+    """``{range: {curve: {anchor: bd}}}`` with curves and hull rebuilt from the qualities in each range; each
+    curve is compared with the anchors of its own setting (``jpeg`` is that setting's plain JPEG)."""
     tables = {}
     for lo, hi in RANGES:
         curves = mean_curves([r for r in records if lo <= r.quality <= hi])
-        anchors = [a for a in BD_ANCHORS if a in curves]
-        tables[f"{lo}-{hi}"] = {name: {a: bd(curves[a], pts) for a in anchors} for name, pts in curves.items()}
+        tables[f"{lo}-{hi}"] = {
+            name: {
+                a: bd(curves[anchor].points, curve.points)
+                for a in BD_ANCHORS
+                if (anchor := curve_name(a, None, curve.setting)) in curves
+            }
+            for name, curve in curves.items()
+        }
     return tables
-
-
-def _curve_entry(name: str, points: list[Point]) -> dict:
-    method, _, lam = name.partition("@")
-    return {"method": method, "lam": float(lam) if lam else None, "points": [asdict(p) for p in points]}
 
 
 def build_summary(records: list[Record], dataset: str, images: list[str]) -> dict:
@@ -67,24 +107,29 @@ def build_summary(records: list[Record], dataset: str, images: list[str]) -> dic
         "images": images,
         "qualities": sorted({r.quality for r in records}),
         "lambdas": sorted({r.lam for r in records if r.lam is not None}),
+        "settings": list(dict.fromkeys(r.setting for r in records)),
         "protocol": PROTOCOL,
-        "curves": {name: _curve_entry(name, pts) for name, pts in mean_curves(records).items()},
+        "curves": {name: curve.entry() for name, curve in mean_curves(records).items()},
         "bd": bd_tables(records),
+        "safety": safety_section(records),
         "published": PUBLISHED,
     }
 
 
 def restrict_to(records: list[Record], like: dict) -> list[Record]:
-    """The records at the images, qualities, lambdas and methods another run's summary measured.
+    """The records at the images, qualities, lambdas, methods and settings another run's summary measured.
 
     Raises ValueError when an image of that run has no record here.
     """
     images, qualities, lambdas = set(like["images"]), set(like["qualities"]), set(like["lambdas"])
-    methods = {curve["method"] for curve in like["curves"].values()}
+    curves = {(curve["method"], curve.get("setting", DEFAULT_SETTING)) for curve in like["curves"].values()}
     kept = [
         r
         for r in records
-        if r.image in images and r.quality in qualities and r.method in methods and (r.lam is None or r.lam in lambdas)
+        if r.image in images
+        and r.quality in qualities
+        and (r.method, r.setting) in curves
+        and (r.lam is None or r.lam in lambdas)
     ]
     missing = images - {r.image for r in kept}
     if missing:
@@ -103,7 +148,7 @@ def _rd_lines(summary: dict, name_width: int) -> list[str]:
     qualities = summary["qualities"]
     lines = [f"{'curve':<{name_width}}" + "".join(f"{'q' + str(q):>13}" for q in qualities) + "  side%"]
     for name, curve in summary["curves"].items():
-        if name == HULL:
+        if curve["method"] == HULL:
             continue
         by_q = {p["quality"]: p for p in curve["points"]}
         cells = "".join(
@@ -128,21 +173,30 @@ def _bd_lines(summary: dict, name_width: int) -> list[str]:
 
 
 def format_table(summary: dict) -> str:
-    """Mean PSNR@bpp per curve and quality, published figures, and BD-rate/BD-PSNR against the anchors."""
+    """Mean PSNR@bpp per curve and quality, published figures, BD-rate/BD-PSNR against the anchors, symbol use
+    and the safety table."""
     width = max(12, *(len(n) + 2 for n in summary["curves"]))
     n = len(summary["images"])
-    hull = " -> ".join(f"q{p['quality']}@{p['lam']:g}" for p in summary["curves"].get(HULL, {}).get("points", []))
     return "\n".join(
         [
             f"{summary['dataset']}: {n} image{'s' if n != 1 else ''}; mean PSNR dB (RGB) @ bpp (JPEG + sidecar)",
             *_rd_lines(summary, width),
             f"[1] published, {summary['published']['dataset']}: {summary['published']['source']}",
-            *([f"{HULL}: {hull}"] if hull else []),
+            *_hull_lines(summary),
             "BD-rate % / BD-PSNR dB against anchors (* with a warning, n/a not computable: notes in summary.json)",
             *_bd_lines(summary, width),
             *_usage_lines(summary),
+            *format_safety(summary),
         ]
     )
+
+
+def _hull_lines(summary: dict) -> list[str]:
+    return [
+        f"{name}: " + " -> ".join(f"q{p['quality']}@{p['lam']:g}" for p in curve["points"])
+        for name, curve in summary["curves"].items()
+        if curve["method"] == HULL
+    ]
 
 
 def _usage_lines(summary: dict) -> list[str]:

@@ -23,11 +23,12 @@ INIT_STD = 1e-3
 def select_per_block(candidates: torch.Tensor, symbols: torch.Tensor, count: int) -> torch.Tensor:
     """From (B, count * K, H, W) candidates take, per block, the K channels of its symbol: (B, K, H, W).
 
-    A block covers ``H / symbols.shape[1]`` rows of the candidate map.
+    A block covers ``H / symbols.shape[1]`` rows of the candidate map. Symbols past the last candidate
+    (the keep symbol) take the last one; ``keep_blocks`` then replaces those blocks.
     """
     b, channels, height, width = candidates.shape
     per_block = height // symbols.shape[1]
-    index = symbols.long().repeat_interleave(per_block, 1).repeat_interleave(per_block, 2)
+    index = symbols.long().clamp(max=count - 1).repeat_interleave(per_block, 1).repeat_interleave(per_block, 2)
     grouped = candidates.reshape(b, count, channels // count, height, width)
     index = index[:, None, None].expand(b, 1, channels // count, height, width)
     return grouped.gather(1, index)[:, 0]
@@ -59,6 +60,29 @@ def block_errors(
         sums = diff.square().sum(2)
         errors.append(F.avg_pool2d(sums, per_block) * (per_block * per_block * 255.0**2))
     return torch.cat(errors, dim=1)
+
+
+def block_mask(symbols: torch.Tensor, symbol: int) -> torch.Tensor:
+    """(B, 1, 16 H, 16 W) mask of the pixels whose block has ``symbol`` in a (B, H, W) map."""
+    hit = (symbols == symbol)[:, None]
+    return hit.repeat_interleave(BLOCK, 2).repeat_interleave(BLOCK, 3)
+
+
+def keep_blocks(restored: torch.Tensor, jpeg: torch.Tensor, symbols: torch.Tensor, keep: int) -> torch.Tensor:
+    """``restored`` with the JPEG's own pixels in every block whose symbol is ``keep``."""
+    return torch.where(block_mask(symbols, keep), jpeg, restored)
+
+
+def jpeg_errors(jpeg: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Squared error of the JPEG itself per block, (B, 1, H/16, W/16), on the scale of ``block_errors``."""
+    sums = (jpeg - original).square().sum(1, keepdim=True)
+    return F.avg_pool2d(sums, BLOCK) * (BLOCK * BLOCK * 255.0**2)
+
+
+def never_worse(errors: torch.Tensor, keep: int) -> torch.Tensor:
+    """``errors`` (B, C, H, W) with every choice worse than the keep symbol's made impossible (infinite): the
+    encoder then never sends a block worse than the JPEG, at any lambda."""
+    return errors.masked_fill(errors > errors[:, keep : keep + 1], float("inf"))
 
 
 class BlockCorrections(nn.Module):

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
-from engine.models.corrections import BlockCorrections
+from engine.models.corrections import BlockCorrections, keep_blocks
 from engine.models.layers import cond_planes, conv
 
 
@@ -50,8 +50,9 @@ class Restorer(nn.Module):
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
         self.corrections = (
-            BlockCorrections(f, config.corrections, config.symbols, s) if config.corrections > 0 else None
+            BlockCorrections(f, config.corrections, config.candidates, s) if config.corrections > 0 else None
         )
+        self.keep_symbol = config.keep_symbol
 
     def trunk(self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
         """Features at the trunk's resolution, after the body and its skip."""
@@ -70,12 +71,17 @@ class Restorer(nn.Module):
         """The JPEG plus a residual given at the trunk's resolution."""
         return jpeg + self.scaled_up(residual)
 
+    def corrected(self, jpeg: torch.Tensor, base: torch.Tensor, h: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+        """The image before the block corrections, with each block's pick added (or its JPEG pixels kept)."""
+        restored = base + self.scaled_up(self.corrections.select(h, symbols))
+        return restored if self.keep_symbol is None else keep_blocks(restored, jpeg, symbols, self.keep_symbol)
+
     def forward(
         self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None,
         symbols: torch.Tensor | None = None,
     ) -> torch.Tensor:
         h = self.trunk(jpeg, jpeg_cond, artifact)
-        residual = self.tail(h)
-        if symbols is not None and self.corrections is not None:
-            residual = residual + self.corrections.select(h, symbols)
-        return self.to_image(jpeg, residual)
+        base = self.to_image(jpeg, self.tail(h))
+        if symbols is None or self.corrections is None:
+            return base
+        return self.corrected(jpeg, base, h, symbols)

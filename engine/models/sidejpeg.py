@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
 from engine.models.context_model import ContextModel, bits_per_block
-from engine.models.corrections import block_errors
+from engine.models.corrections import block_errors, jpeg_errors
 from engine.models.extractor import DescriptorExtractor
 from engine.models.mapping import ArtifactFeatureMapping
 from engine.models.quantizer import SoftHardQuantizer
@@ -34,7 +34,8 @@ class EncoderPass:
     first: torch.Tensor
     """The extractor's map (B, H/16, W/16), which conditions the trunk in this pass."""
     errors: torch.Tensor
-    """Squared error of every symbol for every block (``engine.models.corrections.block_errors``)."""
+    """Squared error of every symbol for every block (``engine.models.corrections.block_errors``, then the
+    JPEG's own for the keep symbol)."""
     features: torch.Tensor
     """Trunk features, from which the candidates come."""
     base: torch.Tensor
@@ -101,14 +102,24 @@ class SideJPEGNet(nn.Module):
         """
         first = self.extract(original, jpeg, cond)
         h, restored = self.base(jpeg, cond, first)
+        return EncoderPass(first, self.block_errors(h, restored, jpeg, original), h, restored)
+
+    def block_errors(
+        self, h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, original: torch.Tensor
+    ) -> torch.Tensor:
+        """Squared error (B, symbols, H/16, W/16) that every symbol would give every block."""
         corr = self.restorer.corrections
         errors = block_errors(corr.candidates(h), corr.symbols, corr.scale, restored, original)
-        return EncoderPass(first, errors, h, restored)
+        if self.config.keep_jpeg:
+            errors = torch.cat([errors, jpeg_errors(jpeg, original)], dim=1)
+        return errors
 
-    def predict(self, features: torch.Tensor, base: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
+    def predict(
+        self, jpeg: torch.Tensor, features: torch.Tensor, base: torch.Tensor, symbols: torch.Tensor
+    ) -> torch.Tensor:
         """The encoder's prediction of the restored image for the chosen ``symbols``, from its own pass.
 
         ``restore`` differs only in that its trunk sees ``symbols`` instead of the extractor's map
         (a rounding step in practice).
         """
-        return base + self.restorer.scaled_up(self.restorer.corrections.select(features, symbols))
+        return self.restorer.corrected(jpeg, base, features, symbols)

@@ -1,4 +1,9 @@
-"""Training batches: random crops of training photos, JPEG-compressed at random qualities."""
+"""Training batches: random crops of training photos, compressed as users' JPEGs are.
+
+Every quality 1-100 with most weight where photos live (75-98) and where restoration gains most
+(5-40); 4:2:0, 4:2:2, 4:4:4 and grayscale; libjpeg-turbo's tables, jpegli's, and custom tables like
+cameras' and editors'. The networks see only what the file's header says (``engine.conditioning``).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from engine import encoders
 from engine.conditioning import JpegParams
 from engine.config import BLOCK
 from engine.image_io import SUPPORTED_SUFFIXES
-from engine.jpeg_io import SUBSAMPLING, params_of
+from engine.jpeg_io import SUBSAMPLING, decode_with_params, params_of
 
 VALIDATION_STEMS = ("wiki_037", "wiki_038", "plasma_Volna", "mate_Storm")
 """Training-folder images held out for validation, by name without extension, so that a copy of the
@@ -50,9 +56,41 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, subsampling: str) -> tuple[np.
         return np.asarray(im.convert("RGB")), params_of(im)
 
 
+QUALITY_BANDS = ((0.30, 1, 40), (0.20, 41, 74), (0.42, 75, 98), (0.08, 99, 100))
+"""(probability, lowest, highest quality) of the quality draw."""
+SUBSAMPLINGS = (("4:2:0", 0.40), ("4:2:2", 0.22), ("4:4:4", 0.32), ("gray", 0.06))
+ENCODER_SHARES = (("pillow", 0.70), ("jpegli", 0.15), ("custom", 0.15))
+
+
 def sample_quality(rng: np.random.Generator) -> int:
-    """Qualities over 5-95, with more weight where restoration matters most (5-60)."""
-    return int(rng.integers(5, 96) if rng.random() < 0.35 else rng.integers(5, 61))
+    """A quality from ``QUALITY_BANDS``."""
+    shares = [band[0] for band in QUALITY_BANDS]
+    _, low, high = QUALITY_BANDS[rng.choice(len(QUALITY_BANDS), p=shares)]
+    return int(rng.integers(low, high + 1))
+
+
+def _pick(rng: np.random.Generator, options: tuple[tuple[str, float], ...]) -> str:
+    return options[rng.choice(len(options), p=[share for _, share in options])][0]
+
+
+def random_jpeg(patch: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, JpegParams]:
+    """(target, decoded JPEG, its parameters) of a patch compressed by a random encoder, quality and
+    subsampling; a grayscale JPEG's target is the patch's gray, which is all such a file can restore."""
+    quality, encoder, sub = sample_quality(rng), _pick(rng, ENCODER_SHARES), _pick(rng, SUBSAMPLINGS)
+    if sub == "gray":
+        gray = np.asarray(Image.fromarray(patch).convert("L"))
+        buf = io.BytesIO()
+        Image.fromarray(gray).save(buf, "JPEG", quality=quality)
+        decoded, params = decode_with_params(buf.getvalue())
+        return np.repeat(gray[..., None], 3, axis=2), decoded, params
+    if encoder == "jpegli":
+        data = encoders.jpegli(patch, quality)
+    elif encoder == "custom":
+        data = encoders.with_tables(patch, encoders.custom_tables(quality, rng), sub)
+    else:
+        return (patch, *jpeg_roundtrip(patch, quality, sub))
+    decoded, params = decode_with_params(data)
+    return patch, decoded, params
 
 
 @dataclass
@@ -89,10 +127,8 @@ class CropSampler:
     def batch(self, size: int) -> Batch:
         originals, jpegs, conds = [], [], []
         for _ in range(size):
-            patch = self.crop_one()
-            sub = "4:2:0" if self.rng.random() < 0.8 else "4:4:4"
-            decoded, params = jpeg_roundtrip(patch, sample_quality(self.rng), sub)
-            originals.append(patch)
+            target, decoded, params = random_jpeg(self.crop_one(), self.rng)
+            originals.append(target)
             jpegs.append(decoded)
             conds.append(params.vector())
         return Batch(to_tensor(originals), to_tensor(jpegs), torch.from_numpy(np.stack(conds)))

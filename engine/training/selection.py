@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from engine.config import BLOCK, rd_multiplier
 from engine.models.context_model import bits_per_block
-from engine.models.corrections import block_errors
+from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 
 RELAXED_WEIGHT = 0.05
@@ -46,16 +46,17 @@ def selection_loss(
     """Loss of one batch in the selection stage, what to log about it, and the chosen symbols."""
     logits = net.extractor(original, jpeg, cond)
     first = logits.argmax(dim=1)
-    restorer, count = net.restorer, net.config.symbols
+    config = net.config
     with torch.no_grad():
         h, restored = net.base(jpeg, cond, first)
         base = ((restored.clamp(0, 1) - original) * 255).pow(2).mean(dim=(1, 2, 3))
-    corrections = restorer.corrections
-    errors = block_errors(corrections.candidates(h), count, corrections.scale, restored, original)
-    chosen = rd_choice(net, errors, first, cond, lams)
+    errors = net.block_errors(h, restored, jpeg, original)
+    allowed = errors if config.keep_symbol is None else never_worse(errors, config.keep_symbol)
+    chosen = rd_choice(net, allowed, first, cond, lams)
     picked = errors.gather(1, chosen[:, None])[:, 0]
-    distortion = ((1 - RELAXED_WEIGHT) * picked + RELAXED_WEIGHT * errors.mean(dim=1)).mean() / VALUES_PER_BLOCK
-    hot = one_hot(chosen, count)
+    spread = errors[:, : config.candidates].mean(dim=1)
+    distortion = ((1 - RELAXED_WEIGHT) * picked + RELAXED_WEIGHT * spread).mean() / VALUES_PER_BLOCK
+    hot = one_hot(chosen, config.symbols)
     bits = bits_per_block(net.context(hot, cond), hot)
     loss = distortion + bits.mean() + F.cross_entropy(logits, chosen)
     mse = picked.detach().mean(dim=(1, 2)) / VALUES_PER_BLOCK
@@ -64,5 +65,6 @@ def selection_loss(
         "selection_gain_db": float((10 * torch.log10(base / mse.clamp_min(1e-8))).mean()),
         "side_bits_per_block": float(bits.detach().mean()),
         "extractor_agreement": float((first == chosen).float().mean()),
+        **({} if config.keep_symbol is None else {"kept_share": float((chosen == config.keep_symbol).float().mean())}),
     }
     return loss, stats, chosen

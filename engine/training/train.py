@@ -20,7 +20,8 @@ from engine.conditioning import lambda_code
 from engine.config import BLOCK, LAMBDA_MAX, LAMBDA_MIN, ModelConfig, get_preset
 from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
-from engine.training.checkpoint import load_checkpoint, save_checkpoint
+from engine.training.calibrate import calibration
+from engine.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from engine.training.data import CropSampler, split
 from engine.training.schedule import phase
 from engine.training.selection import selection_loss
@@ -47,6 +48,11 @@ class TrainConfig:
     selection_steps: int = 0
     """Steps of the block-level selection stage after the end-to-end stage (models with corrections)."""
     selection_lr: float = 1e-3
+    init: str = ""
+    """Weights (safetensors) a fresh run starts from instead of random ones: fine-tuning."""
+    warmup_steps: int = 0
+    """Linear learning-rate warm-up at the start of each stage: Adam's first steps move every weight by
+    about the learning rate, which throws a trained model off before its moments settle."""
 
 
 def sample_lambdas(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -103,6 +109,8 @@ class Trainer:
             state = load_checkpoint(self.out, self.net, self.optimizer)
             self.step, self.history = state["step"], state.get("history", [])
             self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank + self.step)
+        elif cfg.init:
+            load_model_state(self.net, {k: v.to(self.device) for k, v in read_tensors(cfg.init)[0].items()})
         self.model = DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
         train_paths, self.val_paths = split(Path(cfg.data))
         self.sampler = CropSampler(train_paths, cfg.crop, cfg.seed + 7 * self.rank + self.step)
@@ -120,16 +128,21 @@ class Trainer:
 
     def learning_rate(self) -> float:
         """Constant, then a cosine decay over the last 30 % of the steps; the selection stage has its own
-        cosine decay from ``selection_lr``."""
+        cosine decay from ``selection_lr``. Each stage starts with ``warmup_steps`` of linear warm-up."""
         cfg = self.cfg
         if self.step >= cfg.steps:
             t = (self.step - cfg.steps) / max(1, cfg.selection_steps)
-            return cfg.selection_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+            peak = cfg.selection_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+            return peak * self._warmup(self.step - cfg.steps)
         start = 0.7 * cfg.steps
+        warm = self._warmup(self.step if self.step < cfg.blind_steps else self.step - cfg.blind_steps)
         if self.step < start:
-            return cfg.lr
+            return cfg.lr * warm
         t = min(1.0, (self.step - start) / (cfg.steps - start))
-        return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t)))
+        return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t))) * warm
+
+    def _warmup(self, steps_into_stage: int) -> float:
+        return min(1.0, (steps_into_stage + 1) / self.cfg.warmup_steps) if self.cfg.warmup_steps else 1.0
 
     def progress(self) -> float:
         span = max(1, self.cfg.steps - self.cfg.blind_steps)
@@ -263,11 +276,14 @@ def train(cfg: TrainConfig) -> None:
 
 
 def export_weights(run: Path, target: Path) -> str:
-    """Write the weights of a run's latest checkpoint as a shippable model file."""
+    """Write the weights of a run's latest checkpoint as a shippable model file, calibrated for blind
+    restoration on the run's held-out images (``engine.training.calibrate``)."""
     if not (run / "last.json").exists():
         raise SideJPEGError(f"{run} holds no checkpoint")
     state = json.loads((run / "last.json").read_text())
     net = SideJPEGNet(ModelConfig.from_dict(state["model_config"]))
     tensors, _ = read_tensors(run / "last.safetensors")
     net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
-    return save_model(target, net, {"steps": state["step"], "train": state["config"]})
+    held_out = split(Path(state["config"]["data"]))[1]
+    info = {"steps": state["step"], "train": state["config"], **calibration(net, held_out, torch.device("cpu"))}
+    return save_model(target, net, info)

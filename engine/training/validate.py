@@ -10,21 +10,23 @@ import torch
 from engine.conditioning import lambda_code
 from engine.config import BLOCK
 from engine.models.context_model import bits_per_block
+from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.data import jpeg_roundtrip, load_rgb, to_tensor
 from engine.training.selection import rd_choice
 
-VAL_QUALITIES = (10, 30, 50)
+VAL_POINTS = ((10, "4:2:0"), (30, "4:2:0"), (50, "4:2:0"), (75, "4:2:2"), (90, "4:4:4"), (95, "4:4:4"))
+"""(quality, subsampling) of the validation JPEGs: where restoration gains most and where users' photos are."""
 VAL_LAMBDAS = (4.0, 64.0, 1024.0)
 VAL_CROP = 256
 
 
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+def rounded_psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = float(((a.clamp(0, 1) * 255).round() - b * 255).pow(2).mean())
     return 10 * np.log10(255.0**2 / max(mse, 1e-8))
 
 
-def _centre(img: np.ndarray, size: int) -> np.ndarray:
+def centre_crop(img: np.ndarray, size: int) -> np.ndarray:
     h, w = img.shape[:2]
     size = min(size, h // BLOCK * BLOCK, w // BLOCK * BLOCK)
     top, left = (h - size) // 2, (w - size) // 2
@@ -36,36 +38,42 @@ def _symbols(net: SideJPEGNet, x: torch.Tensor, y: torch.Tensor, cond: torch.Ten
     if not net.selects_blocks:
         return net.extract(x, y, cond)
     encoded = net.encoder_pass(x, y, cond)
-    return rd_choice(net, encoded.errors, encoded.first, cond, torch.tensor([lam], device=x.device))
+    keep = net.config.keep_symbol
+    errors = encoded.errors if keep is None else never_worse(encoded.errors, keep)
+    return rd_choice(net, errors, encoded.first, cond, torch.tensor([lam], device=x.device))
 
 
 @torch.inference_mode()
 def validate(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
-    """Mean PSNR gains over JPEG (blind and with side information per lambda) and side bits."""
+    """Mean PSNR gains over JPEG (blind per validation point, with side information per lambda), the worst
+    blind change, and side bits."""
     net.eval()
-    gains_blind, gains_side, bits, symbols = [], {lam: [] for lam in VAL_LAMBDAS}, {lam: [] for lam in VAL_LAMBDAS}, []
+    gains_blind: dict[str, list[float]] = {f"q{q} {sub}": [] for q, sub in VAL_POINTS}
+    gains_side, bits, symbols = {lam: [] for lam in VAL_LAMBDAS}, {lam: [] for lam in VAL_LAMBDAS}, []
     for path in paths:
-        crop = _centre(load_rgb(path), VAL_CROP)
-        for q in VAL_QUALITIES:
-            decoded, params = jpeg_roundtrip(crop, q, "4:2:0")
+        crop = centre_crop(load_rgb(path), VAL_CROP)
+        for q, sub in VAL_POINTS:
+            decoded, params = jpeg_roundtrip(crop, q, sub)
             x, y = to_tensor([crop]).to(device), to_tensor([decoded]).to(device)
-            jpeg_psnr = _psnr(y, x)
+            jpeg_psnr = rounded_psnr(y, x)
             for lam in VAL_LAMBDAS:
                 cond = torch.from_numpy(np.append(params.vector(), lambda_code(lam)).astype(np.float32))[None].to(
                     device
                 )
                 if lam == VAL_LAMBDAS[0]:
-                    gains_blind.append(_psnr(net.restore(y, cond, None), x) - jpeg_psnr)
+                    gains_blind[f"q{q} {sub}"].append(rounded_psnr(net.restore(y, cond, None), x) - jpeg_psnr)
                 sym = _symbols(net, x, y, cond, lam)
                 one_hot = torch.nn.functional.one_hot(sym, net.config.symbols).permute(0, 3, 1, 2).float()
                 bits[lam].append(float(bits_per_block(net.context(one_hot, cond), one_hot).mean()))
-                gains_side[lam].append(_psnr(net.restore(y, cond, sym), x) - jpeg_psnr)
+                gains_side[lam].append(rounded_psnr(net.restore(y, cond, sym), x) - jpeg_psnr)
                 if lam == VAL_LAMBDAS[0]:
                     symbols.append(sym.flatten())
     hist = torch.bincount(torch.cat(symbols), minlength=net.config.symbols).float()
     p = hist / hist.sum()
     return {
-        "gain_blind_db": round(float(np.mean(gains_blind)), 4),
+        "gain_blind_db": round(float(np.mean([v for g in gains_blind.values() for v in g])), 4),
+        "gain_blind_db_per_point": {k: round(float(np.mean(v)), 4) for k, v in gains_blind.items()},
+        "worst_blind_db": round(float(min(v for g in gains_blind.values() for v in g)), 4),
         "gain_side_db": {str(k): round(float(np.mean(v)), 4) for k, v in gains_side.items()},
         "bits_per_block": {str(k): round(float(np.mean(v)), 4) for k, v in bits.items()},
         "symbols_used_1pct": int((p >= 0.01).sum()),

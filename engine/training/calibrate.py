@@ -1,0 +1,86 @@
+"""Where blind restoration helps: measured per model on held-out training images, stored with its weights.
+
+A blind restorer that has never seen a JPEG's original can only guess, and at very high qualities its
+guess costs more than it gains. The decoder knows from the header how fine the quantiser is, so each
+model carries the finest mean luma step at which it was measured not to harm any held-out image
+(``engine.weights.BLIND_MIN_STEP_KEY``); finer JPEGs are shown as they are (``Codec.blind_passes_through``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine import encoders
+from engine.conditioning import full_vector
+from engine.config import LAMBDA_MIN
+from engine.jpeg_io import decode_with_params
+from engine.models.sidejpeg import SideJPEGNet
+from engine.training.data import load_rgb, to_tensor
+from engine.training.validate import centre_crop, rounded_psnr
+
+QUALITIES = (50, 60, 70, 75, 80, 85, 88, 90, 92, 94, 95, 96, 97, 98, 99, 100)
+SETTINGS = (("pillow", "4:2:0"), ("pillow", "4:2:2"), ("pillow", "4:4:4"), ("jpegli", "auto"))
+CROP = 512
+TOLERANCE_DB = -0.03
+"""The worst held-out change of PSNR against the JPEG that blind restoration may cause where it applies."""
+
+
+@dataclass(frozen=True)
+class Point:
+    image: str
+    encoder: str
+    subsampling: str
+    quality: int
+    luma_step: float
+    change_db: float
+
+
+@torch.inference_mode()
+def measure(net: SideJPEGNet, paths: list[Path], device: torch.device) -> list[Point]:
+    """Blind change of PSNR against the JPEG for every held-out image, encoder, subsampling and quality."""
+    net.eval()
+    points = []
+    for path in paths:
+        crop = np.ascontiguousarray(centre_crop(load_rgb(path), CROP))
+        x = to_tensor([crop]).to(device)
+        for encoder, subsampling in SETTINGS:
+            for quality in QUALITIES:
+                decoded, params = decode_with_params(encoders.ENCODERS[encoder](crop, quality, subsampling))
+                y = to_tensor([decoded]).to(device)
+                cond = torch.from_numpy(full_vector(params, LAMBDA_MIN))[None].to(device)
+                change = rounded_psnr(net.restore(y, cond, None), x) - rounded_psnr(y, x)
+                points.append(Point(path.stem, encoder, subsampling, quality, params.luma_step, change))
+    return points
+
+
+def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> float:
+    """The finest mean luma step from which on (that step and every coarser one measured) no point's change
+    falls below ``tolerance``; infinite when even the coarsest fails."""
+    steps = sorted({p.luma_step for p in points}, reverse=True)
+    threshold = float("inf")
+    for step in steps:
+        if min(p.change_db for p in points if p.luma_step == step) < tolerance:
+            break
+        threshold = step
+    return threshold
+
+
+def calibration(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
+    """The model info entries of a calibration: the threshold and a summary of what it rests on."""
+    points = measure(net, paths, device)
+    threshold = blind_min_step(points)
+    applied = [p for p in points if p.luma_step >= threshold]
+    return {
+        "blind_min_step": threshold,
+        "blind_calibration": {
+            "images": sorted({p.image for p in points}),
+            "crop": CROP,
+            "tolerance_db": TOLERANCE_DB,
+            "worst_applied_db": round(min((p.change_db for p in applied), default=0.0), 4),
+            "points": [asdict(p) | {"change_db": round(p.change_db, 4)} for p in points],
+        },
+    }
