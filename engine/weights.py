@@ -28,7 +28,8 @@ def tensors_hash(tensors: dict[str, torch.Tensor]) -> bytes:
         t = tensors[name].detach().cpu()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
         # copied in logical order: a channels_last 1x1 kernel counts as contiguous yet has no unit last stride
-        digest.update(t.clone(memory_format=torch.contiguous_format).reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        flat = t.clone(memory_format=torch.contiguous_format).reshape(-1)
+        digest.update(flat.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.digest()
 
 

@@ -123,7 +123,8 @@ class MapLegend(QGroupBox):
             label.setText(f"{name} {n:6d} {100 * n / total:5.1f}%" + (" (JPEG pixels)" if name == "keep" else ""))
         p = counts[counts > 0] / total
         perplexity = float(np.exp(-(p * np.log(p)).sum()))
-        self.usage.setText(f"{np.count_nonzero(counts)} of {len(self.counts)} symbols used · perplexity {perplexity:.2f}")
+        used = f"{np.count_nonzero(counts)} of {len(self.counts)} symbols used"
+        self.usage.setText(f"{used} · perplexity {perplexity:.2f}")
         self.pages.setCurrentWidget(self.symbols_page)
 
     def show_bits(self, bits: np.ndarray) -> None:
