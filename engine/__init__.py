@@ -8,10 +8,11 @@ from engine.container import embed_sidecar, split_embedded
 from engine.errors import SideJPEGError
 from engine.image_io import LoadedImage, load_image
 from engine.metrics import psnr, ssim
-from engine.pipeline import Cancelled, Codec, CompressResult, Received, RestoreResult
+from engine.pipeline import Codec, CompressResult, Received, RestoreResult
 from engine.resources import measured_side_vs_blind
 from engine.sidecar import SidecarHeader
 from engine.sidecar import parse_header as read_sidecar_header
+from engine.tiling import Cancelled
 
 __all__ = [
     "DEFAULT_PRESET",

@@ -5,9 +5,8 @@ The CLI, the GUI, evaluation and benchmarks all go through ``Codec``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -23,21 +22,10 @@ from engine.jpeg_io import decode_with_params, encode_jpeg
 from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import installed_models, weights_path
-from engine.tiling import Tile
+from engine.tiling import CancelEvent, Progress, Tile, image_box, padded_crop, per_block
 from engine.weights import BLIND_MIN_STEP_KEY, load_model_info, model_id
 
-Progress = Callable[[int, int], None]
-TileRun = Callable[[Tile, torch.Tensor | None], torch.Tensor]
-"""Restored tile (1, 3, h, w) over ``tile.outer``, given the tile's part of the symbol map (None: blind)."""
 TILE_MARGIN = 32
-
-
-class Cancelled(Exception):
-    """Raised inside a compress or restore when its cancel event is set."""
-
-
-class CancelEvent(Protocol):
-    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -111,36 +99,6 @@ def resolve_device(device: str) -> torch.device:
     if device not in ("cpu", "cuda"):
         raise SideJPEGError(f"unknown device {device!r} (use cpu, cuda or auto)")
     return torch.device(device)
-
-
-def _padded_size(size: int) -> int:
-    return size + -size % BLOCK
-
-
-def _padded_crop(rgb: np.ndarray, outer: tuple[int, int, int, int]) -> np.ndarray:
-    """``outer`` of the image edge-padded to whole blocks, without padding the whole image."""
-    a, b, c, d = outer
-    h, w = rgb.shape[:2]
-    crop = rgb[a : min(b, h), c : min(d, w)]
-    if b > h or d > w:
-        crop = np.pad(crop, ((0, max(0, b - h)), (0, max(0, d - w)), (0, 0)), mode="edge")
-    return crop
-
-
-def _area_tiles(area: tuple[int, int, int, int], height: int, width: int, size: int, margin: int) -> Iterator[Tile]:
-    """Tiles of ``size`` covering ``area`` (16-aligned), each with up to ``margin`` of context from the
-    (height, width) padded image around it; for the whole image these are ``engine.tiling.tiles``."""
-    top, bottom, left, right = area
-    for y0 in range(top, bottom, size):
-        for x0 in range(left, right, size):
-            y1, x1 = min(y0 + size, bottom), min(x0 + size, right)
-            outer = (max(0, y0 - margin), min(height, y1 + margin), max(0, x0 - margin), min(width, x1 + margin))
-            yield Tile((y0, y1, x0, x1), outer)
-
-
-def _check(cancel: CancelEvent | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled()
 
 
 def _stage(progress: Progress | None, index: int, count: int) -> Progress | None:
@@ -222,27 +180,18 @@ class Codec:
     def _cond(self, codes: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(dequantize_cond(codes))[None].to(self.device)
 
-    def _blockwise(
-        self, original: np.ndarray, decoded: np.ndarray, cancel: CancelEvent | None,
-        compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], progress: Progress | None = None,
+    def _per_block(
+        self, original: np.ndarray, decoded: np.ndarray, compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        progress: Progress | None, cancel: CancelEvent | None,
     ) -> np.ndarray:
         """Run ``compute(original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
-        h, w = _padded_size(original.shape[0]), _padded_size(original.shape[1])
-        out: np.ndarray | None = None
-        parts = list(_area_tiles((0, h, 0, w), h, w, self.tile_size, TILE_MARGIN))
-        for i, tile in enumerate(parts):
-            _check(cancel)
-            (a, b, c, d), outer = tile.inner, tile.outer
-            x, y = (self._tensor(_padded_crop(image, outer)) for image in (original, decoded))
-            part = compute(x, y)[0].float().cpu().numpy()
-            if out is None:
-                out = np.zeros((*part.shape[:-2], h // BLOCK, w // BLOCK), dtype=part.dtype)
-            dy, dx = (v // BLOCK for v in tile.offset)
-            rows, cols = (b - a) // BLOCK, (d - c) // BLOCK
-            out[..., a // BLOCK : b // BLOCK, c // BLOCK : d // BLOCK] = part[..., dy : dy + rows, dx : dx + cols]
-            if progress:
-                progress(i + 1, len(parts))
-        return out
+
+        def tile_map(tile: Tile) -> np.ndarray:
+            x, y = (self._tensor(padded_crop(image, tile.outer)) for image in (original, decoded))
+            return compute(x, y)[0].float().cpu().numpy()
+
+        height, width = original.shape[:2]
+        return per_block(height, width, self.tile_size, TILE_MARGIN, tile_map, progress, cancel)
 
     @torch.inference_mode()
     def _choose(
@@ -255,12 +204,10 @@ class Codec:
         cond = self._cond(codes)
         if not self.net.selects_blocks:
             extract = self.net.extract
-            return self._blockwise(original, decoded, cancel, lambda x, y: self._run(extract, x, y, cond)).astype(
-                np.uint8
-            )
+            return self._per_block(original, decoded, lambda x, y: self._run(extract, x, y, cond), progress, cancel)
         errors_of = self.net.encoder_pass
-        errors = self._blockwise(
-            original, decoded, cancel, lambda x, y: self._run(lambda *a: errors_of(*a).errors, x, y, cond), progress
+        errors = self._per_block(
+            original, decoded, lambda x, y: self._run(lambda *a: errors_of(*a).errors, x, y, cond), progress, cancel
         )
         keep = self.config.keep_symbol
         if keep is not None:
@@ -393,34 +340,13 @@ class Codec:
                 progress(1, 1)
             return decoded[top:bottom, left:right].copy()
         cond = self._cond(cond_codes)
-
-        def run(tile: Tile, tile_symbols: torch.Tensor | None) -> torch.Tensor:
-            return self._run(self.net.restore, self._tensor(_padded_crop(decoded, tile.outer)), cond, tile_symbols)
-
-        return self._tiles_to_image(decoded, symbols, box, run, progress, cancel)
-
-    def _tiles_to_image(
-        self, decoded: np.ndarray, symbols: np.ndarray | None, box: tuple[int, int, int, int], run: TileRun,
-        progress: Progress | None, cancel: CancelEvent | None,
-    ) -> np.ndarray:
-        """``box`` of the image, restored by ``run`` tile by tile; each tile is converted to uint8 on its
-        own so that memory stays bounded by the tile size, not the image size."""
-        top, left, bottom, right = box
-        height, width = _padded_size(decoded.shape[0]), _padded_size(decoded.shape[1])
-        area = (top - top % BLOCK, _padded_size(bottom), left - left % BLOCK, _padded_size(right))
         sym = None if symbols is None else torch.from_numpy(symbols.astype(np.int64)).to(self.device)
-        out = np.empty((bottom - top, right - left, 3), dtype=np.uint8)
-        parts = list(_area_tiles(area, height, width, self.tile_size, TILE_MARGIN))
-        for i, tile in enumerate(parts):
-            _check(cancel)
-            (a, b, c, d), (oa, ob, oc, od) = tile.inner, tile.outer
-            tile_sym = None if sym is None else sym[None, oa // BLOCK : ob // BLOCK, oc // BLOCK : od // BLOCK]
-            restored = run(tile, tile_sym)
-            # The part of this tile's inner region that lies in the box, in tile and in output coordinates.
-            ya, yb, xa, xb = max(a, top), min(b, bottom), max(c, left), min(d, right)
-            crop = restored[0, :, ya - oa : yb - oa, xa - oc : xb - oc]
-            pixels = crop.clamp(0, 1).mul(255).round().to(torch.uint8)
-            out[ya - top : yb - top, xa - left : xb - left] = pixels.permute(1, 2, 0).cpu().numpy()
-            if progress:
-                progress(i + 1, len(parts))
-        return out
+
+        def run(tile: Tile) -> np.ndarray:
+            oa, ob, oc, od = (v // BLOCK for v in tile.outer)
+            tile_symbols = None if sym is None else sym[None, oa:ob, oc:od]
+            restored = self._run(self.net.restore, self._tensor(padded_crop(decoded, tile.outer)), cond, tile_symbols)
+            return restored[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+        height, width = decoded.shape[:2]
+        return image_box(height, width, box, self.tile_size, TILE_MARGIN, run, progress, cancel)

@@ -19,8 +19,8 @@ from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params
 from engine.metrics import psnr
 from engine.models.corrections import never_worse
-from engine.pipeline import Cancelled, Codec
-from engine.tiling import tiles
+from engine.pipeline import Codec
+from engine.tiling import Cancelled, tiles
 from tests.conftest import random_net
 
 
