@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := resources/samples/sample.png
 
-.PHONY: setup app test lint bench eval
+DESKTOP_DIR := $(HOME)/.local/share/applications
+ICON_DIR := $(HOME)/.local/share/icons/hicolor/scalable/apps
+
+.PHONY: setup app qt-libs test lint bench eval wheel desktop
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +22,28 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 setup: $(VENV)/.installed
 
-app: setup
+app: setup qt-libs
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
 		$(BIN)/sidejpeg-gui $(SAMPLE); \
 	else \
 		echo "No display found: rendering the app offscreen to app-screenshot.png instead."; \
 		QT_QPA_PLATFORM=offscreen $(BIN)/sidejpeg-gui --screenshot app-screenshot.png $(SAMPLE); \
+	fi
+
+# Qt's X11 plugin needs system libraries the PySide6 wheel does not bring (libxcb-cursor0 and others). Name
+# the missing ones and their Debian/Ubuntu packages (libxcb-icccm.so.4: libxcb-icccm4) rather than let Qt
+# abort with "could not load the Qt platform plugin xcb".
+qt-libs:
+	@plugin=$$($(BIN)/python -c 'import os, PySide6; print(os.path.dirname(PySide6.__file__))' 2>/dev/null)/Qt/plugins/platforms/libqxcb.so; \
+	if [ "$$(uname)" = Linux ] && [ -n "$$DISPLAY" ] && [ -f "$$plugin" ]; then \
+		missing=$$(ldd "$$plugin" | awk '/not found/ {print $$1}' | sort -u); \
+		if [ -n "$$missing" ]; then \
+			echo "Qt cannot open a window on X11: missing" $$missing; \
+			echo "Debian/Ubuntu: sudo apt install" $$(echo "$$missing" | sed -E 's/([0-9])\.so\./\1-/; s/\.so\.//' | tr A-Z a-z); \
+			echo "(Qt 6 on X11 needs libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0" \
+				"libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1)"; \
+			exit 1; \
+		fi; \
 	fi
 
 test: setup
@@ -35,3 +54,19 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# The installable wheel in dist/, weights and sample image included (pip install dist/sidejpeg-*.whl).
+# build/ goes first: setuptools would pack stale modules left there by an earlier build.
+wheel: setup
+	rm -rf build dist
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
+# A launcher in the desktop's menus (freedesktop.org: GNOME, KDE...) that runs this checkout's app.
+desktop: setup
+	mkdir -p $(DESKTOP_DIR) $(ICON_DIR)
+	cp resources/desktop/sidejpeg.svg $(ICON_DIR)/sidejpeg.svg
+	sed -e 's|^Exec=sidejpeg-gui|Exec="$(abspath $(BIN))/sidejpeg-gui"|' \
+		-e 's|^TryExec=sidejpeg-gui|TryExec=$(abspath $(BIN))/sidejpeg-gui|' \
+		resources/desktop/sidejpeg.desktop > $(DESKTOP_DIR)/.sidejpeg.desktop.tmp
+	mv $(DESKTOP_DIR)/.sidejpeg.desktop.tmp $(DESKTOP_DIR)/sidejpeg.desktop
+	-update-desktop-database -q $(DESKTOP_DIR) 2>/dev/null

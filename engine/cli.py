@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from engine.commands import compress, evaluate, info, restore, train
 from engine.errors import SideJPEGError
 
-COMMANDS = {"compress": compress, "restore": restore, "info": info, "train": train, "eval": evaluate}
+COMMANDS = {
+    "compress": "engine.commands.compress",
+    "restore": "engine.commands.restore",
+    "info": "engine.commands.info",
+    "train": "engine.commands.train",
+    "eval": "engine.commands.evaluate",
+}
+"""Sub-command -> its module, imported only when needed: eval alone pulls in matplotlib and scipy."""
 EXIT_BAD_INPUT = 2
 
 
@@ -20,18 +28,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The sub-command ``argv`` runs (the first argument, when it names one)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every sub-command, or of ``only`` that one (so only its module is imported)."""
     parser = _Parser(prog="sidejpeg", description=__doc__.split(":", 1)[1].strip())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name, module in COMMANDS.items():
+    for name in [only] if only else COMMANDS:
+        module = _module(name)
         module.configure(sub.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))
     return parser
 
 
+def _module(command: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[command])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command_in(argv)).parse_args(argv)
     try:
-        return COMMANDS[args.command].run(args)
+        return _module(args.command).run(args)
     except SideJPEGError as exc:
         print(f"sidejpeg {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,4 +1,5 @@
-"""Load any image a user may open (PNG, JPEG, BMP, TIFF, WebP, GIF) robustly into 8-bit RGB.
+"""Load any image a user may open (PNG, JPEG, BMP, TIFF, WebP, GIF) robustly into 8-bit RGB, with its
+metadata (`engine.metadata`).
 
 Every failure raises `SideJPEGError` with a one-line message. Only the formats above are ever
 decoded (Pillow's other plugins, some of which run external programs, are never tried), the
@@ -12,12 +13,13 @@ import io
 import operator
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps
+from PIL import Image
 
 from engine.errors import SideJPEGError
+from engine.metadata import ImageMetadata, apply_orientation, read_metadata
 
 MAX_PIXELS = 64_000_000
 """Largest width * height accepted by default (about 8000 x 8000)."""
@@ -67,10 +69,12 @@ ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 @dataclass(frozen=True)
 class LoadedImage:
-    """A decoded image: `rgb` is (H, W, 3) uint8 C-contiguous; `notes` say what conversions were done."""
+    """A decoded image: `rgb` is (H, W, 3) uint8 C-contiguous; `notes` say what conversions were done;
+    `metadata` is the file's EXIF, XMP and colour profile as they describe `rgb` (so upright)."""
 
     rgb: np.ndarray
     notes: tuple[str, ...] = ()
+    metadata: ImageMetadata = field(default_factory=ImageMetadata)
 
 
 def file_dialog_filter() -> str:
@@ -146,13 +150,15 @@ def _decode(data: bytes, name: str, max_pixels: int) -> LoadedImage:
         notes.extend(_frame_notes(image))
         wide_samples = _has_16_bit_samples(image)
         _load_pixels(image, name, max_pixels)
-        oriented, orientation_note = _apply_orientation(image)
+        metadata = read_metadata(image)
+        notes.extend(metadata.notes)
+        oriented, metadata, orientation_note = _apply_orientation(image, metadata)
         notes.extend(orientation_note)
         rgb, conversion_notes = _to_rgb(oriented)
         notes.extend(conversion_notes)
     if wide_samples and "16-bit image reduced to 8 bits" not in notes:
         notes.append("16-bit image reduced to 8 bits")
-    return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.uint8), notes=tuple(notes))
+    return LoadedImage(rgb=np.ascontiguousarray(rgb, dtype=np.uint8), notes=tuple(notes), metadata=metadata)
 
 
 def _open(data: bytes, name: str, max_pixels: int) -> Image.Image:
@@ -248,19 +254,17 @@ def _is_truncation(exc: BaseException) -> bool:
     return isinstance(exc, EOFError) or "truncated" in str(exc).lower()
 
 
-def _apply_orientation(image: Image.Image) -> tuple[Image.Image, list[str]]:
-    """Apply the EXIF orientation tag; a broken EXIF block is ignored with a note."""
+def _apply_orientation(
+    image: Image.Image, metadata: ImageMetadata
+) -> tuple[Image.Image, ImageMetadata, list[str]]:
+    """The pixels and metadata upright, as the EXIF orientation says a viewer shows them."""
+    if metadata.orientation == 1:
+        return image, metadata, []
+    note = f"EXIF orientation applied ({ORIENTATION_NOTES[metadata.orientation]})"
     try:
-        orientation = int(image.getexif().get(ExifTags.Base.Orientation, 1))
+        return apply_orientation(image, metadata.orientation), metadata.upright(), [note]
     except Exception:
-        return image, ["EXIF data unreadable: orientation not applied"]
-    if orientation not in ORIENTATION_NOTES:
-        return image, []
-    try:
-        transposed = ImageOps.exif_transpose(image)
-    except Exception:
-        return image, ["EXIF orientation could not be applied"]
-    return transposed, [f"EXIF orientation applied ({ORIENTATION_NOTES[orientation]})"]
+        return image, metadata, ["EXIF orientation could not be applied"]
 
 
 def _to_rgb(image: Image.Image) -> tuple[np.ndarray, list[str]]:

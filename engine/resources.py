@@ -1,14 +1,27 @@
-"""Where shipped files live: model weights and sample images under ``resources/``."""
+"""Where shipped files live: model weights and the sample image, package data of ``resources``.
+
+Installed from the wheel they lie inside the installed package; in a checkout they are its
+``resources/`` folder. The environment variable SIDEJPEG_RESOURCES names another folder of the same
+layout instead.
+"""
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import os
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-RESOURCES = Path(os.environ.get("SIDEJPEG_RESOURCES", Path(__file__).resolve().parent.parent / "resources"))
+
+def _shipped() -> Path:
+    """The ``resources`` package's folder (installed packages are plain folders, never zipped: the weights
+    are opened by path)."""
+    return Path(str(importlib.resources.files("resources")))
+
+
+RESOURCES = Path(os.environ.get("SIDEJPEG_RESOURCES") or _shipped())
 MODELS = RESOURCES / "models"
 SAMPLE_IMAGE = RESOURCES / "samples" / "sample.png"
 

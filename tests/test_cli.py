@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from PIL import Image
 
 from engine.cli import main
 from engine.container import split_embedded
+from engine.metrics import psnr
 
 JSON_KEYS = {
     "jpeg_bytes",
@@ -24,6 +27,7 @@ JSON_KEYS = {
     "psnr_restored",
     "quality",
     "lam",
+    "metadata",
 }
 
 
@@ -45,6 +49,9 @@ def test_compress_json_then_restore(image: Path, capsys) -> None:
     assert "with side information" in capsys.readouterr().out
     restored = np.asarray(Image.open(image.with_name("photo.restored.png")))
     assert restored.shape == (96, 128, 3)
+    # compress reports the PSNR of what restore gives (the encoder's own restored image, not a second restore)
+    assert psnr(restored, np.asarray(Image.open(image))) == pytest.approx(report["psnr_restored"], abs=1e-9)
+    assert report["metadata"] == []
 
 
 def test_compress_text_report_and_info(image: Path, capsys) -> None:
@@ -99,3 +106,48 @@ def test_unknown_command_exits_2(capsys) -> None:
         main(["frobnicate"])
     assert caught.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_out_dir_with_one_input(image: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "new" / "folder"
+    assert main(["compress", str(image), "-q", "30", "--out-dir", str(out)]) == 0
+    assert f"wrote {out / 'photo.jpg'} and {out / 'photo.jpg.side'}" in capsys.readouterr().out
+    assert main(["restore", str(out / "photo.jpg"), "--out-dir", str(out)]) == 0
+    assert (out / "photo.png").is_file()
+    assert main(["compress", str(image), "-q", "30", "--out-dir", str(out)]) == 2  # one file: as before, no skip
+    assert "exists; use --force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compress", "{image}", "{image}2", "-q", "30", "-o", "x.jpg"], "-o/--output names the output of a single"),
+        (["compress", "{folder}", "-q", "30", "--side", "x.side"], "--side names the output of a single input"),
+        (["restore", "{image}", "{image}2", "-o", "x.png"], "-o/--output names the output of a single input"),
+    ],
+)
+def test_single_output_options_with_several_inputs_exit_2(image: Path, capsys, args: list[str], message: str) -> None:
+    filled = [a.replace("{image}", str(image)).replace("{folder}", str(image.parent)) for a in args]
+    assert main(filled) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert sorted(p.name for p in image.parent.iterdir()) == ["photo.png"]
+
+
+def test_output_and_out_dir_together_exit_2(image: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["compress", str(image), "-q", "30", "-o", "x.jpg", "--out-dir", "d"])
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and err.count("\n") == 1 and "not allowed with argument -o/--output" in err
+
+
+def test_restore_and_compress_do_not_import_matplotlib_or_scipy(image: Path) -> None:
+    """Only eval needs them; they take seconds to import."""
+    script = (
+        "import sys; from engine.cli import main; "
+        f"assert main(['compress', {str(image)!r}, '-q', '30']) == 0; "
+        f"assert main(['restore', {str(image.with_suffix('.jpg'))!r}]) == 0; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'matplotlib', 'scipy', 'bjontegaard'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]"

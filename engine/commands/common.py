@@ -3,20 +3,62 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import secrets
-import tempfile
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from engine.atomic import write_files
 from engine.config import DEFAULT_PRESET, PRESETS
 from engine.errors import SideJPEGError
+from engine.pipeline import Codec
 
 
 def add_model_args(parser: argparse.ArgumentParser, preset_default: str | None = DEFAULT_PRESET) -> None:
     parser.add_argument("--preset", default=preset_default, choices=sorted(PRESETS), help="model preset")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="where the networks run")
+
+
+def add_output_args(parser: argparse.ArgumentParser, output_help: str, out_dir_help: str) -> None:
+    """-o or --out-dir, --strip-metadata and --force: how compress and restore write their outputs."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help=output_help)
+    where.add_argument("--out-dir", metavar="DIR", help=out_dir_help)
+    parser.add_argument(
+        "--strip-metadata", action="store_true", help="leave out EXIF (GPS included) and XMP; the colour profile stays"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite existing outputs (with several inputs: do those files again)"
+    )
+
+
+def single_input(inputs: Sequence[str], one_file_options: Mapping[str, str | None]) -> Path | None:
+    """The input when exactly one file is named (the single-file mode), else None for a batch.
+
+    ``one_file_options`` maps the options that name one file's outputs to their values; a batch refuses them.
+    """
+    if len(inputs) == 1 and not Path(inputs[0]).is_dir():
+        return Path(inputs[0])
+    for option, value in one_file_options.items():
+        if value:
+            raise SideJPEGError(f"{option} names the output of a single input; with several, use --out-dir")
+    return None
+
+
+def out_dir(name: str | None) -> Path | None:
+    """The --out-dir folder, created if need be."""
+    if not name:
+        return None
+    path = Path(name)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SideJPEGError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from None
+    return path
+
+
+def codec_loader(device: str) -> Callable[[str], Codec]:
+    """A Codec per preset, each loaded on first use and once only."""
+    return functools.cache(lambda preset: Codec(preset, device))
 
 
 MAX_INPUT_BYTES = 1 << 29
@@ -49,70 +91,9 @@ def check_writable(path: Path, force: bool, inputs: tuple[Path, ...] = ()) -> No
         raise SideJPEGError(f"{path.parent}: no such directory")
 
 
-def _new_file_mode(path: Path) -> int:
-    """The permissions a plainly created file would get: the existing file's, else 0o666 less the umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _backup(path: Path) -> Path | None:
-    """A hard link to ``path`` beside it, to put it back if a later rename fails (None where links fail)."""
-    for _ in range(8):
-        link = path.with_name(f".{path.name}.{secrets.token_hex(4)}.bak")
-        try:
-            os.link(path, link)
-            return link
-        except FileExistsError:
-            continue
-        except OSError:
-            return None
-    return None
-
-
 def write_outputs(files: Sequence[tuple[Path, bytes]]) -> None:
-    """Write every file to a temporary file beside it, then rename each over its target.
-
-    Nothing is renamed until every temporary file is complete, so an error or an interrupt while
-    writing leaves every previous file intact and no temporary file behind. Should a rename fail
-    part way through several files, the ones already renamed are undone: new files are removed and
-    replaced ones are put back from a hard link taken just before (where the file system has links).
-    """
-    temps: list[Path] = []
-    backups: dict[Path, Path | None] = {}
-    renamed: list[Path] = []
-    current = files[0][0] if files else Path()
+    """Write all files atomically, together (``engine.atomic.write_files``), or raise SideJPEGError."""
     try:
-        for current, data in files:
-            fd, name = tempfile.mkstemp(prefix=f".{current.name}.", suffix=".tmp", dir=current.parent)
-            temps.append(Path(name))
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(name, _new_file_mode(current))
-        for (current, _), tmp in zip(files, temps, strict=True):
-            if len(files) > 1 and current.exists():
-                backups[current] = _backup(current)
-            os.replace(tmp, current)
-            renamed.append(current)
-    except BaseException as exc:
-        for path in reversed(renamed):
-            with contextlib.suppress(OSError):
-                if path not in backups:
-                    path.unlink()
-                elif backups[path] is not None:
-                    os.replace(backups[path], path)
-        if isinstance(exc, OSError):
-            raise SideJPEGError(f"{current}: cannot write ({exc.strerror or exc})") from None
-        raise
-    finally:
-        for leftover in [*temps, *(b for b in backups.values() if b is not None)]:
-            leftover.unlink(missing_ok=True)
-
-
-def write_output(path: Path, data: bytes) -> None:
-    write_outputs([(path, data)])
+        write_files(files)
+    except OSError as exc:
+        raise SideJPEGError(f"{exc.filename}: cannot write ({exc.strerror})") from None

@@ -1,39 +1,65 @@
-"""Restore a JPEG with its side information (a sidecar beside it or embedded), or blindly."""
+"""Restore JPEGs with their side information (a sidecar beside each or embedded), or blindly.
+
+One file: writes INPUT.restored.png (or -o). Several files or folders: writes each one's PNG (beside it,
+or in --out-dir as STEM.png), skips those already written and ends with a summary. The PNG keeps the
+JPEG's colour profile, EXIF and XMP.
+"""
 
 from __future__ import annotations
 
 import argparse
 import io
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from engine.commands.common import add_model_args, check_writable, read_input, write_output
+from engine.batch import Done, Job, plan, run_jobs
+from engine.commands.common import (
+    add_model_args,
+    add_output_args,
+    check_writable,
+    codec_loader,
+    out_dir,
+    read_input,
+    single_input,
+    write_outputs,
+)
 from engine.config import DEFAULT_PRESET
 from engine.container import split_embedded
-from engine.pipeline import Codec
+from engine.metadata import ImageMetadata, png_save_options, read_metadata
+from engine.pipeline import Codec, RestoreResult
 from engine.resources import installed_models
 from engine.sidecar import parse_header
 
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+"""The files of a folder that restore takes."""
+
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", help="JPEG file")
-    p.add_argument("-o", "--output", help="restored PNG (default: INPUT name + .restored.png)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="JPEG files, or folders of them")
+    add_output_args(
+        p,
+        output_help="restored PNG, for a single input (default: INPUT name + .restored.png)",
+        out_dir_help="write DIR/STEM.png for every input (default: beside each input, STEM.restored.png)",
+    )
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--side", help="sidecar path (default: INPUT.side, or side information embedded in INPUT)")
+    group.add_argument(
+        "--side", help="sidecar path, for a single input (default: INPUT.side, or side information embedded in INPUT)"
+    )
     group.add_argument("--blind", action="store_true", help="ignore any side information")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output")
     add_model_args(p, preset_default=None)
 
 
-def find_sidecar(source: Path, jpeg: bytes, explicit: str | None) -> bytes | None:
+def find_sidecar(source: Path, embedded: bytes | None, explicit: str | None) -> bytes | None:
     """The sidecar to use: the one named, else INPUT.side, else the embedded one (None if none)."""
     if explicit:
         return read_input(explicit)
     beside = Path(f"{source}.side")
     if beside.is_file():
         return read_input(beside)
-    return split_embedded(jpeg)[1]
+    return embedded
 
 
 def choose_preset(requested: str | None, sidecar: bytes | None) -> str:
@@ -45,22 +71,52 @@ def choose_preset(requested: str | None, sidecar: bytes | None) -> str:
     return DEFAULT_PRESET
 
 
-def encode_png(image) -> bytes:
+def encode_png(image: np.ndarray, meta: ImageMetadata) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(image).save(buf, "PNG")
+    Image.fromarray(image).save(buf, "PNG", **png_save_options(meta))
     return buf.getvalue()
 
 
-def run(args: argparse.Namespace) -> int:
-    source = Path(args.input)
-    out = Path(args.output) if args.output else source.with_name(f"{source.stem}.restored.png")
+def output_of(source: Path, output: str | None, folder: Path | None) -> Path:
+    if output:
+        return Path(output)
+    if folder:
+        return folder / f"{source.stem}.png"
+    return source.with_name(f"{source.stem}.restored.png")
+
+
+def restore_file(
+    codecs: Callable[[str], Codec], source: Path, out: Path, args: argparse.Namespace
+) -> tuple[RestoreResult, int]:
+    """Restore one JPEG and write its PNG atomically: the result and the bytes read (JPEG and sidecar)."""
     check_writable(out, args.force, inputs=(source,))
     jpeg = read_input(source)
-    plain, _ = split_embedded(jpeg)
-    sidecar = None if args.blind else find_sidecar(source, jpeg, args.side)
-    codec = Codec(choose_preset(args.preset, sidecar), args.device)
-    result = codec.restore(plain, sidecar)
-    write_output(out, encode_png(result.image))
-    mode = "blind (no side information)" if result.blind else "with side information"
-    print(f"wrote {out}: {result.image.shape[1]}x{result.image.shape[0]}, restored {mode}")
-    return 0
+    plain, embedded = split_embedded(jpeg)
+    sidecar = None if args.blind else find_sidecar(source, embedded, args.side)
+    result = codecs(choose_preset(args.preset, sidecar)).restore(plain, sidecar)
+    meta = read_metadata(plain)
+    write_outputs([(out, encode_png(result.image, meta.stripped() if args.strip_metadata else meta))])
+    sidecar_file_bytes = len(sidecar) if sidecar is not None and sidecar is not embedded else 0
+    return result, len(jpeg) + sidecar_file_bytes
+
+
+def run(args: argparse.Namespace) -> int:
+    source = single_input(args.inputs, {"-o/--output": args.output, "--side": args.side})
+    folder = out_dir(args.out_dir)
+    codecs = codec_loader(args.device)
+    if source is not None:
+        out = output_of(source, args.output, folder)
+        result, _ = restore_file(codecs, source, out, args)
+        mode = "blind (no side information)" if result.blind else "with side information"
+        print(f"wrote {out}: {result.image.shape[1]}x{result.image.shape[0]}, restored {mode}")
+        return 0
+
+    def work(job: Job) -> Done:
+        result, size_in = restore_file(codecs, job.source, job.outputs[0], args)
+        height, width = result.image.shape[:2]
+        return Done(size_in, job.outputs[0].stat().st_size, size_in * 8 / (width * height))
+
+    jobs = plan(args.inputs, JPEG_SUFFIXES, lambda path: (output_of(path, None, folder),), "JPEG files")
+    summary = run_jobs(jobs, work, args.force, "restore")
+    print(summary.text())
+    return summary.exit_code
