@@ -13,8 +13,10 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
+from engine.training.calibrate import QUALITIES, SETTINGS
+from engine.training.data import random_jpeg
 from engine.training.schedule import phase
-from engine.weights import load_model
+from engine.weights import load_model, load_model_info
 
 TINY = ["--steps", "4", "--blind-steps", "2", "--batch", "2", "--crop", "32", "--val-every", "1000"]
 
@@ -40,7 +42,31 @@ def test_train_resume_and_export(data: Path, tmp_path: Path) -> None:
     assert json.loads((run / "last.json").read_text())["step"] == 6
     target = tmp_path / "model.safetensors"
     assert main(["train", "--out", str(run), "--export", str(target)]) == 0
-    assert load_model(target).config.name == "fast"
+    net, info = load_model_info(target)
+    assert net.config.name == "fast" and info["steps"] == 6
+    calibration = info["blind_calibration"]
+    assert calibration["images"] == ["img0"], "calibrated on the run's held-out image only"
+    assert len(calibration["points"]) == len(QUALITIES) * len(SETTINGS)
+    assert info["blind_min_step"] > 0
+
+
+def test_training_jpegs_cover_what_users_have(sample_rgb: np.ndarray) -> None:
+    """Every subsampling and grayscale, libjpeg-turbo, jpegli and custom tables, qualities 1-100; a grayscale
+    JPEG's target is the patch's gray."""
+    rng = np.random.default_rng(0)
+    patch = np.ascontiguousarray(sample_rgb[:64, :64])
+    seen, qualities = set(), []
+    for _ in range(300):
+        target, decoded, params = random_jpeg(patch, rng)
+        assert target.shape == decoded.shape == patch.shape
+        seen.add(params.subsampling)
+        qualities.append(params.luma_step)
+        if params.grayscale:
+            assert (target[..., 0] == target[..., 1]).all() and (decoded[..., 0] == decoded[..., 2]).all()
+        else:
+            assert np.array_equal(target, patch)
+    assert seen == {"4:2:0", "4:2:2", "4:4:4", "gray"}
+    assert min(qualities) <= 1.5 and max(qualities) >= 100, "from about q100 to q1"
 
 
 def test_bad_crop_and_missing_data_are_refused(tmp_path: Path) -> None:

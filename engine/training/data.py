@@ -56,7 +56,7 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int, subsampling: str) -> tuple[np.
         return np.asarray(im.convert("RGB")), params_of(im)
 
 
-QUALITY_BANDS = ((0.30, 1, 40), (0.20, 41, 74), (0.42, 75, 98), (0.08, 99, 100))
+QUALITY_BANDS = ((0.42, 1, 40), (0.18, 41, 74), (0.32, 75, 98), (0.08, 99, 100))
 """(probability, lowest, highest quality) of the quality draw."""
 SUBSAMPLINGS = (("4:2:0", 0.40), ("4:2:2", 0.22), ("4:4:4", 0.32), ("gray", 0.06))
 ENCODER_SHARES = (("pillow", 0.70), ("jpegli", 0.15), ("custom", 0.15))

@@ -1,0 +1,39 @@
+"""Blind calibration: the threshold below which a model passes JPEGs through is where it was measured safe."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step
+
+
+def point(step: float, change: float) -> Point:
+    return Point("img", "pillow", "4:4:4", 90, step, change)
+
+
+def test_the_threshold_is_the_finest_step_from_which_on_nothing_harms() -> None:
+    points = [point(1.0, -0.5), point(2.0, 0.01), point(2.0, -0.2), point(4.0, 0.1), point(8.0, 0.4), point(16.0, 1.0)]
+    assert blind_min_step(points) == 4.0
+
+
+def test_a_harmful_coarse_point_disables_blind_restoration_below_it() -> None:
+    points = [point(1.0, 0.2), point(4.0, 0.3), point(8.0, -0.2), point(16.0, 1.0)]
+    assert blind_min_step(points) == 16.0
+
+
+def test_nothing_safe_means_never_restoring_blindly() -> None:
+    assert math.isinf(blind_min_step([point(16.0, -1.0), point(4.0, 0.5)]))
+
+
+@given(st.lists(st.tuples(st.floats(1, 100), st.floats(-2, 2)), min_size=1, max_size=40))
+def test_every_point_at_or_above_the_threshold_is_within_tolerance(raw: list[tuple[float, float]]) -> None:
+    points = [point(s, c) for s, c in raw]
+    threshold = blind_min_step(points)
+    assert all(p.change_db >= TOLERANCE_DB for p in points if p.luma_step >= threshold)
+    finer = [p for p in points if p.luma_step < threshold]
+    if finer and not math.isinf(threshold):
+        coarsest_finer = max(p.luma_step for p in finer)
+        assert min(p.change_db for p in finer if p.luma_step == coarsest_finer) < TOLERANCE_DB
