@@ -2,15 +2,13 @@
 
 Every input must end in ``SideJPEGError`` with a one-line message or in a valid result; never another
 exception, a hang or an unbounded allocation. This is the bounded CI campaign (a few thousand cases);
-``python scripts/fuzz.py --cases 100000`` runs the long one with the same corpus, mutators and checks.
+``python -m tests.fuzzing --cases 100000`` runs the long one with the same corpus, mutators and checks.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import struct
-import sys
 import time
 import tracemalloc
 from pathlib import Path
@@ -27,18 +25,7 @@ from engine.coding.integer_context import IntegerContextModel, pad_symbols
 from engine.conditioning import FULL_COND
 from engine.container import MAX_SEGMENTS, embed_sidecar, jpeg_size, split_embedded, without_metadata
 from engine.errors import SideJPEGError
-
-
-def _load_fuzz():
-    path = Path(__file__).resolve().parent.parent / "scripts" / "fuzz.py"
-    spec = importlib.util.spec_from_file_location("sidejpeg_fuzz", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fz = _load_fuzz()
+from tests import fuzzing as fz
 
 CI = settings(
     deadline=None, derandomize=True, database=None, print_blob=True,

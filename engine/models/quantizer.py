@@ -13,7 +13,7 @@ class SoftHardQuantizer(nn.Module):
     Forward: the hard one-hot ``argmin_i KL(c_i || d) = argmax_i d_i``. Backward: the soft
     version ``d_i^sigma / sum_j d_j^sigma = softmax(sigma * log d)`` (straight-through).
 
-    Two training aids against descriptor collapse (see DESIGN.md): ``soft_mix`` in [0, 1]
+    Two training aids against descriptor collapse (``docs/block-selection.md``): ``soft_mix`` in [0, 1]
     blends the soft value into the forward pass (1 = fully soft, as during the warm-up), and
     ``noise`` scales Gumbel noise added to ``log d`` so that every symbol keeps being tried.
     """

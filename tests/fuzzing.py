@@ -1,7 +1,7 @@
 """Fuzz the two readers of untrusted bytes: sidecar files, and JPEGs with side information embedded.
 
-    python scripts/fuzz.py --cases 100000          # the long campaign, on demand
-    python scripts/fuzz.py --cases 20000 --markdown  # the table in docs/robustness.md
+    python -m tests.fuzzing --cases 100000          # the long campaign, on demand
+    python -m tests.fuzzing --cases 20000 --markdown  # the table in docs/robustness.md
 
 Every case must end in ``SideJPEGError`` with a one-line message, or in a valid result (a bit
 flip that still parses, a JPEG whose side information was mangled into a foreign segment and is
@@ -35,18 +35,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as `python scripts/fuzz.py` from anywhere
-    sys.path.insert(0, str(ROOT))
-
-from engine import sidecar as sc  # noqa: E402
-from engine.config import get_preset  # noqa: E402
-from engine.container import APP_MARKER, IDENTIFIER, embed_sidecar, jpeg_size, split_embedded  # noqa: E402
-from engine.errors import SideJPEGError  # noqa: E402
-from engine.image_io import MAX_PIXELS  # noqa: E402
-from engine.models.sidejpeg import SideJPEGNet  # noqa: E402
-from engine.pipeline import Codec  # noqa: E402
-from engine.resources import SAMPLE_IMAGE  # noqa: E402
+from engine import sidecar as sc
+from engine.config import get_preset
+from engine.container import APP_MARKER, IDENTIFIER, embed_sidecar, jpeg_size, split_embedded
+from engine.errors import SideJPEGError
+from engine.image_io import MAX_PIXELS
+from engine.models.sidejpeg import SideJPEGNet
+from engine.pipeline import Codec
+from engine.resources import SAMPLE_IMAGE
 
 CASE_SECONDS = 10.0
 """A case running longer than this is a hang (the slowest legitimate case here takes well under 1 s)."""
@@ -559,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case-mib", type=float, default=CASE_MIB, help="allocation bound per case (tracemalloc)")
     parser.add_argument("--no-trace", action="store_true", help="skip tracemalloc (faster; no allocation check)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: leave the CPU to others)")
-    parser.add_argument("--save", default=str(ROOT / "runs" / "fuzz-failures"), help="folder for failing inputs")
+    parser.add_argument("--save", default="runs/fuzz-failures", help="folder for failing inputs")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
     if args.cases < 1:
