@@ -9,7 +9,7 @@ from engine.errors import SideJPEGError
 from engine.image_io import LoadedImage, load_image
 from engine.metrics import psnr, ssim
 from engine.pipeline import Codec, CompressResult, Received, RestoreResult
-from engine.resources import measured_side_vs_blind
+from engine.resources import SAMPLE_IMAGE, installed_models, measured_side_vs_blind
 from engine.sidecar import SidecarHeader
 from engine.sidecar import parse_header as read_sidecar_header
 from engine.tiling import Cancelled
@@ -20,6 +20,7 @@ __all__ = [
     "LAMBDA_MAX",
     "LAMBDA_MIN",
     "PRESETS",
+    "SAMPLE_IMAGE",
     "Cancelled",
     "Codec",
     "CompressResult",
@@ -29,6 +30,7 @@ __all__ = [
     "SideJPEGError",
     "SidecarHeader",
     "embed_sidecar",
+    "installed_models",
     "load_image",
     "measured_side_vs_blind",
     "psnr",

@@ -16,6 +16,7 @@ COMMANDS = {
     "info": "engine.commands.info",
     "train": "engine.commands.train",
     "eval": "engine.commands.evaluate",
+    "summarise": "engine.commands.summarise",
 }
 """Sub-command -> its module, imported only when needed: eval alone pulls in matplotlib and scipy."""
 EXIT_BAD_INPUT = 2

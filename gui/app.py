@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "sample.png"
+from engine import SAMPLE_IMAGE
+
 SCREENSHOT_TIMEOUT_S = 120
 SCREENSHOT_SIZE = (1680, 1050)
 
@@ -19,7 +20,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("image", nargs="?", type=Path, default=SAMPLE_IMAGE,
                         help="image or received .jpg to open (default: the bundled sample)")
     parser.add_argument("--screenshot", type=Path, metavar="OUT.png",
-                        help="render the window offscreen once the restored view is in, save it and exit")
+                        help="render the window offscreen once the restored view is in, save it and exit "
+                             "(with the default settings: nothing remembered is read or saved)")
     return parser.parse_args(argv)
 
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_dark_theme(app)
     configure_pyqtgraph()
     try:
-        window = MainWindow()
+        window = MainWindow(remember=not args.screenshot)
     except SideJPEGError as exc:
         print(f"sidejpeg-gui: {exc}", file=sys.stderr)
         return 2

@@ -1,17 +1,29 @@
-"""Overlay text for each view: rates, PSNR and SSIM against the original, image size."""
+"""Overlay text for each view: which setting it shows, rates and file sizes, PSNR and SSIM against the
+original, image size."""
 
 from __future__ import annotations
 
 import math
 
-from gui.document import Document, Rates, Role
+from gui.document import Document, Rates, Role, Settings, Source
 
 NO_VALUE = "—"
 PENDING = "…"
+PREVIOUS = "previous"
+"""Marks a title whose view still shows an earlier setting than the current one."""
 
 
 def db(value: float) -> str:
     return "∞ dB" if math.isinf(value) else f"{value:.2f} dB"
+
+
+def file_size(nbytes: int) -> str:
+    """Bytes as a person reads them (1 KB = 1000 bytes, as file managers count)."""
+    if nbytes < 1000:
+        return f"{nbytes} B"
+    if nbytes < 1_000_000:
+        return f"{nbytes / 1000:.1f} KB"
+    return f"{nbytes / 1_000_000:.2f} MB"
 
 
 def fidelity_lines(psnr: float | None, ssim: float | None, reference_psnr: float | None = None) -> list[str]:
@@ -27,40 +39,79 @@ def fidelity_lines(psnr: float | None, ssim: float | None, reference_psnr: float
 
 def rate_lines(rates: Rates, blind: bool) -> list[str]:
     if blind:
-        return [f"bpp   {rates.jpeg:.3f}  (JPEG only, blind)"]
+        return [f"bpp   {rates.jpeg:.3f} · {file_size(rates.jpeg_bytes)}  (JPEG only, blind)"]
     return [
         f"bpp   {rates.jpeg:.3f} JPEG + {rates.side:.3f} side = {rates.total:.3f}",
+        f"file  {file_size(rates.jpeg_bytes)} + {file_size(rates.side_bytes)} = {file_size(rates.total_bytes)}",
         f"side  {100 * rates.side_share:.1f} % of total",
     ]
 
 
-def caption(role: Role, doc: Document) -> tuple[str, list[str]]:
-    """(title, detail lines) of the overlay on the view showing ``role``."""
+def setting_label(settings: Settings, source: Source) -> str:
+    """The setting a restored view shows, e.g. ``q30 · 4:2:0 · λ 64.0 · sidecar · fast``; a received JPEG
+    without side information is restored blind whatever the setting."""
+    sidecar = settings.use_sidecar and (not source.received or source.received_sidecar is not None)
+    decoder = f"{'sidecar' if sidecar else 'blind'} · {settings.preset}"
+    if source.received:
+        return f"received · {decoder}"
+    return f"q{settings.quality} · {settings.subsampling} · λ {settings.lam:.1f} · {decoder}"
+
+
+def restore_status(doc: Document, restoring: bool) -> str:
+    """What became of the current setting's restoration while the view does not show it."""
+    wanted = setting_label(doc.settings, doc.source)
+    failure = doc.restore_failure()
+    if restoring:
+        return f"restoring {wanted}{PENDING}"
+    if failure is not None:
+        return f"{wanted} failed: {failure}"
+    return f"{wanted} not computed (cancelled)"
+
+
+def restored_caption(doc: Document, restoring: bool) -> tuple[str, list[str]]:
+    """The restored view's overlay; it says which setting it shows and whether that is the current one."""
+    out = doc.restored
+    if out is None:
+        failed = not restoring and doc.restore_failure() is not None
+        return "Restored · failed" if failed else "Restored", [restore_status(doc, restoring)]
+    title = f"{'JPEG as it is' if out.note else 'Restored'} · {setting_label(out.settings, doc.source)}"
+    lines = []
+    if not doc.restored_is_current():
+        title += f" · {PREVIOUS}"
+        lines.append(f"now   {restore_status(doc, restoring)}")
+    if out.note:
+        lines.append(f"note  {out.note}")
+    width, height = doc.source.size
+    lines += [*rate_lines(out.rates, out.blind), *fidelity_lines(out.psnr, doc.ssim(Role.RESTORED), out.jpeg_psnr)]
+    return title, [*lines, f"size  {width} × {height} px"]
+
+
+def jpeg_caption(doc: Document) -> tuple[str, list[str]]:
+    source = doc.source
+    width, height = source.size
+    if source.received:
+        quality = doc.restored.quality if doc.restored else None
+        title = "JPEG · received" + (f" · q{quality}" if quality else "")
+        rates, psnr = Rates.of(source.received_jpeg, None, width, height), None
+    elif doc.jpeg is None:
+        return "JPEG", [f"encoding{PENDING}"]
+    else:
+        title = f"JPEG · q{doc.jpeg.quality} · {doc.jpeg.subsampling}"
+        title += "" if doc.jpeg_is_current() else f" · {PREVIOUS}"
+        rates, psnr = doc.jpeg.rates, doc.jpeg.psnr
+    bpp = f"bpp   {rates.jpeg:.3f} · {file_size(rates.jpeg_bytes)}"
+    return title, [bpp, *fidelity_lines(psnr, doc.ssim(Role.JPEG)), f"size  {width} × {height} px"]
+
+
+def caption(role: Role, doc: Document, restoring: bool = False) -> tuple[str, list[str]]:
+    """(title, detail lines) of the overlay on the view showing ``role``; ``restoring`` while a restoration
+    of the current setting is being computed."""
     source = doc.source
     if source is None:
         return role.value, []
-    width, height = source.size
-    size = f"size  {width} × {height} px"
     if role is Role.ORIGINAL:
         if source.received:
             return "Original", ["no original (received JPEG)"]
-        return "Original", [size, *(f"note  {n}" for n in source.notes)]
-    if role is Role.JPEG:
-        if source.received:
-            quality = doc.restored.quality if doc.restored else None
-            title = "JPEG · received" + (f" · q{quality}" if quality else "")
-            bpp, psnr = Rates.of(source.received_jpeg, None, width, height).jpeg, None
-        elif doc.jpeg is None:
-            return "JPEG", ["encoding…"]
-        else:
-            title = f"JPEG · q{doc.jpeg.quality} · {doc.jpeg.subsampling}"
-            bpp, psnr = doc.jpeg.rates.jpeg, doc.jpeg.psnr
-        return title, [f"bpp   {bpp:.3f}", *fidelity_lines(psnr, doc.ssim(Role.JPEG)), size]
-    out = doc.restored
-    if out is None:
-        return "Restored", ["restoring…"]
-    mode = "blind" if out.blind else "side info"
-    lines = [*rate_lines(out.rates, out.blind), *fidelity_lines(out.psnr, doc.ssim(Role.RESTORED), out.jpeg_psnr)]
-    if out.lam is not None and not out.blind:
-        lines.append(f"λ     {out.lam:.1f}")
-    return f"Restored · {mode} · {out.preset}", [*lines, size]
+        width, height = source.size
+        return "Original", [f"size  {width} × {height} px", *(f"note  {n}" for n in source.notes)]
+    return jpeg_caption(doc) if role is Role.JPEG else restored_caption(doc, restoring)

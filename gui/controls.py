@@ -22,19 +22,23 @@ from PySide6.QtWidgets import (
 )
 
 from engine import LAMBDA_MAX, LAMBDA_MIN, measured_side_vs_blind
-from gui.document import Role, Settings
+from gui.document import Role, Settings, Source
 from gui.theme import MUTED
 
 LOG_STEPS = 1000
 """Slider positions of a log-scale field."""
 SUBSAMPLINGS = ("4:2:0", "4:4:4")
 MAP_MODES = ("none", "descriptors", "bits")
+UNKNOWN = "unknown"
+"""What a field shows for a value the received file does not record."""
 
 
 class SliderField(QWidget):
     """A slider and a typed-in spin box that always agree; linear or logarithmic, with a unit."""
 
     value_changed = Signal(float)
+    committed = Signal()
+    """Enter was pressed in the spin box: the typed value is in, the keys may go back to the views."""
 
     def __init__(
         self, minimum: float, maximum: float, value: float, unit: str = "", *,
@@ -60,16 +64,27 @@ class SliderField(QWidget):
         self.set_value(value)
         self.slider.valueChanged.connect(self._slider_moved)
         self.spin.valueChanged.connect(self._spin_changed)
+        self.spin.editingFinished.connect(self._editing_finished)
 
     def value(self) -> float:
         return float(self.spin.value())
 
-    def set_value(self, value: float) -> None:
-        """Show ``value`` without emitting ``value_changed``."""
-        for widget, shown in ((self.spin, value), (self.slider, self._position(value))):
-            widget.blockSignals(True)
-            widget.setValue(shown)
-            widget.blockSignals(False)
+    def set_value(self, value: float | None) -> None:
+        """Show ``value`` without emitting ``value_changed``; None shows "unknown" (a file that does not say)."""
+        known = value is not None
+        self.spin.blockSignals(True)
+        self.slider.blockSignals(True)
+        self.spin.setSpecialValueText("" if known else UNKNOWN)
+        self.spin.setMinimum(self.minimum if known else 0)
+        self.spin.setValue(value if known else 0)
+        self.slider.setValue(self._position(value if known else self.minimum))
+        self.spin.blockSignals(False)
+        self.slider.blockSignals(False)
+
+    def _editing_finished(self) -> None:
+        """Also emitted when the spin box loses focus; only Enter (focus still here) is a commit."""
+        if self.spin.hasFocus():
+            self.committed.emit()
 
     def _position(self, value: float) -> int:
         if not self.log:
@@ -127,6 +142,12 @@ def _form(box: QGroupBox) -> QFormLayout:
     form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     form.setVerticalSpacing(8)
     return form
+
+
+def file_values(source: Source) -> tuple[int | None, float | None]:
+    """(quality, λ) a received JPEG's sidecar records; None where it does not say (no sidecar, quality 0)."""
+    header = source.header
+    return (header.quality or None, header.lam) if header else (None, None)
 
 
 class EncodeControls(QGroupBox):
@@ -192,8 +213,22 @@ class EncodeControls(QGroupBox):
         verdict = "pays for its bits" if all(v < 0 for v in measured.values()) else "does NOT beat blind decoding yet"
         self.side_note.setText(f"Side info {verdict} (BD-rate vs blind, q10-40: {rates}).")
 
-    def set_received(self, received: bool) -> None:
-        """A received JPEG is restored as it is: only the decoder choices apply."""
+    def show_settings(self, settings: Settings, source: Source | None) -> None:
+        """Show ``settings`` without emitting ``changed``. A received JPEG is restored as it is: only the decoder
+        choices apply, and the disabled quality and λ show the file's own values (from its sidecar)."""
+        received = source is not None and source.received
+        quality, lam = file_values(source) if received else (settings.quality, settings.lam)
+        self.quality.set_value(quality)
+        self.lam.set_value(lam)
+        for combo, text in ((self.subsampling, settings.subsampling), (self.device, settings.device)):
+            combo.blockSignals(True)
+            combo.setCurrentText(text)
+            combo.blockSignals(False)
+        self.preset.blockSignals(True)
+        self.preset.setCurrentIndex(self.preset.findData(settings.preset))
+        self.preset.blockSignals(False)
+        self.show_side_verdict(settings.preset)
+        self.side.set_index(0 if settings.use_sidecar else 1)
         for widget in (self.quality, self.lam, self.subsampling):
             widget.setEnabled(not received)
 

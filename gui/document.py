@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine import DEFAULT_PRESET
+from engine import DEFAULT_PRESET, SidecarHeader
 
 BLOCK = 16
 """Pixels per side of the block one artifact descriptor covers."""
+KEPT_OUTCOMES = 4
+"""Restored results kept per image, so that toggling back to a setting shows it at once."""
+KEPT_SSIM = 4
+"""SSIM values kept per image (the shown views and those a toggle brings back)."""
 
 
 class Role(enum.Enum):
@@ -34,6 +39,11 @@ class Settings:
     preset: str = DEFAULT_PRESET
     device: str = "cpu"
 
+    def restore_key(self, received: bool) -> tuple:
+        """What the restored view depends on; for a received JPEG only the decoder choices."""
+        decoder = (self.use_sidecar, self.preset, self.device)
+        return decoder if received else (self.quality, self.lam, self.subsampling, *decoder)
+
 
 @dataclass(frozen=True)
 class Source:
@@ -45,6 +55,8 @@ class Source:
     received_sidecar: bytes | None = None
     received_decoded: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    header: SidecarHeader | None = None
+    """The received sidecar's header (None without one, or when it does not parse: restoring reports why)."""
 
     @property
     def received(self) -> bool:
@@ -59,15 +71,27 @@ class Source:
 
 @dataclass(frozen=True)
 class Rates:
-    """Bits per pixel of what would be sent: bytes * 8 / (W * H)."""
+    """Sizes of what would be sent, in bytes and in bits per pixel (bytes * 8 / (W * H))."""
 
-    jpeg: float
-    side: float
+    jpeg_bytes: int
+    side_bytes: int
+    pixels: int
 
     @classmethod
     def of(cls, jpeg: bytes, sidecar: bytes | None, width: int, height: int) -> Rates:
-        pixels = width * height
-        return cls(len(jpeg) * 8 / pixels, len(sidecar or b"") * 8 / pixels)
+        return cls(len(jpeg), len(sidecar or b""), width * height)
+
+    @property
+    def total_bytes(self) -> int:
+        return self.jpeg_bytes + self.side_bytes
+
+    @property
+    def jpeg(self) -> float:
+        return self.jpeg_bytes * 8 / self.pixels
+
+    @property
+    def side(self) -> float:
+        return self.side_bytes * 8 / self.pixels
 
     @property
     def total(self) -> float:
@@ -97,7 +121,8 @@ class RestoreOutcome:
     """A restored image with everything the overlays, maps and exports need.
 
     ``sidecar`` is the side information that exists (kept for export even when the view is blind);
-    ``rates`` count it only when it was used.
+    ``rates`` count it only when it was used. ``quality`` and ``lam`` are the file's own (a received
+    sidecar's header; None when unknown); ``settings`` is what the user had chosen when it was computed.
     """
 
     jpeg: bytes
@@ -112,7 +137,9 @@ class RestoreOutcome:
     psnr: float | None
     quality: int | None
     lam: float | None
-    preset: str
+    settings: Settings
+    note: str | None = None
+    """Set when the pane shows the JPEG as it is instead of a restoration (and why)."""
 
 
 class Document(QObject):
@@ -132,10 +159,15 @@ class Document(QObject):
         self.settings = settings or Settings()
         self.jpeg: JpegOutcome | None = None
         self.restored: RestoreOutcome | None = None
-        self._ssim: dict[Role, tuple[np.ndarray, float]] = {}
+        self._failure: tuple[tuple, str] | None = None
+        self._outcomes: OrderedDict[tuple, RestoreOutcome] = OrderedDict()
+        self._ssim: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
 
-    def set_source(self, source: Source) -> None:
-        self.source, self.jpeg, self.restored = source, None, None
+    def set_source(self, source: Source, settings: Settings | None = None) -> None:
+        """Show a new file; ``settings`` replace the current ones with it (the caller schedules the work)."""
+        self.source, self.jpeg, self.restored, self._failure = source, None, None, None
+        self.settings = settings or self.settings
+        self._outcomes.clear()
         self._ssim.clear()
         self.source_changed.emit()
 
@@ -151,7 +183,33 @@ class Document(QObject):
 
     def set_restored(self, outcome: RestoreOutcome) -> None:
         self.restored = outcome
+        _keep(self._outcomes, self._key_of(outcome.settings), outcome, KEPT_OUTCOMES)
         self.restored_changed.emit()
+
+    def _key_of(self, settings: Settings) -> tuple:
+        return settings.restore_key(self.source.received)
+
+    def cached_restore(self) -> RestoreOutcome | None:
+        """The restored result of the current setting, when it was computed for this file before."""
+        return self._outcomes.get(self._key_of(self.settings)) if self.source else None
+
+    def restored_is_current(self) -> bool:
+        """Whether the restored view shows the current setting (not a previous one while a new one is computed)."""
+        return self.restored is not None and self._key_of(self.restored.settings) == self._key_of(self.settings)
+
+    def jpeg_is_current(self) -> bool:
+        wanted = (self.settings.quality, self.settings.subsampling)
+        return self.jpeg is not None and (self.jpeg.quality, self.jpeg.subsampling) == wanted
+
+    def fail_restore(self, message: str) -> None:
+        """Remember that restoring the current setting failed (the restored caption says so)."""
+        self._failure = (self._key_of(self.settings), message)
+
+    def restore_failure(self) -> str | None:
+        """Why restoring the current setting failed, if it did."""
+        if self._failure is None or self._failure[0] != self._key_of(self.settings):
+            return None
+        return self._failure[1]
 
     def image(self, role: Role) -> np.ndarray | None:
         """The pixels shown for a role, or None while they are not known."""
@@ -166,12 +224,22 @@ class Document(QObject):
         return self.restored.restored if self.restored else None
 
     def set_ssim(self, role: Role, image: np.ndarray, value: float) -> None:
-        """Keep the SSIM of ``image`` if it is still the one shown for ``role``."""
+        """Keep the SSIM of ``image`` (by identity: results are never modified); the view of ``role`` shows it
+        if that is still its image."""
+        _keep(self._ssim, id(image), (image, value), KEPT_SSIM)
         if image is self.image(role):
-            self._ssim[role] = (image, value)
             self.ssim_changed.emit(role)
 
     def ssim(self, role: Role) -> float | None:
         """SSIM of the image shown for ``role`` against the original, once computed."""
-        image, value = self._ssim.get(role, (None, None))
-        return value if image is not None and image is self.image(role) else None
+        image = self.image(role)
+        kept, value = self._ssim.get(id(image), (None, None))
+        return value if image is not None and kept is image else None
+
+
+def _keep(kept: OrderedDict, key: object, value: object, limit: int) -> None:
+    """Store ``value`` as the newest entry, dropping the oldest beyond ``limit``."""
+    kept[key] = value
+    kept.move_to_end(key)
+    while len(kept) > limit:
+        kept.popitem(last=False)

@@ -1,9 +1,11 @@
-"""Files: dialog filters, atomic export of JPEG + sidecar / embedded JPEG / restored PNG, recent files."""
+"""Files: dialog filters, atomic export of JPEG + sidecar / embedded JPEG / restored PNG, recent files, the next
+image in a folder."""
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -83,3 +85,20 @@ class RecentFiles:
         path = path.resolve()
         kept = [p for p in self.paths() if p != path]
         self.settings.setValue(RECENT_KEY, [str(p) for p in [path, *kept][:RECENT_MAX]])
+
+
+def _natural_key(path: Path) -> list[object]:
+    """Sort key: case-insensitive, numbers by value (img2 before img10)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name.lower())]
+
+
+def neighbour(path: Path, step: int) -> Path | None:
+    """The image ``step`` places after ``path`` (before, when negative) in its folder, by name; None past either
+    end. ``path`` itself need not exist any more."""
+    try:
+        images = {p for p in path.parent.iterdir() if p.suffix.lower() in OPEN_SUFFIXES and p.is_file()}
+    except OSError:
+        return None
+    ordered = sorted(images | {path}, key=_natural_key)
+    index = ordered.index(path) + step
+    return ordered[index] if 0 <= index < len(ordered) else None

@@ -17,9 +17,12 @@ from engine import (
     Codec,
     CompressResult,
     Received,
+    SidecarHeader,
     SideJPEGError,
+    installed_models,
     load_image,
     psnr,
+    read_sidecar_header,
     split_embedded,
     ssim,
 )
@@ -136,11 +139,26 @@ def load_source(path: Path, as_received: bool = False) -> Source:
             sidecar, found = _read(beside), f"sidecar {beside.name}"
         if sidecar is not None or as_received:
             found = found if sidecar is not None else "no side information: restored blind"
-            return Source(path, None, plain, sidecar, Codec.decode_jpeg(plain), (f"received JPEG, {found}",))
+            return Source(
+                path, None, plain, sidecar, Codec.decode_jpeg(plain), (f"received JPEG, {found}",), _header(sidecar),
+            )
     elif as_received:
         raise SideJPEGError(f"{path.name}: not a JPEG file")
     loaded = load_image(data)
     return Source(path, np.require(loaded.rgb, requirements=["C", "W"]), notes=tuple(loaded.notes))
+
+
+def _header(sidecar: bytes | None) -> SidecarHeader | None:
+    """The sidecar's header; None when there is none or it does not parse (restoring it says why)."""
+    try:
+        return None if sidecar is None else read_sidecar_header(sidecar)
+    except SideJPEGError:
+        return None
+
+
+def sidecar_preset(source: Source) -> str | None:
+    """The installed preset whose model made the received sidecar (None: no sidecar, or no installed model)."""
+    return None if source.header is None else installed_models().get(source.header.model_id.hex())
 
 
 def encode_preview(codec: Codec, original: np.ndarray, settings: Settings, ctx: JobContext) -> JpegOutcome:
@@ -165,6 +183,8 @@ def preview_box(view: tuple[float, float, float, float], width: int, height: int
 
 REGION_NOTE = "the visible region first; the rest follows"
 BLIND_NOTE = "blind decoder; the descriptor maps follow"
+NO_GAIN_NOTE = "blind restoration would not improve this JPEG (it measures worse): the JPEG is shown as it is"
+PASS_THROUGH_NOTE = "blind restoration does not apply at this quality: the JPEG is shown as it is"
 
 
 @dataclass(frozen=True)
@@ -195,12 +215,24 @@ def restore_visible_first(
     return codec.restore_pixels(received.decoded, received.cond_codes, received.symbols, progress, ctx.cancel)
 
 
+def honest_blind(
+    codec: Codec, received: Received, image: np.ndarray, original: np.ndarray | None
+) -> tuple[np.ndarray, str | None]:
+    """A blind restoration as it may be shown: the JPEG itself (with the reason) where the model passes it
+    through or where, measured against the original, restoring would make it worse."""
+    if codec.blind_passes_through(received.cond_codes):
+        return received.decoded, PASS_THROUGH_NOTE
+    if original is not None and psnr(original, image) < psnr(original, received.decoded):
+        return received.decoded, NO_GAIN_NOTE
+    return image, None
+
+
 def compress_and_restore(
     codec: Codec, original: np.ndarray, box: Box | None, settings: Settings, ctx: JobContext
 ) -> RestoreOutcome:
     """Compress to JPEG + sidecar and restore. With the sidecar the encoder checks the decoder's result
-    itself (``CompressResult.restored``); blind, the restored image (the visible ``box`` first) is shown
-    before the sidecar is computed for the maps and export."""
+    itself (``CompressResult.restored``); blind, the restored image (the visible ``box`` first, the JPEG where
+    restoring would not improve it) is shown before the sidecar is computed for the maps and export."""
     height, width = original.shape[:2]
 
     def compress(start: float) -> CompressResult:
@@ -209,19 +241,21 @@ def compress_and_restore(
             progress=scaled_progress(ctx.progress, start, 1.0 - start), cancel=ctx.cancel,
         )
 
+    note = None
     if settings.use_sidecar:
         res = compress(0.0)
         image = res.restored
     else:
-        jpeg, decoded = codec.encode_jpeg(original, settings.quality, settings.subsampling)
-        image = restore_visible_first(codec, codec.receive(jpeg), box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
-        ctx.partial(RegionPreview((0, 0, height, width), image, decoded, BLIND_NOTE))
+        received = codec.receive(codec.encode_jpeg(original, settings.quality, settings.subsampling)[0])
+        image = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
+        image, note = honest_blind(codec, received, image, original)
+        ctx.partial(RegionPreview((0, 0, height, width), image, received.decoded, note or BLIND_NOTE))
         res = compress(0.5)
     used = res.sidecar if settings.use_sidecar else None
     return RestoreOutcome(
         res.jpeg, res.sidecar, res.jpeg_decoded, image, used is None, res.symbols, res.block_bits,
         Rates.of(res.jpeg, used, res.width, res.height), psnr(original, res.jpeg_decoded),
-        psnr(original, image), res.quality, res.lam, settings.preset,
+        psnr(original, image), res.quality, res.lam, settings, note,
     )
 
 
@@ -229,16 +263,18 @@ def restore_received(
     codec: Codec, source: Source, box: Box | None, settings: Settings, ctx: JobContext
 ) -> RestoreOutcome:
     """Restore a received JPEG with its side information (or blind), the visible ``box`` first; there is no
-    original to measure."""
+    original to measure. Quality and lambda are the file's own, from its sidecar's header."""
     used = source.received_sidecar if settings.use_sidecar else None
     received = codec.receive(source.received_jpeg, used)
-    image = restore_visible_first(codec, received, box, ctx, ctx.progress)
+    image, note = restore_visible_first(codec, received, box, ctx, ctx.progress), None
+    if used is None:
+        image, note = honest_blind(codec, received, image, None)
     width, height = source.size
-    header = received.header
+    header = source.header
     return RestoreOutcome(
         source.received_jpeg, source.received_sidecar, source.received_decoded, image, used is None,
         received.symbols, codec.bits_of(received), Rates.of(source.received_jpeg, used, width, height), None, None,
-        header.quality if header and header.quality else None, header.lam if header else None, settings.preset,
+        header.quality if header and header.quality else None, header.lam if header else None, settings, note,
     )
 
 

@@ -7,9 +7,11 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool
+import numpy as np
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -25,11 +27,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine import GPU_PRESET, PRESETS, SideJPEGError, measured_side_vs_blind
-from gui import files
-from gui.captions import caption
-from gui.controls import EncodeControls, SidePanel, ViewControls
+from gui import files, preferences
+from gui.captions import caption, setting_label
+from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
-from gui.document import BLOCK, Document, Role, Settings
+from gui.document import BLOCK, Document, Role, Settings, Source
 from gui.jobs import (
     RD_LONG_SIDE,
     RD_QUALITIES,
@@ -45,22 +47,27 @@ from gui.jobs import (
     preview_box,
     rd_sweep,
     restore_received,
+    sidecar_preset,
 )
 from gui.rd_plot import RdPlot, RdPoints
+from gui.shortcuts import NumberFieldKeys, ShortcutsDialog, shortcut_rows
 from gui.theme import MUTED
 from gui.views import ImagePane, PaneGroup, SplitPane, caption_html
 from gui.workers import Stage
 
 ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
 """Key -> screen pixels per image pixel."""
+Preview = tuple[np.ndarray, str, list[str]]
+"""A preview in the restored view: image, caption title and lines."""
 
 
-def default_settings(presets: list[str], devices: list[str]) -> Settings:
-    """The fast preset on a CPU, the better one where CUDA makes it interactive; sidecar on where it pays."""
+def default_settings(presets: list[str], devices: list[str], remembered: str | None = None) -> Settings:
+    """The remembered preset, else the fast one on a CPU and the better one where CUDA makes it interactive;
+    sidecar on where it pays."""
     base = Settings()
     device = "cuda" if "cuda" in devices else "cpu"
     preferred = [GPU_PRESET] if device == "cuda" else []
-    preset = next(p for p in [*preferred, base.preset, *presets] if p in presets)
+    preset = next(p for p in [remembered, *preferred, base.preset, *presets] if p in presets)
     return dataclasses.replace(base, preset=preset, device=device, use_sidecar=side_pays(preset) is not False)
 
 
@@ -73,15 +80,22 @@ def side_pays(preset: str) -> bool | None:
 class MainWindow(QMainWindow):
     """SideJPEG's viewer and compressor."""
 
-    def __init__(self, codecs: CodecCache | None = None, settings: QSettings | None = None) -> None:
+    def __init__(
+        self, codecs: CodecCache | None = None, settings: QSettings | None = None, remember: bool = True,
+    ) -> None:
+        """``remember``: start with the settings, layout and geometry of the last run, and save them on close."""
         super().__init__()
         self.codecs = codecs or CodecCache()
-        presets = self.codecs.available_presets()
-        if not presets:
+        self.presets = self.codecs.available_presets()
+        if not self.presets:
             raise SideJPEGError("no model weights installed (resources/models/*.safetensors)")
-        devices = self.codecs.available_devices(presets[0])
-        self.document = Document(default_settings(presets, devices))
-        self.recent = files.RecentFiles(settings)
+        devices = self.codecs.available_devices(self.presets[0])
+        self.store, self.remember = settings or QSettings(), remember
+        kept = preferences.remembered_settings(self.store, self.presets) if remember else {}
+        self.document = Document(
+            dataclasses.replace(default_settings(self.presets, devices, kept.pop("preset", None)), **kept)
+        )
+        self.recent = files.RecentFiles(self.store)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(4)
         self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage = (
@@ -91,13 +105,17 @@ class MainWindow(QMainWindow):
         self._deferred: set[Callable[[], None]] = set()
         self._sources = itertools.count()
         self._source_token = 0
+        self._requested: Path | None = None
+        """The file asked for last (next / previous image step from it, even before it is open)."""
+        self._preview: Preview | None = None
         self.details = True
+        self.flipped = False
         self.map_mode = "none"
 
         self.panes = {role: ImagePane() for role in Role}
         self.group = PaneGroup(list(self.panes.values()))
         self.split = SplitPane()
-        self.encode = EncodeControls(self.document.settings, {p: p in presets for p in PRESETS}, devices)
+        self.encode = EncodeControls(self.document.settings, {p: p in self.presets for p in PRESETS}, devices)
         self.view_controls = ViewControls()
         self.legend = MapLegend()
         self.rd_plot = RdPlot()
@@ -105,9 +123,12 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._connect()
+        self._route_keys()
         self.setAcceptDrops(True)
         self.setWindowTitle("SideJPEG")
         self.resize(1600, 1000)
+        if remember:
+            self._restore_window()
 
     # --- assembly -------------------------------------------------------------------------------------------
 
@@ -147,18 +168,22 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        hint = QLabel("Drop an image to open it   ·   F fit   ·   1 / 2 / 4 zoom   ·   O overlays   ·   D block maps")
+        hint = QLabel(
+            "Drop an image to open it   ·   F fit   ·   1 / 2 / 4 zoom   ·   ← / → previous / next image   ·   "
+            "B flip to the JPEG   ·   F1 all shortcuts"
+        )
         hint.setStyleSheet(f"color: {MUTED};")
         self.statusBar().addWidget(hint)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
 
     def _action(
-        self, menu: QMenu, text: str, slot: Callable[[], object], shortcut: str | QKeySequence | None = None,
+        self, menu: QMenu, text: str, slot: Callable[[], object], *shortcuts: str | QKeySequence.StandardKey,
     ) -> QAction:
+        """A menu entry; its shortcuts work wherever focus is in the application (outside modal dialogs)."""
         action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
+        action.setShortcuts([QKeySequence(keys) for keys in shortcuts])
+        action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         action.triggered.connect(lambda _checked=False: slot())
         menu.addAction(action)
         self.addAction(action)
@@ -170,6 +195,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open &received JPEG…", lambda: self.open_dialog(as_received=True), "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         self._rebuild_recent_menu()
+        self._action(file_menu, "&Next image in folder", lambda: self.open_neighbour(1), "Right", "PgDown")
+        self._action(file_menu, "Pre&vious image in folder", lambda: self.open_neighbour(-1), "Left", "PgUp")
         file_menu.addSeparator()
         self.export_actions = [
             self._action(file_menu, "Export JPEG + &sidecar…", self.export_pair, QKeySequence.StandardKey.Save),
@@ -184,10 +211,29 @@ class MainWindow(QMainWindow):
             self._action(view_menu, f"Zoom {100 * factor:.0f} %", lambda f=factor: self.zoom_to(f), key)
         self._action(view_menu, "Toggle &overlays", self.view_controls.overlays.toggle, "O")
         self._action(view_menu, "Cycle block &map (none / descriptors / bits)", self.view_controls.cycle_map_mode, "D")
+        self.flip_action = self._action(
+            view_menu, "Flip: show the JPEG in the restored view", lambda: self.set_flipped(not self.flipped), "B",
+        )
+        self.flip_action.setCheckable(True)
         view_menu.addSeparator()
         view_menu.addAction(self.controls_dock.toggleViewAction())
         view_menu.addAction(self.rd_dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&Shortcuts…", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self.shortcuts_dialog = ShortcutsDialog(shortcut_rows(self.actions()), self)
         self._set_exports_enabled(False)
+
+    def _route_keys(self) -> None:
+        """Letters reach the shortcuts from a number field, and Enter there hands the keys back to the views
+        (so that 1 / 2 / 4 zoom again instead of typing into the field)."""
+        self.number_keys = NumberFieldKeys(self)
+        for spin in self.findChildren(QAbstractSpinBox):
+            spin.installEventFilter(self.number_keys)
+        for field in self.findChildren(SliderField):
+            field.committed.connect(self._focus_views)
+
+    def _focus_views(self) -> None:
+        self._active_pane().setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _connect(self) -> None:
         doc = self.document
@@ -202,12 +248,12 @@ class MainWindow(QMainWindow):
         self.view_controls.overlays_toggled.connect(self._set_details)
         self.view_controls.map_mode_changed.connect(self._set_map_mode)
         self.view_controls.opacity_changed.connect(self._set_map_opacity)
-        self.load_stage.result.connect(lambda _seq, source: doc.set_source(source))
+        self.load_stage.result.connect(lambda _seq, source: self._on_loaded(source))
         self.jpeg_stage.result.connect(lambda _seq, outcome: doc.set_jpeg(outcome))
         self.restore_stage.result.connect(lambda _seq, outcome: doc.set_restored(outcome))
+        self.restore_stage.failed.connect(lambda _seq, message: self._on_restore_failed(message))
         for stage, title in ((self.load_stage, "Cannot open file"), (self.jpeg_stage, "JPEG encoding failed"),
-                             (self.restore_stage, "Restoration failed"), (self.ssim_stage, "SSIM failed"),
-                             (self.rd_stage, "RD sweep failed")):
+                             (self.ssim_stage, "SSIM failed"), (self.rd_stage, "RD sweep failed")):
             stage.failed.connect(lambda _seq, message, title=title: self.show_error(title, message))
         self.restore_stage.progress.connect(self._on_progress)
         self.restore_stage.partial.connect(self._on_restore_preview)
@@ -243,8 +289,30 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, as_received: bool = False) -> None:
         """Open an image (or a received JPEG) in the background; errors come back as a dialog."""
         path = Path(path)
+        self._requested = path
         self.statusBar().showMessage(f"Opening {path.name}…")
         self.load_stage.submit(lambda ctx: load_source(path, as_received))
+
+    def open_neighbour(self, step: int) -> None:
+        """Open the next (``step`` 1) or previous (-1) image in the folder, with the same settings."""
+        target = files.neighbour(self._requested, step) if self._requested else None
+        if target is None:
+            self.statusBar().showMessage(f"No {'next' if step > 0 else 'previous'} image in this folder", 5000)
+        else:
+            self.open_path(target)
+
+    def _on_loaded(self, source: Source) -> None:
+        """Show an opened file. A received sidecar made with another installed model switches to that model,
+        as the command line does, and the status bar says so."""
+        settings = self.document.settings
+        preset = sidecar_preset(source)
+        switch = preset is not None and preset != settings.preset and preset in self.presets
+        self.document.set_source(source, dataclasses.replace(settings, preset=preset) if switch else None)
+        if switch:
+            self.statusBar().showMessage(
+                f"Opened {source.path.name}: its sidecar was made with the {preset} model, so the model switched "
+                f"from {settings.preset} to {preset}", 15000,
+            )
 
     def open_dialog(self, as_received: bool = False) -> None:
         path = self.ask_open_path("Open received JPEG" if as_received else "Open image")
@@ -268,6 +336,13 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_path(local[0])
 
+    def _export_title(self, what: str) -> str:
+        """Export dialogs name the setting they write: the one the restored view shows, which may be a previous
+        one while the current one is computed or after Cancel."""
+        doc = self.document
+        title = f"{what} · {setting_label(doc.restored.settings, doc.source)}"
+        return title if doc.restored_is_current() else f"{title} (shown; the current setting is not computed)"
+
     def _suggested(self, suffix: str) -> Path:
         source, out = self.document.source, self.document.restored
         folder = source.path.parent if source and source.path else Path.cwd()
@@ -277,7 +352,7 @@ class MainWindow(QMainWindow):
 
     def _save_target(self, title: str, suffixes: tuple[str, ...], name_filter: str) -> Path | None:
         """Ask where to save; the dialog confirms overwriting its own choice, we confirm any other name."""
-        chosen = self.ask_save_path(title, self._suggested(suffixes[0]), name_filter)
+        chosen = self.ask_save_path(self._export_title(title), self._suggested(suffixes[0]), name_filter)
         if chosen is None:
             return None
         path = files.with_suffix(chosen, suffixes)
@@ -337,8 +412,16 @@ class MainWindow(QMainWindow):
             self._submit(self.jpeg_stage, encode_preview, source.original)
 
     def _schedule_restore(self) -> None:
-        source = self.document.source
+        """Restore the current setting, or show it at once when it was computed for this file before."""
+        source, doc = self.document.source, self.document
         if source is None:
+            return
+        cached = doc.cached_restore()
+        if cached is not None:
+            self.restore_stage.cancel()
+            self._drop_preview()
+            if cached is not doc.restored:
+                doc.set_restored(cached)
             return
         rect = self._active_pane().vb.viewRect()
         box = preview_box((rect.left(), rect.top(), rect.right(), rect.bottom()), *source.size)
@@ -409,11 +492,30 @@ class MainWindow(QMainWindow):
         return f"{n} qualities · ◯ marks the current quality" if n else ""
 
     def cancel(self) -> None:
-        """Stop the restore and the RD sweep; the views keep what they show."""
+        """Stop the restore and the RD sweep; the restored view keeps its last result, captioned as such."""
         for stage in (self.load_stage, self.restore_stage, self.ssim_stage, self.rd_stage):
             stage.cancel()
         self._deferred.clear()
+        self._drop_preview()
         self.statusBar().showMessage("Cancelled", 5000)
+
+    def _on_restore_failed(self, message: str) -> None:
+        """The restored view says so; a received sidecar that cannot be used may be left out for a blind restore.
+        The dialog waits until the stage has ended, so that the caption behind it no longer says restoring."""
+        self.document.fail_restore(message)
+        self.statusBar().showMessage(f"Restoration failed: {message}", 10000)
+        source = self.document.source
+        QTimer.singleShot(0, self, lambda: self._report_restore_failure(source, message))
+
+    def _report_restore_failure(self, source: Source, message: str) -> None:
+        settings = self.document.settings
+        if source is not self.document.source:
+            return
+        if not (source.received and source.received_sidecar is not None and settings.use_sidecar):
+            self.show_error("Restoration failed", message)
+        elif self.confirm("Restoration failed", f"{message}.\n\nRestore the JPEG blind, without its side information?"):
+            self.document.update_settings(use_sidecar=False)
+            self.encode.show_settings(self.document.settings, source)
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
@@ -423,6 +525,7 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(busy)
         self.progress.setValue(0)
         self.cancel_button.setEnabled(busy)
+        self._refresh_captions()
         if not busy:
             for schedule in list(self._deferred):
                 schedule()
@@ -432,7 +535,8 @@ class MainWindow(QMainWindow):
     def _on_source_changed(self) -> None:
         source = self.document.source
         self._source_token = next(self._sources)
-        self.encode.set_received(source.received)
+        self._preview = None
+        self.encode.show_settings(self.document.settings, source)
         if source.path is not None:
             self.recent.add(source.path)
             self._rebuild_recent_menu()
@@ -454,13 +558,17 @@ class MainWindow(QMainWindow):
             self._schedule_jpeg()
         self._schedule_restore()
         self._schedule_rd()
+        self._refresh_captions()
 
     def _on_jpeg_changed(self) -> None:
         self._show(Role.JPEG)
+        if self.flipped:
+            self._show(Role.RESTORED)
         self._refresh_split()
         self._schedule_ssim()
 
     def _on_restored_changed(self) -> None:
+        self._preview = None
         self._show(Role.RESTORED)
         if self.document.source.received:
             self._show(Role.JPEG)
@@ -470,38 +578,66 @@ class MainWindow(QMainWindow):
         self._schedule_ssim()
 
     def _on_restore_preview(self, preview: RegionPreview) -> None:
-        """Show a preview of the restored image while the decoder's pass is still running."""
-        image = preview.composed()
-        text = caption_html("Restored · preview", [preview.note], self.details)
-        self.panes[Role.RESTORED].set_image(image)
-        self.panes[Role.RESTORED].set_caption(text)
-        pair = self.view_controls.split_pair()
-        if Role.RESTORED in pair:
-            self.split.set_pair(*(image if r is Role.RESTORED else self.document.image(r) for r in pair))
-            self.split.set_captions(*(text if r is Role.RESTORED else self._caption(r) for r in pair))
+        """Show a preview of the restored image (of the current setting) while the decoder's pass still runs."""
+        label = setting_label(self.document.settings, self.document.source)
+        self._preview = (preview.composed(), f"Restored · preview · {label}", [preview.note])
+        self._show_restored()
+
+    def _drop_preview(self) -> None:
+        """Show the restored result again instead of a preview whose job will not finish."""
+        if self._preview is not None:
+            self._preview = None
+            self._show_restored()
+
+    def _show_restored(self) -> None:
+        self._show(Role.RESTORED)
+        if Role.RESTORED in self.view_controls.split_pair():
+            self._refresh_split()
+
+    def set_flipped(self, flipped: bool) -> None:
+        """Show the JPEG in the restored view (before / after at the same place), or the restored image again."""
+        self.flipped = flipped
+        self.flip_action.setChecked(flipped)
+        self._show_restored()
 
     def _on_ssim_changed(self, role: Role) -> None:
         self.panes[role].set_caption(self._caption(role))
         self._refresh_split()
 
+    def _view_image(self, role: Role) -> np.ndarray | None:
+        """What the view of ``role`` shows: the restored view may show a preview, or the JPEG while flipped."""
+        if role is Role.RESTORED and self.flipped:
+            return self.document.image(Role.JPEG)
+        if role is Role.RESTORED and self._preview is not None:
+            return self._preview[0]
+        return self.document.image(role)
+
     def _caption(self, role: Role) -> str:
-        return caption_html(*caption(role, self.document), self.details)
+        if role is Role.RESTORED and self.flipped:
+            title, lines = caption(Role.JPEG, self.document)
+            return caption_html(f"{title} · flipped (B: restored)", lines, self.details)
+        if role is Role.RESTORED and self._preview is not None:
+            return caption_html(*self._preview[1:], self.details)
+        return caption_html(*caption(role, self.document, self.restore_stage.busy), self.details)
 
     def _show(self, role: Role) -> None:
         pane = self.panes[role]
-        pane.set_image(self.document.image(role), "no original" if role is Role.ORIGINAL else "")
+        pane.set_image(self._view_image(role), "no original" if role is Role.ORIGINAL else "")
         pane.set_caption(self._caption(role))
 
     def _refresh_split(self) -> None:
         before, after = self.view_controls.split_pair()
-        self.split.set_pair(self.document.image(before), self.document.image(after))
+        self.split.set_pair(self._view_image(before), self._view_image(after))
         self.split.set_captions(self._caption(before), self._caption(after))
+
+    def _refresh_captions(self) -> None:
+        for role, pane in self.panes.items():
+            pane.set_caption(self._caption(role))
+        self.split.set_captions(*(self._caption(role) for role in self.view_controls.split_pair()))
 
     def _set_details(self, on: bool) -> None:
         self.details = on
-        for role, pane in self.panes.items():
-            pane.set_caption(self._caption(role))
-        self._refresh_split()
+        self._refresh_captions()
 
     def _set_split_layout(self, split: bool) -> None:
         """Switch layouts keeping the region in view."""
@@ -558,7 +694,12 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
             return
         col, row = int(x), int(y)
-        parts = [f"x {col}  y {row}", f"block ({row // BLOCK}, {col // BLOCK})"]
+        parts = [f"x {col}  y {row}"]
+        for role in Role:
+            image = self.document.image(role)
+            if image is not None:
+                parts.append(f"{role.value} {' '.join(str(v) for v in image[row, col])}")
+        parts.append(f"block ({row // BLOCK}, {col // BLOCK})")
         out = self.document.restored
         if out is not None and out.symbols is not None:
             parts.append(f"descriptor {out.symbols[row // BLOCK, col // BLOCK]}")
@@ -576,6 +717,21 @@ class MainWindow(QMainWindow):
     def _stages(self) -> tuple[Stage, ...]:
         return self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage
 
+    def show_shortcuts(self) -> None:
+        """Help > Shortcuts, beside the window (not modal)."""
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+
+    def _restore_window(self) -> None:
+        split, geometry, state = preferences.remembered_window(self.store)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        if split:
+            self.view_controls.layout_choice.set_index(1)
+            self._set_split_layout(True)
+
     def shutdown(self) -> None:
         """Cancel all background work and wait for it to stop."""
         for stage in self._stages():
@@ -583,5 +739,8 @@ class MainWindow(QMainWindow):
         self.pool.waitForDone()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.remember:
+            split = self.stack.currentWidget() is self.split
+            preferences.remember(self.store, self.document.settings, split, self.saveGeometry(), self.saveState())
         self.shutdown()
         super().closeEvent(event)

@@ -39,6 +39,7 @@ def take_screenshot(window: MainWindow, image: Path, out: Path, size: tuple[int,
             QTimer.singleShot(SETTLE_MS, save)
 
     window.show_error = fail
+    window.confirm = lambda title, message: fail(title, message) or False
     window.resize(*size)
     window.show()
     window.open_path(image)

@@ -63,11 +63,15 @@ class ImagePane(pg.GraphicsView):
         self.scene().sigMouseMoved.connect(self._mouse_moved)
 
     def set_image(self, rgb: np.ndarray | None, placeholder: str = "") -> None:
-        """Show pixels 1:1 in image coordinates (levels fixed at 0..255), or a placeholder text."""
+        """Show pixels 1:1 in image coordinates (levels fixed at 0..255), or a placeholder text.
+
+        An empty pane hides its image item: a cleared one still has bounds at the origin, and fitting the
+        linked panes would then frame the origin instead of the image the others show."""
         if rgb is None:
             self.image.clear()
         else:
             self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.image.setVisible(rgb is not None)
         self.placeholder.setText("" if rgb is not None else placeholder)
 
     def set_caption(self, html: str) -> None:

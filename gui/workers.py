@@ -138,5 +138,6 @@ class Stage(QObject):
             self.progress.emit(done, total)
 
     def _on_partial(self, seq: int, data: object) -> None:
-        if self._running is not None and self._running[0] == seq:
+        """Only the newest request's partial results: a preview of a replaced or cancelled job is stale."""
+        if seq == self.latest:
             self.partial.emit(data)

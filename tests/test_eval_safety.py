@@ -20,7 +20,6 @@ from engine.evaluation.anchors import DEFAULT_SETTINGS, JpegSetting, jpeg_settin
 from engine.evaluation.records import DEFAULT_SETTING, Record, curve_name, merge_records, read_records
 from engine.evaluation.runner import Settings, evaluate_quality
 from engine.evaluation.safety import format_safety, markdown_table, safety_section
-from engine.evaluation.safety import main as safety_main
 from engine.evaluation.summary import build_summary, restrict_to
 from engine.jpeg_io import decode_jpeg, encode_jpeg
 from engine.metrics import psnr
@@ -205,9 +204,10 @@ def test_safety_by_hand() -> None:
     ]
 
 
-def test_markdown_table_from_summary_files(run, data: Path, capsys) -> None:
+def test_markdown_table_from_records(run, data: Path, capsys) -> None:
     out, _ = run
-    safety_main([str(out / "summary.json"), "--qualities", "100", "--settings", "jpegli auto,pillow 4:4:4"])
+    args = ["summarise", str(out / "rd.json"), "--safety-table", "--qualities", "100"]
+    assert main([*args, "--settings", "jpegli auto,pillow 4:4:4"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"| setting | quality | method | {data.name} (2) |"
     assert [line.split(" | ")[:3] for line in lines[2:]] == [
@@ -215,6 +215,18 @@ def test_markdown_table_from_summary_files(run, data: Path, capsys) -> None:
         ["| pillow 4:4:4", "100", "blind"],
         ["| pillow 4:4:4", "100", "side@8"],
     ]
+
+
+def test_summarise_merges_parts_and_writes_model_results(run, data: Path, tmp_path: Path) -> None:
+    out, _ = run
+    assert main(["summarise", str(out / "rd.json"), "--out", str(tmp_path / "again")]) == 2, "needs --dataset"
+    assert main(["summarise", str(out / "rd.json"), "--dataset", "tiny", "--out", str(tmp_path / "again")]) == 0
+    assert json.loads((tmp_path / "again" / "summary.json").read_text())["safety"]
+    assert main(["summarise", str(out / "rd.json"), str(out / "rd.json"), "--dataset", "x", "--out", "y"]) == 2
+    results = tmp_path / "results.json"
+    assert main(["summarise", str(out / "rd.json"), "--results", str(results)]) == 0
+    assert set(json.loads(results.read_text())["side_vs_blind_bd_rate_q10_40"]) == {data.name}
+    assert main(["summarise", str(tmp_path / "missing.json"), "--results", str(results)]) == 2
 
 
 def test_old_records_without_a_setting_still_load_and_summarise(tmp_path: Path) -> None:

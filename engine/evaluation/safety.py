@@ -8,11 +8,8 @@ prints, per setting, quality and method, "mean (worst image)" in dB for every su
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -122,39 +119,3 @@ def markdown_table(
                     cells = " | ".join(_markdown_cell(e) for e in entries)
                     lines.append(f"| {setting} | {quality} | {method} | {cells} |")
     return "\n".join(lines)
-
-
-def _list(text: str) -> list[str]:
-    return [v.strip() for v in text.split(",") if v.strip()]
-
-
-def _qualities(text: str) -> list[int]:
-    try:
-        return [int(v) for v in _list(text)]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of qualities: {text!r}") from None
-
-
-def _read_summary(path: Path) -> dict:
-    try:
-        summary = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"safety: {path}: {exc}") from None
-    if "safety" not in summary:
-        raise SystemExit(f"safety: {path} has no safety section; summarise its rd.json again (scripts/resummarise.py)")
-    return summary
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m engine.evaluation.safety", description=__doc__.splitlines()[0])
-    parser.add_argument("summaries", type=Path, nargs="+", help="summary.json of one or more sidejpeg eval runs")
-    parser.add_argument("--qualities", type=_qualities, help="e.g. 10,50,90 (default: all)")
-    parser.add_argument("--settings", type=_list, help="e.g. 'pillow 4:2:0,jpegli auto' (default: all)")
-    parser.add_argument("--methods", type=_list, help="e.g. blind,side@64 (default: all)")
-    args = parser.parse_args(argv)
-    summaries = [_read_summary(path) for path in args.summaries]
-    print(markdown_table(summaries, args.qualities, args.settings, args.methods))
-
-
-if __name__ == "__main__":
-    main()

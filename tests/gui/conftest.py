@@ -58,11 +58,13 @@ def errors() -> list[tuple[str, str]]:
 
 @pytest.fixture
 def window(qtbot, codecs: CodecCache, crop_png: Path, errors: list, monkeypatch) -> MainWindow:
-    """The main window on the 128x96 crop with everything computed; error dialogs are recorded, not shown."""
+    """The main window on the 128x96 crop with everything computed; error dialogs and questions are recorded,
+    not shown (questions are answered no)."""
     monkeypatch.setattr("gui.main_window.side_pays", lambda preset: None)  # tests exercise the sidecar path
     win = MainWindow(codecs)
     qtbot.addWidget(win)
     monkeypatch.setattr(win, "show_error", lambda title, message: errors.append((title, message)))
+    monkeypatch.setattr(win, "confirm", lambda title, message: errors.append((title, message)) and False)
     win.resize(1200, 800)
     win.show()
     qtbot.waitExposed(win)

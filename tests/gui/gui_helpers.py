@@ -1,7 +1,8 @@
-"""Helpers shared by the GUI tests: waiting for the window's background work."""
+"""Helpers shared by the GUI tests: waiting for the window's background work, reading captions."""
 
 from pathlib import Path
 
+from gui.document import Role
 from gui.main_window import MainWindow
 
 WAIT_MS = 60_000
@@ -17,3 +18,8 @@ def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
         window.open_path(path)
     qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
     wait_idle(qtbot, window)
+
+
+def overlay(window: MainWindow, role: Role) -> str:
+    """The caption text on the side-by-side view of ``role``."""
+    return window.panes[role].overlay.text()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS, open_and_wait, wait_idle
+from gui_helpers import WAIT_MS, open_and_wait, overlay, wait_idle
 from PySide6.QtCore import Qt
 
 from engine import psnr, ssim
@@ -10,10 +10,6 @@ from gui.app import SAMPLE_IMAGE
 from gui.document import Role
 from gui.jobs import BLIND_NOTE, RD_QUALITIES, REGION_NOTE
 from gui.main_window import MainWindow
-
-
-def overlay(window: MainWindow, role: Role) -> str:
-    return window.panes[role].overlay.text()
 
 
 def test_window_opens_on_the_sample(qtbot, codecs):
@@ -71,7 +67,7 @@ def test_lambda_and_blind_toggle_change_the_restore(qtbot, window):
     doc = window.document
     window.encode.lam.spin.setValue(512.0)
     qtbot.waitUntil(lambda: doc.restored.lam == 512.0, timeout=WAIT_MS)
-    assert "λ     512.0" in overlay(window, Role.RESTORED)
+    assert "λ 512.0" in overlay(window, Role.RESTORED)
     window.encode.side.group.button(1).click()
     qtbot.waitUntil(lambda: doc.restored.blind, timeout=WAIT_MS)
     assert doc.restored.rates.side == 0

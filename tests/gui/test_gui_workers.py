@@ -77,6 +77,25 @@ def test_cancel_drops_the_running_result(qtbot, pool):
     assert shown == []
 
 
+def test_only_the_newest_requests_partial_results_are_passed_on(qtbot, pool):
+    """A preview from a job that a newer request replaced would show a setting that is no longer current."""
+    stage = Stage(pool)
+    gate = threading.Event()
+    shown = []
+    stage.partial.connect(shown.append)
+
+    def old(ctx):
+        gate.wait(10)
+        ctx.partial("old preview")
+        return "old"
+
+    stage.submit(old)
+    stage.submit(lambda ctx: ctx.partial("new preview") or "new")
+    gate.set()
+    qtbot.waitUntil(lambda: not stage.busy, timeout=10_000)
+    assert shown == ["new preview"]
+
+
 def test_log_slider_spans_lambda_range_and_agrees_with_its_spin_box(qtbot):
     field = SliderField(LAMBDA_MIN, LAMBDA_MAX, 64.0, "MSE/bpp", log=True, decimals=1)
     qtbot.addWidget(field)
