@@ -3,6 +3,7 @@
 This is the public API the CLI and the GUI use (see docs/api.md); it knows nothing of Qt.
 """
 
+from engine.atomic import write_files
 from engine.config import DEFAULT_PRESET, GPU_PRESET, LAMBDA_MAX, LAMBDA_MIN, PRESETS
 from engine.container import embed_sidecar, split_embedded
 from engine.errors import SideJPEGError
@@ -37,4 +38,5 @@ __all__ = [
     "read_sidecar_header",
     "split_embedded",
     "ssim",
+    "write_files",
 ]

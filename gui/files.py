@@ -4,16 +4,14 @@ image in a folder."""
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QSettings
 
-from engine import embed_sidecar
+from engine import embed_sidecar, write_files
 from gui.jobs import SIDECAR_SUFFIX
 
 OPEN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -34,38 +32,23 @@ def with_suffix(path: Path, suffixes: tuple[str, ...]) -> Path:
     return path if path.suffix.lower() in suffixes else path.with_name(path.name + suffixes[0])
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_pair(jpeg_path: Path, jpeg: bytes, sidecar: bytes) -> tuple[Path, Path]:
-    """Write ``photo.jpg`` and ``photo.jpg.side``."""
+    """Write ``photo.jpg`` and ``photo.jpg.side`` together: both or neither (``engine.write_files``)."""
     side_path = sidecar_path(jpeg_path)
-    atomic_write(jpeg_path, jpeg)
-    atomic_write(side_path, sidecar)
+    write_files([(jpeg_path, jpeg), (side_path, sidecar)])
     return jpeg_path, side_path
 
 
 def export_embedded(path: Path, jpeg: bytes, sidecar: bytes) -> Path:
     """Write one JPEG that carries the side information in an application segment."""
-    atomic_write(path, embed_sidecar(jpeg, sidecar))
+    write_files([(path, embed_sidecar(jpeg, sidecar))])
     return path
 
 
 def export_png(path: Path, rgb: np.ndarray) -> Path:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG")
-    atomic_write(path, buffer.getvalue())
+    write_files([(path, buffer.getvalue())])
     return path
 
 

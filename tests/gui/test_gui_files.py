@@ -1,5 +1,6 @@
 """Opening, exporting and re-opening files through the window, checked by reading them back with the engine."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from PySide6.QtGui import QDropEvent
 
 from engine import load_image, split_embedded
 from gui.document import Role
-from gui.files import atomic_write
+from gui.files import export_pair, export_png
 
 
 def save_to(monkeypatch, window, path: Path) -> None:
@@ -111,12 +112,18 @@ def test_drop_opens_the_file_and_it_becomes_recent(qtbot, window, tmp_path, crop
     assert window.recent_menu.actions()[0].text() == str(other.resolve())
 
 
-def test_atomic_write_replaces_whole_files_only(tmp_path):
-    target = tmp_path / "a.bin"
-    atomic_write(target, b"first")
-    atomic_write(target, b"second")
-    assert target.read_bytes() == b"second"
-    assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]
+def test_exports_replace_whole_files_with_the_modes_the_cli_gives(tmp_path):
+    """Exports go through the engine's one writer: whole files, no temporaries left, and the mode a plainly
+    created file gets (the CLI's), not a temporary file's 0600."""
+    jpeg = tmp_path / "a.jpg"
+    export_pair(jpeg, b"first", b"side")
+    export_pair(jpeg, b"second", b"side 2")
+    assert jpeg.read_bytes() == b"second" and (tmp_path / "a.jpg.side").read_bytes() == b"side 2"
+    png = export_png(tmp_path / "b.png", np.zeros((4, 4, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "a.jpg.side", "b.png"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in (jpeg, png)} == {0o666 & ~umask}
 
 
 def test_a_plain_jpeg_opened_as_received_is_restored_blind(qtbot, window, tmp_path, fast_codec, crop):
