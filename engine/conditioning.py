@@ -24,6 +24,20 @@ LOW_FREQUENCIES = ((0, 1), (1, 0), (0, 2), (1, 1), (2, 0))
 energy and most visible ringing lie."""
 
 
+SAMPLINGS = {(False, False): "4:4:4", (True, False): "4:2:2", (True, True): "4:2:0", (False, True): "4:4:0"}
+"""(chroma halved horizontally, vertically) -> name."""
+
+
+def sampling_name(halved_h: bool, halved_v: bool, grayscale: bool) -> str:
+    """``4:4:4``, ``4:2:2``, ``4:2:0``, ``4:4:0`` or ``gray``."""
+    return "gray" if grayscale else SAMPLINGS[(halved_h, halved_v)]
+
+
+def sampling_of(vector: np.ndarray) -> str:
+    """The chroma sampling a conditioning vector (``JpegParams.vector``, with or without lambda) describes."""
+    return sampling_name(bool(vector[3] > 0.5), bool(vector[2] > 0.5), bool(vector[7] > 0.5))
+
+
 def _log_step(step: float) -> float:
     return math.log2(max(step, 1.0)) / 8.0
 
@@ -55,11 +69,7 @@ class JpegParams:
     @property
     def subsampling(self) -> str:
         """``4:4:4``, ``4:2:2``, ``4:2:0``, ``4:4:0`` or ``gray``."""
-        if self.grayscale:
-            return "gray"
-        return {(False, False): "4:4:4", (True, False): "4:2:2", (True, True): "4:2:0", (False, True): "4:4:0"}[
-            (self.chroma_halved_h, self.chroma_halved_v)
-        ]
+        return sampling_name(self.chroma_halved_h, self.chroma_halved_v, self.grayscale)
 
     def vector(self) -> np.ndarray:
         """Mean steps, the chroma sampling, DC and lowest AC steps, grayscale: 8 numbers of order 1."""

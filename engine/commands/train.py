@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.config import PRESETS
 from engine.errors import SideJPEGError
 from engine.training.budget import measure_step_seconds, sized_to
+from engine.training.calibrate import CROP as CALIBRATION_CROP
 from engine.training.train import TrainConfig, export_weights, train
 
 DEFAULTS = TrainConfig()
@@ -24,7 +25,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default=DEFAULTS.data, help="folder of training images (never the test sets)")
     p.add_argument("--out", default=None, help="run folder for checkpoints and logs (default runs/PRESET)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    p.add_argument("--export", metavar="PATH", help="only write the run's latest weights to PATH (safetensors)")
+    p.add_argument("--export", metavar="PATH", help="only write the run's latest weights to PATH (safetensors), "
+                   "calibrated for blind restoration on the held-out images")
+    p.add_argument("--calibration-crop", type=int, default=CALIBRATION_CROP,
+                   help=f"side of the held-out centre crops the export calibrates on (default {CALIBRATION_CROP})")
     for field in ("steps", "blind_steps", "selection_steps", "warmup_steps", "batch", "crop", "seed", "val_every"):
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(DEFAULTS, field))
     p.add_argument("--init", default="", metavar="WEIGHTS", help="start a fresh run from these weights (fine-tuning)")
@@ -49,7 +53,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.preset}")
     if args.export:
-        digest = export_weights(out, Path(args.export))
+        digest = export_weights(out, Path(args.export), args.calibration_crop)
         print(f"wrote {args.export} (sha256 {digest[:16]}...)")
         return 0
     if (out / "last.json").exists() and not args.resume:

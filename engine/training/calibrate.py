@@ -2,8 +2,9 @@
 
 A blind restorer that has never seen a JPEG's original can only guess, and at very high qualities its
 guess costs more than it gains. The decoder knows from the header how fine the quantiser is, so each
-model carries the finest mean luma step at which it was measured not to harm any held-out image
-(``engine.weights.BLIND_MIN_STEP_KEY``); finer JPEGs are shown as they are (``Codec.blind_passes_through``).
+model carries, per chroma sampling, the finest mean luma step from which on it was measured not to harm any
+held-out image (``engine.weights.BLIND_MIN_STEPS_KEY``); finer JPEGs are shown as they are
+(``Codec.blind_passes_through``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engine.jpeg_io import decode_with_params
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.data import load_rgb, to_tensor
 from engine.training.validate import centre_crop, rounded_psnr
+from engine.weights import BLIND_MIN_STEPS_KEY, OTHER_SAMPLINGS
 
 QUALITIES = (50, 60, 70, 75, 80, 85, 88, 90, 92, 94, 95, 96, 97, 98, 99, 100)
 SETTINGS = (("pillow", "4:2:0"), ("pillow", "4:2:2"), ("pillow", "4:4:4"), ("jpegli", "auto"))
@@ -34,26 +36,27 @@ class Point:
     image: str
     encoder: str
     subsampling: str
+    """What the file says (jpegli picks its own)."""
     quality: int
     luma_step: float
     change_db: float
 
 
 @torch.inference_mode()
-def measure(net: SideJPEGNet, paths: list[Path], device: torch.device) -> list[Point]:
+def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int = CROP) -> list[Point]:
     """Blind change of PSNR against the JPEG for every held-out image, encoder, subsampling and quality."""
     net.eval()
     points = []
     for path in paths:
-        crop = np.ascontiguousarray(centre_crop(load_rgb(path), CROP))
-        x = to_tensor([crop]).to(device)
+        patch = np.ascontiguousarray(centre_crop(load_rgb(path), crop))
+        x = to_tensor([patch]).to(device)
         for encoder, subsampling in SETTINGS:
             for quality in QUALITIES:
-                decoded, params = decode_with_params(encoders.ENCODERS[encoder](crop, quality, subsampling))
+                decoded, params = decode_with_params(encoders.ENCODERS[encoder](patch, quality, subsampling))
                 y = to_tensor([decoded]).to(device)
                 cond = torch.from_numpy(full_vector(params, LAMBDA_MIN))[None].to(device)
                 change = rounded_psnr(net.restore(y, cond, None), x) - rounded_psnr(y, x)
-                points.append(Point(path.stem, encoder, subsampling, quality, params.luma_step, change))
+                points.append(Point(path.stem, encoder, params.subsampling, quality, params.luma_step, change))
     return points
 
 
@@ -69,16 +72,26 @@ def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> floa
     return threshold
 
 
-def calibration(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
-    """The model info entries of a calibration: the threshold and a summary of what it rests on."""
-    points = measure(net, paths, device)
-    threshold = blind_min_step(points)
-    applied = [p for p in points if p.luma_step >= threshold]
+def blind_min_steps(points: list[Point], tolerance: float = TOLERANCE_DB) -> dict[str, float]:
+    """``blind_min_step`` per chroma sampling (a model may restore 4:2:0 safely where 4:4:4 harms), and for
+    samplings not measured the most cautious of them."""
+    steps = {
+        s: blind_min_step([p for p in points if p.subsampling == s], tolerance) for s in {p.subsampling for p in points}
+    }
+    return {**steps, OTHER_SAMPLINGS: max(steps.values())}
+
+
+def calibration(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int = CROP) -> dict:
+    """The model info entries of a calibration on centre crops of ``crop`` pixels: the thresholds and what
+    they rest on."""
+    points = measure(net, paths, device, crop)
+    thresholds = blind_min_steps(points)
+    applied = [p for p in points if p.luma_step >= thresholds[p.subsampling]]
     return {
-        "blind_min_step": threshold,
+        BLIND_MIN_STEPS_KEY: thresholds,
         "blind_calibration": {
             "images": sorted({p.image for p in points}),
-            "crop": CROP,
+            "crop": crop,
             "tolerance_db": TOLERANCE_DB,
             "worst_applied_db": round(min((p.change_db for p in applied), default=0.0), 4),
             "points": [asdict(p) | {"change_db": round(p.change_db, 4)} for p in points],

@@ -20,6 +20,7 @@ from engine.conditioning import lambda_code
 from engine.config import BLOCK, LAMBDA_MAX, LAMBDA_MIN, ModelConfig, get_preset
 from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
+from engine.training.calibrate import CROP as CALIBRATION_CROP
 from engine.training.calibrate import calibration
 from engine.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
 from engine.training.data import CropSampler, split
@@ -275,7 +276,7 @@ def train(cfg: TrainConfig) -> None:
     Trainer(cfg).run()
 
 
-def export_weights(run: Path, target: Path) -> str:
+def export_weights(run: Path, target: Path, calibration_crop: int = CALIBRATION_CROP) -> str:
     """Write the weights of a run's latest checkpoint as a shippable model file, calibrated for blind
     restoration on the run's held-out images (``engine.training.calibrate``)."""
     if not (run / "last.json").exists():
@@ -285,5 +286,6 @@ def export_weights(run: Path, target: Path) -> str:
     tensors, _ = read_tensors(run / "last.safetensors")
     net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     held_out = split(Path(state["config"]["data"]))[1]
-    info = {"steps": state["step"], "train": state["config"], **calibration(net, held_out, torch.device("cpu"))}
+    calibrated = calibration(net, held_out, torch.device("cpu"), calibration_crop)
+    info = {"steps": state["step"], "train": state["config"], **calibrated}
     return save_model(target, net, info)
