@@ -33,11 +33,6 @@ def sampling_name(halved_h: bool, halved_v: bool, grayscale: bool) -> str:
     return "gray" if grayscale else SAMPLINGS[(halved_h, halved_v)]
 
 
-def sampling_of(vector: np.ndarray) -> str:
-    """The chroma sampling a conditioning vector (``JpegParams.vector``, with or without lambda) describes."""
-    return sampling_name(bool(vector[3] > 0.5), bool(vector[2] > 0.5), bool(vector[7] > 0.5))
-
-
 def _log_step(step: float) -> float:
     return math.log2(max(step, 1.0)) / 8.0
 

@@ -14,7 +14,7 @@ import torch
 from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel, dequantize_cond, quantize_cond
-from engine.conditioning import full_vector, sampling_of
+from engine.conditioning import full_vector
 from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS, rd_multiplier
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
@@ -23,7 +23,7 @@ from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import installed_models, weights_path
 from engine.tiling import CancelEvent, Progress, Tile, image_box, padded_crop, per_block
-from engine.weights import BLIND_MIN_STEPS_KEY, OTHER_SAMPLINGS, load_model_info, model_id
+from engine.weights import BLIND_MIN_STEP_KEY, load_model_info, model_id
 
 TILE_MARGIN = 32
 
@@ -138,10 +138,9 @@ class Codec:
         self.config = net.config
         self.coder = IntegerContextModel(net.context)
         self.tile_size = 512 * self.config.trunk_scale
-        self.blind_min_steps: dict[str, float] = {k: float(v) for k, v in info.get(BLIND_MIN_STEPS_KEY, {}).items()}
-        """Per chroma sampling (``OTHER_SAMPLINGS`` for those not measured), blind restoration applies to JPEGs
-        whose mean luma quantiser step is at least this; finer ones (very high qualities) are shown as they
-        are, since this model was measured to harm some of them."""
+        self.blind_min_step = float(info.get(BLIND_MIN_STEP_KEY, 0.0))
+        """Blind restoration applies to JPEGs whose mean luma quantiser step is at least this; finer ones (very
+        high qualities) are shown as they are, since this model was measured to harm some of them."""
 
     @staticmethod
     def available_devices() -> list[str]:
@@ -174,11 +173,8 @@ class Codec:
 
     def blind_passes_through(self, cond_codes: np.ndarray) -> bool:
         """Whether blind decoding shows this JPEG as it is: its quantiser steps are finer than this model
-        was measured not to harm (``blind_min_steps``)."""
-        vector = dequantize_cond(cond_codes)
-        steps = self.blind_min_steps
-        threshold = steps.get(sampling_of(vector), steps.get(OTHER_SAMPLINGS, 0.0))
-        return 2.0 ** (8.0 * float(vector[0])) < threshold
+        was measured not to harm (``blind_min_step``)."""
+        return 2.0 ** (8.0 * float(dequantize_cond(cond_codes)[0])) < self.blind_min_step
 
     def _cond(self, codes: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(dequantize_cond(codes))[None].to(self.device)

@@ -16,11 +16,9 @@ from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
 
 MODEL_ID_BYTES = 8
-BLIND_MIN_STEPS_KEY = "blind_min_steps"
-"""Key of the model info (``save_model``) holding, per chroma sampling, the finest mean luma quantiser step
-at which blind restoration was measured not to harm (``engine.training.calibrate``)."""
-OTHER_SAMPLINGS = "other"
-"""The entry for samplings not measured: the most cautious of the measured ones."""
+BLIND_MIN_STEP_KEY = "blind_min_step"
+"""Key of the model info (``save_model``) holding the finest mean luma quantiser step from which on blind
+restoration was measured not to harm (``engine.training.calibrate``)."""
 
 
 def tensors_hash(tensors: dict[str, torch.Tensor]) -> bytes:

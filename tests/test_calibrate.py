@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step, blind_min_steps
+from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step
 
 
 def point(step: float, change: float, subsampling: str = "4:4:4") -> Point:
@@ -38,7 +38,3 @@ def test_every_point_at_or_above_the_threshold_is_within_tolerance(raw: list[tup
         coarsest_finer = max(p.luma_step for p in finer)
         assert min(p.change_db for p in finer if p.luma_step == coarsest_finer) < TOLERANCE_DB
 
-
-def test_each_sampling_has_its_own_threshold_and_the_unmeasured_the_most_cautious() -> None:
-    points = [point(1.0, 0.1, "4:2:0"), point(4.0, 0.3, "4:2:0"), point(1.0, -2.0), point(4.0, -0.1), point(8.0, 0.2)]
-    assert blind_min_steps(points) == {"4:2:0": 1.0, "4:4:4": 8.0, "other": 8.0}

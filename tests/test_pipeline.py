@@ -204,9 +204,7 @@ def test_blind_restoration_passes_very_fine_jpegs_through(sample_rgb: np.ndarray
     codec = Codec(net=random_net(seed=6), device="cpu")
     fine, coarse = (codec.receive(codec.encode_jpeg(sample_rgb, q)[0]) for q in (98, 30))
     steps = [2.0 ** (8 * float(pipeline.dequantize_cond(r.cond_codes)[0])) for r in (fine, coarse)]
-    codec.blind_min_steps = {"4:2:0": (steps[0] + steps[1]) / 2, "other": 0.0}
+    codec.blind_min_step = (steps[0] + steps[1]) / 2
     assert codec.blind_passes_through(fine.cond_codes) and not codec.blind_passes_through(coarse.cond_codes)
     np.testing.assert_array_equal(codec.restore_pixels(fine.decoded, fine.cond_codes, None), fine.decoded)
     assert not np.array_equal(codec.restore_pixels(coarse.decoded, coarse.cond_codes, None), coarse.decoded)
-    fine_444 = codec.receive(codec.encode_jpeg(sample_rgb, 98, "4:4:4")[0])
-    assert not codec.blind_passes_through(fine_444.cond_codes), "4:4:4 has its own threshold ('other': 0)"

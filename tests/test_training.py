@@ -47,8 +47,7 @@ def test_train_resume_and_export(data: Path, tmp_path: Path) -> None:
     calibration = info["blind_calibration"]
     assert calibration["images"] == ["img0"], "calibrated on the run's held-out image only"
     assert len(calibration["points"]) == len(QUALITIES) * len(SETTINGS)
-    steps = info["blind_min_steps"]
-    assert set(steps) == {"4:2:0", "4:2:2", "4:4:4", "other"} and steps["other"] == max(steps.values())
+    assert info["blind_min_step"] > 0
 
 
 def test_training_jpegs_cover_what_users_have(sample_rgb: np.ndarray) -> None:
