@@ -145,7 +145,16 @@ def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
 # --- 5. honest output -----------------------------------------------------------------------------------------------
 
 
-def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fast_codec, crop):
+def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fast_codec, crop, monkeypatch):
+    """A restorer that makes the JPEG worse (as blind models can at very high qualities) is not shown."""
+
+    def worse(decoded, cond_codes, symbols, box=None, *args, **kwargs):
+        top, left, bottom, right = box if box is not None else (0, 0, *decoded.shape[:2])
+        return np.clip(decoded[top:bottom, left:right].astype(int) + 6, 0, 255).astype(np.uint8)
+
+    monkeypatch.setattr(fast_codec, "blind_min_step", 0.0)
+    monkeypatch.setattr(fast_codec, "restore_pixels", lambda d, c, s, *a, **k: worse(d, c, s))
+    monkeypatch.setattr(fast_codec, "restore_region", worse)
     jpeg, decoded = fast_codec.encode_jpeg(crop, 98)
     assert psnr(crop, fast_codec.restore(jpeg).image) < psnr(crop, decoded)  # the case this test is about
     doc = window.document
