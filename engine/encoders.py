@@ -51,13 +51,7 @@ def pillow(rgb: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
 
 def pillow_progressive(rgb: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
     """libjpeg-turbo through Pillow, progressive."""
-    if subsampling not in SUBSAMPLING:
-        raise SideJPEGError(f"chroma subsampling must be one of {', '.join(SUBSAMPLING)}, got {subsampling!r}")
-    buf = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(
-        buf, "JPEG", quality=_check_quality(quality), subsampling=SUBSAMPLING[subsampling], progressive=True
-    )
-    return buf.getvalue()
+    return encode_jpeg(rgb, quality, subsampling, optimize=False, progressive=True)
 
 
 def jpegli(rgb: np.ndarray, quality: int, subsampling: str = "auto") -> bytes:

@@ -13,6 +13,14 @@ from engine.pipeline import Codec
 from engine.resources import SAMPLE_IMAGE
 
 
+def tiny_image(seed: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """A small smooth gradient with texture: compresses like a photo, not like noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([x * 3, y * 4, (x + y) * 2], axis=-1) + rng.normal(0, 12, (height, width, 3))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
 def random_net(seed: int = 0, preset: str = "fast") -> SideJPEGNet:
     """A randomly initialised network whose restorer does not start as the identity."""
     torch.manual_seed(seed)

@@ -16,25 +16,18 @@ from engine.evaluation.runner import METHODS, Settings, evaluate, find_images
 from engine.evaluation.summary import format_table
 from engine.jpeg_io import decode_jpeg
 from engine.metrics import psnr
+from tests.conftest import tiny_image
 
 QUALITIES = (10, 20, 30, 40)
 LAMBDAS = (8.0, 256.0)
 KEYS = {"method", "image", "quality", "lam", "bpp_total", "bpp_side", "psnr", "setting"}
 
 
-def _tiny_image(seed: int) -> np.ndarray:
-    """A 64x48 smooth gradient with texture: compresses like a photo, not like noise."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:48, 0:64]
-    base = np.stack([x * 3, y * 4, (x + y) * 2], axis=-1) + rng.normal(0, 12, (48, 64, 3))
-    return np.clip(base, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny")
     for i in range(2):
-        Image.fromarray(_tiny_image(i)).save(folder / f"im{i}.png")
+        Image.fromarray(tiny_image(i)).save(folder / f"im{i}.png")
     (folder / "notes.txt").write_text("not an image")
     return folder
 

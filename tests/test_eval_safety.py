@@ -23,24 +23,18 @@ from engine.evaluation.safety import format_safety, markdown_table, safety_secti
 from engine.evaluation.summary import build_summary, restrict_to
 from engine.jpeg_io import decode_jpeg, encode_jpeg
 from engine.metrics import psnr
+from tests.conftest import tiny_image
 
 QUALITIES = (30, 100)
 SETTINGS = ("pillow 4:2:0", "pillow 4:4:4", "jpegli auto")
 HAS_CJPEG = shutil.which("cjpeg") is not None
 
 
-def _tiny_image(seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:32, 0:48]
-    base = np.stack([x * 5, y * 7, (x + y) * 3], axis=-1) + rng.normal(0, 12, (32, 48, 3))
-    return np.clip(base, 0, 255).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny")
     for i in range(2):
-        Image.fromarray(_tiny_image(i)).save(folder / f"im{i}.png")
+        Image.fromarray(tiny_image(i, 32, 48)).save(folder / f"im{i}.png")
     return folder
 
 
@@ -254,7 +248,7 @@ def test_the_same_point_in_two_settings_is_no_clash() -> None:
 
 @pytest.mark.skipif(not HAS_CJPEG, reason="the cjpeg tool is not installed")
 def test_cjpeg_setting_restores_cjpegs_file(codec) -> None:
-    rgb = _tiny_image(3)
+    rgb = tiny_image(3)
     setting = JpegSetting("cjpeg", "4:2:2")
     settings = Settings(Path("."), Path("."), (50,), (8.0,), ("jpeg", "blind", "side"), (setting,))
     records = {r.method: r for r in evaluate_quality(rgb, "im.png", 50, settings, codec)}
