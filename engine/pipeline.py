@@ -19,7 +19,6 @@ from engine.config import BLOCK, DEFAULT_PRESET, LAMBDA_MIN, PRESETS, rd_multipl
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params, encode_jpeg
-from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import installed_models, weights_path
 from engine.tiling import CancelEvent, Progress, Tile, image_box, padded_crop, per_block
@@ -203,14 +202,14 @@ class Codec:
         cond = self._cond(codes)
         if not self.net.selects_blocks:
             extract = self.net.extract
-            return self._per_block(original, decoded, lambda x, y: self._run(extract, x, y, cond), progress, cancel)
-        errors_of = self.net.encoder_pass
-        errors = self._per_block(
-            original, decoded, lambda x, y: self._run(lambda *a: errors_of(*a).errors, x, y, cond), progress, cancel
-        )
-        keep = self.config.keep_symbol
-        if keep is not None:
-            errors = never_worse(torch.from_numpy(errors)[None], keep)[0].numpy()
+            symbols = self._per_block(original, decoded, lambda x, y: self._run(extract, x, y, cond), progress, cancel)
+            return symbols.astype(np.uint8)
+        net = self.net
+
+        def allowed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return net.allowed_errors(self._run(lambda *a: net.encoder_pass(*a).errors, x, y, cond))
+
+        errors = self._per_block(original, decoded, allowed, progress, cancel)
         per_block = errors.transpose(1, 2, 0).astype(np.float64)
         return wavefront.rd_choose(self.coder, per_block, codes, rd_multiplier(lam))
 
@@ -227,10 +226,10 @@ class Codec:
         """
         restored = self.restore_pixels(decoded, codes, symbols, progress, cancel)
         keep = self.config.keep_symbol
-        jpeg_sse = _block_sse(decoded, original)
-        if keep is None or _block_sse(restored, original).sum() <= jpeg_sse.sum():
+        jpeg_sse, restored_sse = _block_sse(decoded, original), _block_sse(restored, original)
+        if keep is None or restored_sse.sum() <= jpeg_sse.sum():
             return symbols, restored
-        symbols = np.where(_block_sse(restored, original) > jpeg_sse, keep, symbols).astype(np.uint8)
+        symbols = np.where(restored_sse > jpeg_sse, keep, symbols).astype(np.uint8)
         restored = self.restore_pixels(decoded, codes, symbols, None, cancel)
         if _block_sse(restored, original).sum() <= jpeg_sse.sum():
             return symbols, restored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
@@ -14,11 +15,12 @@ from engine import pipeline
 from engine.coding import wavefront
 from engine.coding.integer_context import quantize_cond
 from engine.conditioning import full_vector
-from engine.config import rd_multiplier
+from engine.config import get_preset, rd_multiplier
 from engine.errors import SideJPEGError
 from engine.jpeg_io import decode_with_params
 from engine.metrics import psnr
 from engine.models.corrections import never_worse
+from engine.models.sidejpeg import SideJPEGNet
 from engine.pipeline import Codec
 from engine.tiling import Cancelled, tiles
 from tests.conftest import random_net
@@ -208,3 +210,13 @@ def test_blind_restoration_passes_very_fine_jpegs_through(sample_rgb: np.ndarray
     assert codec.blind_passes_through(fine.cond_codes) and not codec.blind_passes_through(coarse.cond_codes)
     np.testing.assert_array_equal(codec.restore_pixels(fine.decoded, fine.cond_codes, None), fine.decoded)
     assert not np.array_equal(codec.restore_pixels(coarse.decoded, coarse.cond_codes, None), coarse.decoded)
+
+
+def test_a_model_without_block_selection_sends_the_extractors_map(sample_rgb: np.ndarray) -> None:
+    """No selection head: the map is the extractor's argmax, as integer symbols that round-trip."""
+    torch.manual_seed(7)
+    net = SideJPEGNet(dataclasses.replace(get_preset("fast"), corrections=0, keep_jpeg=False, symbols=16)).eval()
+    codec = Codec(net=net, device="cpu")
+    made = codec.compress(sample_rgb, 30, 8.0)
+    assert made.symbols.dtype == np.uint8 and made.symbols.max() < 16
+    np.testing.assert_array_equal(codec.restore(made.jpeg, made.sidecar).symbols, made.symbols)

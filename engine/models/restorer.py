@@ -71,11 +71,6 @@ class Restorer(nn.Module):
         """The JPEG plus a residual given at the trunk's resolution."""
         return jpeg + self.scaled_up(residual)
 
-    def corrected(self, jpeg: torch.Tensor, base: torch.Tensor, h: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
-        """The image before the block corrections, with each block's pick added (or its JPEG pixels kept)."""
-        restored = base + self.scaled_up(self.corrections.select(h, symbols))
-        return restored if self.keep_symbol is None else keep_blocks(restored, jpeg, symbols, self.keep_symbol)
-
     def forward(
         self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None,
         symbols: torch.Tensor | None = None,
@@ -84,4 +79,5 @@ class Restorer(nn.Module):
         base = self.to_image(jpeg, self.tail(h))
         if symbols is None or self.corrections is None:
             return base
-        return self.corrected(jpeg, base, h, symbols)
+        restored = base + self.scaled_up(self.corrections.select(h, symbols))
+        return restored if self.keep_symbol is None else keep_blocks(restored, jpeg, symbols, self.keep_symbol)

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
 from engine.models.context_model import ContextModel, bits_per_block
-from engine.models.corrections import block_errors, jpeg_errors
+from engine.models.corrections import block_errors, jpeg_errors, never_worse
 from engine.models.extractor import DescriptorExtractor
 from engine.models.mapping import ArtifactFeatureMapping
 from engine.models.quantizer import SoftHardQuantizer
@@ -36,10 +36,6 @@ class EncoderPass:
     errors: torch.Tensor
     """Squared error of every symbol for every block (``engine.models.corrections.block_errors``, then the
     JPEG's own for the keep symbol)."""
-    features: torch.Tensor
-    """Trunk features, from which the candidates come."""
-    base: torch.Tensor
-    """The restored image before the block corrections."""
 
 
 class SideJPEGNet(nn.Module):
@@ -102,7 +98,7 @@ class SideJPEGNet(nn.Module):
         """
         first = self.extract(original, jpeg, cond)
         h, restored = self.base(jpeg, cond, first)
-        return EncoderPass(first, self.block_errors(h, restored, jpeg, original), h, restored)
+        return EncoderPass(first, self.block_errors(h, restored, jpeg, original))
 
     def block_errors(
         self, h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, original: torch.Tensor
@@ -114,12 +110,8 @@ class SideJPEGNet(nn.Module):
             errors = torch.cat([errors, jpeg_errors(jpeg, original)], dim=1)
         return errors
 
-    def predict(
-        self, jpeg: torch.Tensor, features: torch.Tensor, base: torch.Tensor, symbols: torch.Tensor
-    ) -> torch.Tensor:
-        """The encoder's prediction of the restored image for the chosen ``symbols``, from its own pass.
-
-        ``restore`` differs only in that its trunk sees ``symbols`` instead of the extractor's map
-        (a rounding step in practice).
-        """
-        return self.restorer.corrected(jpeg, base, features, symbols)
+    def allowed_errors(self, errors: torch.Tensor) -> torch.Tensor:
+        """``block_errors`` as the encoder chooses from them: with the keep symbol, every choice worse than the
+        JPEG is made impossible (``engine.models.corrections.never_worse``)."""
+        keep = self.config.keep_symbol
+        return errors if keep is None else never_worse(errors, keep)

@@ -17,7 +17,6 @@ from torch.nn import functional as F
 
 from engine.config import BLOCK, rd_multiplier
 from engine.models.context_model import bits_per_block
-from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 
 RELAXED_WEIGHT = 0.05
@@ -51,8 +50,7 @@ def selection_loss(
         h, restored = net.base(jpeg, cond, first)
         base = ((restored.clamp(0, 1) - original) * 255).pow(2).mean(dim=(1, 2, 3))
     errors = net.block_errors(h, restored, jpeg, original)
-    allowed = errors if config.keep_symbol is None else never_worse(errors, config.keep_symbol)
-    chosen = rd_choice(net, allowed, first, cond, lams)
+    chosen = rd_choice(net, net.allowed_errors(errors), first, cond, lams)
     picked = errors.gather(1, chosen[:, None])[:, 0]
     spread = errors[:, : config.candidates].mean(dim=1)
     distortion = ((1 - RELAXED_WEIGHT) * picked + RELAXED_WEIGHT * spread).mean() / VALUES_PER_BLOCK

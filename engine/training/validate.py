@@ -10,7 +10,6 @@ import torch
 from engine.conditioning import lambda_code
 from engine.config import BLOCK
 from engine.models.context_model import bits_per_block
-from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.data import jpeg_roundtrip, load_rgb, to_tensor
 from engine.training.selection import rd_choice
@@ -38,9 +37,7 @@ def _symbols(net: SideJPEGNet, x: torch.Tensor, y: torch.Tensor, cond: torch.Ten
     if not net.selects_blocks:
         return net.extract(x, y, cond)
     encoded = net.encoder_pass(x, y, cond)
-    keep = net.config.keep_symbol
-    errors = encoded.errors if keep is None else never_worse(encoded.errors, keep)
-    return rd_choice(net, errors, encoded.first, cond, torch.tensor([lam], device=x.device))
+    return rd_choice(net, net.allowed_errors(encoded.errors), encoded.first, cond, torch.tensor([lam], device=x.device))
 
 
 @torch.inference_mode()
