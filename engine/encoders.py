@@ -17,7 +17,7 @@ import pyjpegli
 from PIL import Image
 
 from engine.errors import SideJPEGError
-from engine.jpeg_io import SUBSAMPLING, encode_jpeg
+from engine.jpeg_io import SUBSAMPLING, checked_quality, encode_jpeg
 
 Encoder = Callable[[np.ndarray, int, str], bytes]
 """(rgb, quality, subsampling) -> JPEG bytes."""
@@ -38,12 +38,6 @@ STANDARD_CHROMA = np.array(
 """The example tables of the JPEG standard (Annex K), natural order, that libjpeg scales by quality."""
 
 
-def _check_quality(quality: int) -> int:
-    if not 1 <= int(quality) <= 100:
-        raise SideJPEGError(f"JPEG quality must be 1-100, got {quality}")
-    return int(quality)
-
-
 def pillow(rgb: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
     """libjpeg-turbo through Pillow, baseline with optimised Huffman tables."""
     return encode_jpeg(rgb, quality, subsampling)
@@ -59,7 +53,7 @@ def jpegli(rgb: np.ndarray, quality: int, subsampling: str = "auto") -> bytes:
     if subsampling != "auto":
         raise SideJPEGError("jpegli chooses its own chroma subsampling (use 'auto')")
     height, width = rgb.shape[:2]
-    return pyjpegli.encode(np.ascontiguousarray(rgb).tobytes(), width, height, _check_quality(quality))
+    return pyjpegli.encode(np.ascontiguousarray(rgb).tobytes(), width, height, checked_quality(quality))
 
 
 def cjpeg(rgb: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
@@ -71,7 +65,7 @@ def cjpeg(rgb: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
         raise SideJPEGError(f"chroma subsampling must be one of {', '.join(CJPEG_SAMPLING)}, got {subsampling!r}")
     ppm = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(ppm, "PPM")
-    args = [tool, "-quality", str(_check_quality(quality)), "-sample", CJPEG_SAMPLING[subsampling], "-progressive"]
+    args = [tool, "-quality", str(checked_quality(quality)), "-sample", CJPEG_SAMPLING[subsampling], "-progressive"]
     done = subprocess.run([*args, "-optimize"], input=ppm.getvalue(), capture_output=True, check=False)
     if done.returncode != 0:
         raise SideJPEGError(f"cjpeg failed: {done.stderr.decode(errors='replace').strip()}")
@@ -80,7 +74,7 @@ def cjpeg(rgb: np.ndarray, quality: int, subsampling: str = "4:2:0") -> bytes:
 
 def quality_scale(quality: int) -> float:
     """libjpeg's factor from quality to a multiple of the standard tables."""
-    quality = _check_quality(quality)
+    quality = checked_quality(quality)
     return (5000 / quality if quality < 50 else 200 - 2 * quality) / 100
 
 

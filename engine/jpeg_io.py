@@ -13,17 +13,23 @@ from engine.errors import SideJPEGError
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 
 
+def checked_quality(quality: int) -> int:
+    """``quality`` as an int, or a SideJPEGError when it is outside 1-100."""
+    if not 1 <= int(quality) <= 100:
+        raise SideJPEGError(f"JPEG quality must be 1-100, got {quality}")
+    return int(quality)
+
+
 def encode_jpeg(
     rgb: np.ndarray, quality: int, subsampling: str = "4:2:0", optimize: bool = True, progressive: bool = False
 ) -> bytes:
     """Encode an (H, W, 3) uint8 image; Huffman optimisation is on by default since it is free."""
-    if not 1 <= int(quality) <= 100:
-        raise SideJPEGError(f"JPEG quality must be 1-100, got {quality}")
+    quality = checked_quality(quality)
     if subsampling not in SUBSAMPLING:
         raise SideJPEGError(f"chroma subsampling must be one of {', '.join(SUBSAMPLING)}, got {subsampling!r}")
     buf = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(
-        buf, "JPEG", quality=int(quality), subsampling=SUBSAMPLING[subsampling], optimize=optimize,
+        buf, "JPEG", quality=quality, subsampling=SUBSAMPLING[subsampling], optimize=optimize,
         progressive=progressive,
     )
     return buf.getvalue()
