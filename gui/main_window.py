@@ -33,23 +33,19 @@ from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
 from gui.document import BLOCK, Document, Role, Settings, Source
 from gui.jobs import (
-    RD_LONG_SIDE,
-    RD_QUALITIES,
     CodecCache,
     JobContext,
     RegionPreview,
     compress_and_restore,
-    downscale,
-    downscaled_size,
     encode_preview,
     load_source,
     measure_ssim,
     preview_box,
-    rd_sweep,
     restore_received,
     sidecar_preset,
 )
-from gui.rd_plot import RdPlot, RdPoints
+from gui.rd_plot import RdPlot
+from gui.rd_sweep import RD_QUALITIES, Curve, RdCurves, RdPoint, curve_keys, rd_sweep, sweep_image, sweep_size
 from gui.shortcuts import NumberFieldKeys, ShortcutsDialog, shortcut_rows
 from gui.theme import MUTED
 from gui.views import ImagePane, PaneGroup, SplitPane, caption_html
@@ -101,7 +97,9 @@ class MainWindow(QMainWindow):
         self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage = (
             Stage(self.pool, self) for _ in range(5)
         )
-        self.rd_points = RdPoints()
+        self.rd_curves = RdCurves()
+        self._rd_running: dict[Curve, tuple] | None = None
+        """The curve keys of the sweep in flight."""
         self._deferred: set[Callable[[], None]] = set()
         self._sources = itertools.count()
         self._source_token = 0
@@ -261,7 +259,7 @@ class MainWindow(QMainWindow):
         self.ssim_stage.partial.connect(lambda result: doc.set_ssim(*result))
         self.rd_stage.partial.connect(self._on_rd_point)
         self.rd_stage.progress.connect(lambda done, total: self.rd_plot.set_status(f"sweep {done}/{total}…"))
-        self.rd_stage.busy_changed.connect(lambda busy: busy or self.rd_plot.set_status(self._rd_summary()))
+        self.rd_stage.busy_changed.connect(self._on_rd_busy)
         self.cancel_button.clicked.connect(self.cancel)
         for pane in [*self.panes.values(), self.split]:
             pane.hovered.connect(self._show_hover)
@@ -450,46 +448,64 @@ class MainWindow(QMainWindow):
             self.ssim_stage.submit(lambda ctx: measure_ssim(original, missing, ctx))
 
     def _schedule_rd(self) -> None:
-        """Sweep the qualities not yet known for this image and lambda, after the restored view is in."""
+        """Sweep the points the shown curves lack, after the restored view is in; curves that the change left valid
+        (all but the side-information curve, when only lambda moved) are kept."""
         source, settings = self.document.source, self.document.settings
         if source is None or source.received:
             self.rd_stage.cancel()
-            self.rd_points.reset(None)
-            self.rd_plot.show_points({}, None)
+            self.rd_curves.clear()
+            self._redraw_rd()
             self.rd_plot.set_title("RD plot needs an original image")
             return
-        key = (self._source_token, settings.lam, settings.subsampling, settings.preset)
-        if self.rd_points.reset(key):
-            self.rd_stage.cancel()
-            width, height = downscaled_size(*source.size)
-            self.rd_plot.set_title(
-                f"PSNR vs bpp · downscaled copy {width}×{height} (long side ≤ {RD_LONG_SIDE} px) · "
-                f"λ {settings.lam:.1f} · {settings.subsampling} · {settings.preset}"
-            )
+        keys = curve_keys(self._source_token, settings)
+        self.rd_curves.select(keys)
+        width, height = sweep_size(*source.size)
+        sweep = "whole image" if (width, height) == source.size else f"copy scaled to {width}×{height}"
+        self.rd_plot.set_title(
+            f"PSNR vs bpp · {sweep} · λ {settings.lam:.1f} · {settings.subsampling} · {settings.preset}"
+        )
         self._redraw_rd()
-        if not self._after_restore(self._schedule_rd):
-            return
-        missing = self.rd_points.missing([settings.quality, *RD_QUALITIES])
+        missing = self.rd_curves.missing(RD_QUALITIES)
         if not missing:
+            if self._rd_running is not None and self._rd_running != keys:
+                self.rd_stage.cancel()
+            return
+        if (self._rd_running == keys and self.rd_stage.busy) or not self._after_restore(self._schedule_rd):
             return
         original = source.original
+        self._rd_running = keys
 
-        def sweep(codec, settings: Settings, ctx: JobContext) -> object:
-            keyed = dataclasses.replace(ctx, partial=lambda point: ctx.partial((key, point)))
-            return rd_sweep(codec, downscale(original), missing, settings, keyed)
+        def work(codec, settings: Settings, ctx: JobContext) -> None:
+            rd_sweep(codec, sweep_image(original), missing, keys, settings, ctx)
 
-        self._submit(self.rd_stage, sweep)
+        self._submit(self.rd_stage, work)
 
-    def _on_rd_point(self, keyed: tuple) -> None:
-        if self.rd_points.add(*keyed):
+    def _on_rd_point(self, reported: tuple[Curve, tuple, RdPoint]) -> None:
+        if self.rd_curves.add(*reported):
             self._redraw_rd()
 
-    def _redraw_rd(self) -> None:
-        self.rd_plot.show_points(self.rd_points.points, self.document.settings.quality)
+    def _current_rd_points(self) -> dict[Curve, RdPoint]:
+        """The points the views show, with the overlays' own numbers (whole image, never a scaled copy)."""
+        doc, current = self.document, {}
+        if doc.source is None or doc.source.received:
+            return current
+        if doc.jpeg_is_current() and doc.jpeg.psnr is not None:
+            current[Curve.JPEG] = RdPoint(doc.jpeg.quality, doc.jpeg.rates.jpeg, doc.jpeg.psnr)
+        out = doc.restored
+        if doc.restored_is_current() and out.psnr is not None:
+            curve = Curve.BLIND if out.blind else Curve.SIDE
+            current[curve] = RdPoint(out.settings.quality, out.rates.total, out.psnr)
+        return current
 
-    def _rd_summary(self) -> str:
-        n = len(self.rd_points.points)
-        return f"{n} qualities · ◯ marks the current quality" if n else ""
+    def _redraw_rd(self) -> None:
+        curves = {curve: self.rd_curves.points(curve) for curve in Curve}
+        self.rd_plot.show_points(curves, self._current_rd_points())
+
+    def _on_rd_busy(self, busy: bool) -> None:
+        if not busy:
+            self._rd_running = None
+            n = len(self.rd_curves.points(Curve.JPEG))
+            self.rd_plot.set_status(f"{n} qualities · ◯ the views' setting, with their numbers" if n else "")
 
     def cancel(self) -> None:
         """Stop the restore and the RD sweep; the restored view keeps its last result, captioned as such."""
@@ -562,6 +578,7 @@ class MainWindow(QMainWindow):
 
     def _on_jpeg_changed(self) -> None:
         self._show(Role.JPEG)
+        self._redraw_rd()
         if self.flipped:
             self._show(Role.RESTORED)
         self._refresh_split()
@@ -575,6 +592,7 @@ class MainWindow(QMainWindow):
         self._refresh_split()
         self._refresh_maps()
         self._set_exports_enabled(True)
+        self._redraw_rd()
         self._schedule_ssim()
 
     def _on_restore_preview(self, preview: RegionPreview) -> None:

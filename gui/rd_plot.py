@@ -1,49 +1,36 @@
-"""Rate-distortion plot of the current image: PSNR vs bpp for JPEG, blind and side-information restore."""
+"""Rate-distortion plot of the current image: PSNR vs bpp for JPEG, blind and side-information restore, every
+point labelled with its quality and the views' own setting marked."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from gui.jobs import RdPoint
-
-CURVES = (
-    ("JPEG", "#9aa0a6", "o", lambda p: (p.bpp_jpeg, p.psnr_jpeg)),
-    ("Blind restore", "#f0a04b", "t", lambda p: (p.bpp_jpeg, p.psnr_blind)),
-    ("With side info", "#4ac3df", "s", lambda p: (p.bpp_total, p.psnr_side)),
-)
-"""Name, colour, symbol and (bpp, PSNR) of each curve."""
+from gui.rd_sweep import Curve, RdPoint
+from gui.theme import MUTED, TEXT
 
 
-class RdPoints:
-    """The sweep's points for one (image, lambda, subsampling, model); a new key starts empty."""
+@dataclass(frozen=True)
+class CurveStyle:
+    colour: str
+    symbol: str
+    line: Qt.PenStyle
 
-    def __init__(self) -> None:
-        self.key: Hashable = None
-        self.points: dict[int, RdPoint] = {}
 
-    def reset(self, key: Hashable) -> bool:
-        """Switch to ``key``; True when it differs from the current one (the points are then dropped)."""
-        if key == self.key:
-            return False
-        self.key, self.points = key, {}
-        return True
-
-    def missing(self, qualities: Iterable[int]) -> list[int]:
-        return [q for q in dict.fromkeys(qualities) if q not in self.points]
-
-    def add(self, key: Hashable, point: RdPoint) -> bool:
-        """Keep a point computed for ``key``; False (and ignored) when the key is no longer current."""
-        if key != self.key:
-            return False
-        self.points[point.quality] = point
-        return True
+STYLES = {
+    Curve.JPEG: CurveStyle("#9aa0a6", "o", Qt.PenStyle.DotLine),
+    Curve.BLIND: CurveStyle("#f0a04b", "t", Qt.PenStyle.DashLine),
+    Curve.SIDE: CurveStyle("#4ac3df", "s", Qt.PenStyle.SolidLine),
+}
+"""Colour, marker and line of each curve: told apart without colour too."""
 
 
 class RdPlot(QWidget):
-    """The plot, with the current quality marked on every curve."""
+    """The curves, a quality label under each JPEG point (the blind point of a quality sits straight above it), and
+    a ring with its numbers on the points the views show."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,24 +43,25 @@ class RdPlot(QWidget):
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        legend = self.plot.addLegend(offset=(-10, -10), labelTextSize="9pt")
+        legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
         legend.setBrush(pg.mkBrush(20, 20, 24, 200))
-        self.curves = []
-        self.markers = []
-        for name, colour, symbol, _ in CURVES:
-            self.curves.append(
-                self.plot.plot(
-                    [], [], name=name, pen=pg.mkPen(colour, width=2), symbol=symbol, symbolSize=6,
-                    symbolBrush=colour, symbolPen=None,
-                )
+        self.curves: dict[Curve, pg.PlotDataItem] = {}
+        self.markers: dict[Curve, pg.ScatterPlotItem] = {}
+        for curve, style in STYLES.items():
+            self.curves[curve] = self.plot.plot(
+                [], [], name=curve.value, pen=pg.mkPen(style.colour, width=2, style=style.line), symbol=style.symbol,
+                symbolSize=8, symbolBrush=style.colour, symbolPen=None,
             )
-            marker = pg.ScatterPlotItem(
-                size=14, symbol=symbol, brush=pg.mkBrush(None), pen=pg.mkPen("#ffffff", width=2)
-            )
+            marker = pg.ScatterPlotItem(size=18, symbol="o", brush=pg.mkBrush(None), pen=pg.mkPen("#ffffff", width=2))
+            marker.setZValue(5)
             self.plot.addItem(marker)
-            self.markers.append(marker)
+            self.markers[curve] = marker
+        self.labels: list[pg.TextItem] = []
+        self.current_label = pg.TextItem(color=TEXT, anchor=(0, 1), fill=pg.mkBrush(20, 20, 24, 200))
+        self.current_label.setZValue(6)
+        self.plot.addItem(self.current_label)
         self.status = QLabel()
-        self.status.setStyleSheet("color: #8b8d94;")
+        self.status.setStyleSheet(f"color: {MUTED};")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 4)
         layout.addWidget(self.plot)
@@ -82,13 +70,30 @@ class RdPlot(QWidget):
     def set_title(self, text: str) -> None:
         self.plot.setTitle(text, size="10pt", color="#c8c8cc")
 
-    def show_points(self, points: dict[int, RdPoint], current: int | None) -> None:
-        """Draw the curves (sorted by quality) and ring the point at ``current`` quality."""
-        ordered = [points[q] for q in sorted(points)]
-        for curve, marker, (*_, coords) in zip(self.curves, self.markers, CURVES, strict=True):
-            xy = [coords(p) for p in ordered]
-            curve.setData([x for x, _ in xy], [y for _, y in xy])
-            marker.setData(pos=[coords(points[current])] if current in points else [])
+    def show_points(self, curves: dict[Curve, dict[int, RdPoint]], current: dict[Curve, RdPoint]) -> None:
+        """Draw each curve (sorted by quality) and ring the ``current`` points: the views' own numbers."""
+        for curve, item in self.curves.items():
+            ordered = sorted(curves.get(curve, {}).values(), key=lambda p: p.quality)
+            item.setData([p.bpp for p in ordered], [p.psnr for p in ordered])
+            shown = current.get(curve)
+            self.markers[curve].setData(pos=[(shown.bpp, shown.psnr)] if shown else [])
+        self._label_qualities(curves.get(Curve.JPEG, {}))
+        restored = current.get(Curve.SIDE) or current.get(Curve.BLIND)
+        if restored is None:
+            self.current_label.setText("")
+        else:
+            self.current_label.setText(f"q{restored.quality} · {restored.bpp:.3f} bpp · {restored.psnr:.2f} dB")
+            self.current_label.setPos(restored.bpp, restored.psnr)
+
+    def _label_qualities(self, points: dict[int, RdPoint]) -> None:
+        for label in self.labels:
+            self.plot.removeItem(label)
+        self.labels = []
+        for quality, point in sorted(points.items()):
+            label = pg.TextItem(f"q{quality}", color=MUTED, anchor=(0.5, -0.1))
+            label.setPos(point.bpp, point.psnr)
+            self.plot.addItem(label)
+            self.labels.append(label)
 
     def set_status(self, text: str) -> None:
         self.status.setText(text)
