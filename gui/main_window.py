@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QApplication,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from engine import GPU_PRESET, PRESETS, SideJPEGError, measured_side_vs_blind
 from gui import files, preferences
+from gui.about import AboutDialog
 from gui.captions import caption, setting_label
 from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
@@ -48,7 +50,7 @@ from gui.rd_plot import RdPlot
 from gui.rd_sweep import RD_QUALITIES, Curve, RdCurves, RdPoint, curve_keys, rd_sweep, sweep_image, sweep_size
 from gui.shortcuts import NumberFieldKeys, ShortcutsDialog, shortcut_rows
 from gui.theme import MUTED
-from gui.views import ImagePane, PaneGroup, SplitPane, caption_html
+from gui.views import ImagePane, PaneGroup, SplitPane, caption_html, zoom_step
 from gui.workers import Stage
 
 ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         self._preview: Preview | None = None
         self.details = True
         self.flipped = False
+        self.grid_shown = False
         self.map_mode = "none"
 
         self.panes = {role: ImagePane() for role in Role}
@@ -167,11 +170,14 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         hint = QLabel(
-            "Drop an image to open it   ·   F fit   ·   1 / 2 / 4 zoom   ·   ← / → previous / next image   ·   "
+            "Drop an image to open it   ·   F fit   ·   + / − zoom   ·   ← / → previous / next image   ·   "
             "B flip to the JPEG   ·   F1 all shortcuts"
         )
         hint.setStyleSheet(f"color: {MUTED};")
+        self.zoom_label = QLabel()
+        self.zoom_label.setToolTip("Zoom of the views: + / − step, 1 / 2 / 4 set, F fits")
         self.statusBar().addWidget(hint)
+        self.statusBar().addPermanentWidget(self.zoom_label)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
 
@@ -203,10 +209,16 @@ class MainWindow(QMainWindow):
         ]
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self._action(edit_menu, "&Copy view", self.copy_view, QKeySequence.StandardKey.Copy)
         view_menu = self.menuBar().addMenu("&View")
         self._action(view_menu, "&Fit", self.fit, "F")
         for key, factor in ZOOM_KEYS.items():
             self._action(view_menu, f"Zoom {100 * factor:.0f} %", lambda f=factor: self.zoom_to(f), key)
+        self._action(view_menu, "Zoom &in", lambda: self.zoom_by(1), "+", "=", "Ctrl+=", "Ctrl++")
+        self._action(view_menu, "Zoom o&ut", lambda: self.zoom_by(-1), "-", "Ctrl+-")
+        self.grid_action = self._action(view_menu, "8×8 &grid", lambda: self.set_grid(not self.grid_shown), "G")
+        self.grid_action.setCheckable(True)
         self._action(view_menu, "Toggle &overlays", self.view_controls.overlays.toggle, "O")
         self._action(view_menu, "Cycle block &map (none / descriptors / bits)", self.view_controls.cycle_map_mode, "D")
         self.flip_action = self._action(
@@ -218,6 +230,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.rd_dock.toggleViewAction())
         help_menu = self.menuBar().addMenu("&Help")
         self._action(help_menu, "&Shortcuts…", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self._action(help_menu, "&About SideJPEG…", self.show_about)
         self.shortcuts_dialog = ShortcutsDialog(shortcut_rows(self.actions()), self)
         self._set_exports_enabled(False)
 
@@ -263,6 +276,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.cancel)
         for pane in [*self.panes.values(), self.split]:
             pane.hovered.connect(self._show_hover)
+            pane.zoom_changed.connect(self._show_zoom)
 
     # --- dialogs (tests monkeypatch these) ---------------------------------------------------------------------
 
@@ -662,6 +676,7 @@ class MainWindow(QMainWindow):
         shown = self._active_pane()
         self.stack.setCurrentIndex(1 if split else 0)
         self._active_pane().vb.setRange(shown.vb.viewRect(), padding=0)
+        self._show_zoom()
 
     def _active_pane(self) -> ImagePane:
         return self.split if self.stack.currentWidget() is self.split else self.panes[Role.RESTORED]
@@ -672,6 +687,26 @@ class MainWindow(QMainWindow):
 
     def zoom_to(self, factor: float) -> None:
         self._active_pane().zoom_to(factor)
+
+    def zoom_by(self, step: int) -> None:
+        """One step of the zoom ladder in (1) or out (-1)."""
+        pane = self._active_pane()
+        pane.zoom_to(zoom_step(pane.zoom(), step))
+
+    def _show_zoom(self) -> None:
+        self.zoom_label.setText(f"Zoom {100 * self._active_pane().zoom():.0f} %")
+
+    def set_grid(self, shown: bool) -> None:
+        """The 8x8 grid of JPEG blocks over every view."""
+        self.grid_shown = shown
+        self.grid_action.setChecked(shown)
+        for pane in [*self.panes.values(), self.split]:
+            pane.grid.setVisible(shown)
+
+    def copy_view(self) -> None:
+        """The active view as it is on screen (image, maps, grid, overlay) to the clipboard."""
+        QApplication.clipboard().setImage(self._active_pane().grab().toImage())
+        self.statusBar().showMessage("Copied the view to the clipboard", 5000)
 
     def _set_map_mode(self, mode: str) -> None:
         self.map_mode = mode
@@ -734,6 +769,11 @@ class MainWindow(QMainWindow):
 
     def _stages(self) -> tuple[Stage, ...]:
         return self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage
+
+    def show_about(self) -> None:
+        """Help > About: the app and the card of each installed model, beside the window (not modal)."""
+        self.about_dialog = AboutDialog(self.codecs, self.presets, self.document.settings.device, self)
+        self.about_dialog.show()
 
     def show_shortcuts(self) -> None:
         """Help > Shortcuts, beside the window (not modal)."""

@@ -22,7 +22,7 @@ OVERLAY_STYLE = (
 
 
 def configure_pyqtgraph() -> None:
-    """Plot colours; images are never smoothed (the views also clear SmoothPixmapTransform)."""
+    """Plot colours (the image views choose their own scaling: smooth below 100 %, crisp from 100 % on)."""
     pg.setConfigOptions(background=BACKGROUND, foreground=TEXT, antialias=False)
 
 

@@ -3,18 +3,72 @@
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QGridLayout, QLabel, QWidget
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsRectItem,
+    QGridLayout,
+    QLabel,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from gui.descriptor_map import BlockMapItem
 from gui.theme import ACCENT, OVERLAY_STYLE
 
 OVERLAY_MARGIN = 10
 TOP = Qt.AlignmentFlag.AlignTop
+GRID = 8
+"""Pixels between the lines of the grid overlay: JPEG's DCT blocks."""
+ZOOM_STEPS = (1 / 16, 1 / 8, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1, 3 / 2, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+"""What the + and - keys step through (screen pixels per image pixel)."""
+
+
+def zoom_step(current: float, step: int) -> float:
+    """The zoom one step in (``step`` 1) or out (-1) from ``current``, which need not be a step itself."""
+    if step > 0:
+        return next((z for z in ZOOM_STEPS if z > current * 1.01), ZOOM_STEPS[-1])
+    return next((z for z in reversed(ZOOM_STEPS) if z < current / 1.01), ZOOM_STEPS[0])
+
+
+class GridItem(QGraphicsItem):
+    """Lines every ``GRID`` image pixels over an image, one screen pixel wide at any zoom; only the visible part is
+    drawn, so it costs nothing on a large image seen whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.size = (0, 0)
+        self.pen = QPen(QColor(255, 255, 255, 110), 0)
+        self.pen.setCosmetic(True)
+        self.setZValue(15)
+        self.setVisible(False)
+
+    def set_size(self, width: int, height: int) -> None:
+        self.prepareGeometryChange()
+        self.size = (width, height)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, *self.size)
+
+    def lines(self, exposed: QRectF) -> list[QLineF]:
+        """The grid's lines that cross ``exposed`` (image coordinates), clipped to the image."""
+        area = exposed.intersected(self.boundingRect())
+        if area.isEmpty():
+            return []
+        first_x, last_x = math.ceil(area.left() / GRID) * GRID, math.floor(area.right() / GRID) * GRID
+        first_y, last_y = math.ceil(area.top() / GRID) * GRID, math.floor(area.bottom() / GRID) * GRID
+        return [QLineF(x, area.top(), x, area.bottom()) for x in range(first_x, last_x + 1, GRID)] + [
+            QLineF(area.left(), y, area.right(), y) for y in range(first_y, last_y + 1, GRID)
+        ]
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setPen(self.pen)
+        painter.drawLines(self.lines(option.exposedRect))
 
 
 def _overlay(parent: QWidget) -> QLabel:
@@ -36,20 +90,26 @@ def _image_item() -> pg.ImageItem:
 
 
 class ImagePane(pg.GraphicsView):
-    """One image in a ViewBox (y down, square pixels, never smoothed) with a block map and a corner overlay."""
+    """One image in a ViewBox (y down, square pixels) with a block map, an 8x8 grid and a corner overlay. Below
+    100 % the image is scaled smoothly (nearest pixels alias at fit); from 100 % on its pixels are crisp squares."""
 
     hovered = Signal(float, float)
     """Image coordinates under the mouse."""
+    zoom_changed = Signal(float)
+    """Screen pixels per image pixel."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         self.vb = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False, defaultPadding=0.01)
         self.setCentralItem(self.vb)
         self.image = _image_item()
         self.map_layer = BlockMapItem()
+        self.grid = GridItem()
         self.vb.addItem(self.image)
         self.vb.addItem(self.map_layer, ignoreBounds=True)
+        self.vb.addItem(self.grid, ignoreBounds=True)
+        self.vb.sigRangeChanged.connect(self._on_transform)
+        self.vb.sigResized.connect(self._on_transform)
         self.overlay = _overlay(self)
         self.placeholder = QLabel(self)
         self.placeholder.setStyleSheet("color: #8b8d94; font-size: 15px;")
@@ -72,6 +132,7 @@ class ImagePane(pg.GraphicsView):
         else:
             self.image.setImage(rgb, autoLevels=False, levels=(0, 255))
         self.image.setVisible(rgb is not None)
+        self.grid.set_size(*((rgb.shape[1], rgb.shape[0]) if rgb is not None else (0, 0)))
         self.placeholder.setText("" if rgb is not None else placeholder)
 
     def set_caption(self, html: str) -> None:
@@ -87,6 +148,16 @@ class ImagePane(pg.GraphicsView):
         centre = self.vb.viewRect().center()
         width, height = self.vb.width() / factor, self.vb.height() / factor
         self.vb.setRange(QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height), padding=0)
+
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        shown = self.vb.viewRect().width()
+        return self.vb.width() / shown if shown > 0 and self.vb.width() > 0 else 1.0
+
+    def _on_transform(self) -> None:
+        zoom = self.zoom()
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, zoom < 1.0 - 1e-6)
+        self.zoom_changed.emit(zoom)
 
     def _mouse_moved(self, pos: QPointF) -> None:
         if self.vb.sceneBoundingRect().contains(pos):

@@ -1,0 +1,76 @@
+"""Help > About: the app and a summary of each installed model's card, from what the engine exposes."""
+
+from __future__ import annotations
+
+import html
+from importlib import metadata
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
+
+from engine import PRESETS, measured_side_vs_blind
+from gui.jobs import CodecCache
+
+CARD = "resources/models/README.md"
+"""Where the full model card lives (in the checkout and in the installed package)."""
+
+
+def app_version() -> str:
+    try:
+        return metadata.version("sidejpeg")
+    except metadata.PackageNotFoundError:
+        return "development checkout"
+
+
+def model_summary(codecs: CodecCache, preset: str, device: str) -> list[str]:
+    """A few lines on one installed model: architecture, identity, where blind restoration applies, and what its
+    side information was measured to buy."""
+    config = PRESETS[preset]
+    codec = codecs.get(preset, device)
+    resolution = "full" if config.trunk_scale == 1 else f"1/{config.trunk_scale}"
+    symbols = f"{config.candidates} corrections" + (" + the keep symbol (JPEG pixels)" if config.keep_symbol else "")
+    lines = [
+        f"Restorer: {config.trunk_blocks} conditional residual blocks × {config.trunk_features} channels at "
+        f"{resolution} resolution; {symbols} per 16×16 block",
+        f"Model id {codec.model_id.hex()}",
+        f"Blind restoration applies down to a mean luma quantiser step of {codec.blind_min_step:.2f}; "
+        "finer JPEGs are shown as they are",
+    ]
+    measured = measured_side_vs_blind(preset)
+    if measured:
+        rates = ", ".join(f"{name} {value:+.1f} %" for name, value in measured.items())
+        lines.append(f"Measured: side information vs blind decoding, BD-rate q10-40: {rates} (negative = fewer bits)")
+    else:
+        lines.append("Measured: not measured on the test sets")
+    return lines
+
+
+def about_html(codecs: CodecCache, presets: list[str], device: str) -> str:
+    models = "".join(
+        f"<h4>Model <code>{html.escape(preset)}</code></h4><ul>"
+        + "".join(f"<li>{html.escape(line)}</li>" for line in model_summary(codecs, preset, device))
+        + "</ul>"
+        for preset in presets
+    )
+    return (
+        f"<h3>SideJPEG {html.escape(app_version())}</h3>"
+        "<p>Ordinary JPEG files plus a small sidecar of learned artifact descriptors; the viewer restores them, "
+        "never worse than the JPEG (Ma et al., VCIP 2020, with block selection and a keep symbol).</p>"
+        f"{models}<p>Training data, steps and the full measurements: the model card, <code>{CARD}</code>.</p>"
+    )
+
+
+class AboutDialog(QDialog):
+    def __init__(self, codecs: CodecCache, presets: list[str], device: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About SideJPEG")
+        self.text = QLabel(about_html(codecs, presets, device))
+        self.text.setTextFormat(Qt.TextFormat.RichText)
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.text.setMinimumWidth(560)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
