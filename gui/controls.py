@@ -28,7 +28,7 @@ from gui.theme import MUTED
 LOG_STEPS = 1000
 """Slider positions of a log-scale field."""
 SUBSAMPLINGS = ("4:2:0", "4:4:4")
-MAP_MODES = ("none", "descriptors", "bits")
+MAP_MODES = ("none", "descriptors", "bits", "difference")
 UNKNOWN = "unknown"
 """What a field shows for a value the received file does not record."""
 
@@ -264,7 +264,10 @@ class ViewControls(QGroupBox):
         self.overlays.setChecked(True)
         self.map_mode = QComboBox()
         self.map_mode.addItems(MAP_MODES)
-        self.map_mode.setToolTip("Block maps over the JPEG and restored views  (D cycles)")
+        self.map_mode.setToolTip(
+            "Maps over the JPEG and restored views: the descriptor of each block, its coded bits, or the image "
+            "minus the original, per pixel  (D cycles)"
+        )
         self.opacity = SliderField(0, 100, 55, "%")
         form.addRow("Layout", self.layout_choice)
         form.addRow("Split", pair)

@@ -1,5 +1,5 @@
-"""Block maps over the images: the descriptor map (categorical colours; the keep symbol clear) and the coded bits
-per block."""
+"""Maps over the images: the descriptor map (categorical colours; the keep symbol clear), the coded bits per block,
+and the legend of each (the difference map's included)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
+from gui.difference_map import DIFFERENCE_COLORMAP, DIFFERENCE_RANGE
 from gui.document import BLOCK
 
 DESCRIPTOR_COLOURS = (
@@ -38,7 +39,7 @@ def bits_rgba(bits: np.ndarray) -> np.ndarray:
 
 
 class BlockMapItem(pg.ImageItem):
-    """A block-resolution map stretched by 16 onto image coordinates, drawn over an image."""
+    """A map stretched onto image coordinates (by 16 for a block map, 1 for a pixel map), drawn over an image."""
 
     def __init__(self) -> None:
         super().__init__(axisOrder="row-major")
@@ -46,14 +47,14 @@ class BlockMapItem(pg.ImageItem):
         self.setOpacity(0.55)
         self.setVisible(False)
 
-    def show_map(self, rgba: np.ndarray | None) -> None:
-        """Show a map (or hide the layer for None)."""
+    def show_map(self, rgba: np.ndarray | None, scale: int = BLOCK) -> None:
+        """Show a map whose entries cover ``scale`` x ``scale`` image pixels (or hide the layer for None)."""
         if rgba is None:
             self.setVisible(False)
             return
         rows, cols = rgba.shape[:2]
         self.setImage(rgba, autoLevels=False, levels=(0, 255))
-        self.setRect(QRectF(0, 0, cols * BLOCK, rows * BLOCK))
+        self.setRect(QRectF(0, 0, cols * scale, rows * scale))
         self.setVisible(True)
 
 
@@ -65,8 +66,32 @@ def _swatch(colour: QColor, size: int = 12) -> QLabel:
     return label
 
 
+def _scale_page(colormap: pg.ColorMap) -> tuple[QWidget, QLabel]:
+    """A colour bar with a text line under it: the page and its text label."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    bar = QLabel()
+    bar.setScaledContents(True)
+    bar.setFixedHeight(14)
+    bar.setPixmap(_gradient(colormap))
+    text = QLabel()
+    text.setStyleSheet("font-family: monospace;")
+    text.setWordWrap(True)
+    layout.addWidget(bar)
+    layout.addWidget(text)
+    return page, text
+
+
+def _gradient(colormap: pg.ColorMap, width: int = 256) -> QPixmap:
+    rgba = colormap.map(np.linspace(0, 1, width), mode="byte")
+    row = np.ascontiguousarray(np.repeat(rgba[None], 2, axis=0))
+    image = QImage(row.data, width, 2, 4 * width, QImage.Format.Format_RGBA8888)
+    return QPixmap.fromImage(image.copy())
+
+
 class MapLegend(QGroupBox):
-    """Per-symbol counts for the descriptor map, or the colour scale of the bits map."""
+    """Per-symbol counts for the descriptor map, or the colour scale of the bits or difference map."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Map legend", parent)
@@ -88,28 +113,12 @@ class MapLegend(QGroupBox):
             self.counts.append(count)
         self.usage = QLabel()
         grid.addWidget(self.usage, 9, 0, 1, 4)
-        self.bits_page = QWidget()
-        bits = QVBoxLayout(self.bits_page)
-        bits.setContentsMargins(0, 0, 0, 0)
-        self.bar = QLabel()
-        self.bar.setScaledContents(True)
-        self.bar.setFixedHeight(14)
-        self.bar.setPixmap(self._gradient())
-        self.scale = QLabel()
-        self.scale.setStyleSheet("font-family: monospace;")
-        bits.addWidget(self.bar)
-        bits.addWidget(self.scale)
-        for page in (self.empty, self.symbols_page, self.bits_page):
+        self.bits_page, self.scale = _scale_page(pg.colormap.get(BITS_COLORMAP))
+        self.difference_page, self.difference = _scale_page(DIFFERENCE_COLORMAP)
+        for page in (self.empty, self.symbols_page, self.bits_page, self.difference_page):
             self.pages.addWidget(page)
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
-
-    @staticmethod
-    def _gradient(width: int = 256) -> QPixmap:
-        rgba = pg.colormap.get(BITS_COLORMAP).map(np.linspace(0, 1, width), mode="byte")
-        row = np.ascontiguousarray(np.repeat(rgba[None], 2, axis=0))
-        image = QImage(row.data, width, 2, 4 * width, QImage.Format.Format_RGBA8888)
-        return QPixmap.fromImage(image.copy())
 
     def show_none(self, note: str) -> None:
         self.empty.setText(note)
@@ -133,3 +142,10 @@ class MapLegend(QGroupBox):
         )
         self.scale.setAlignment(Qt.AlignmentFlag.AlignLeft)
         self.pages.setCurrentWidget(self.bits_page)
+
+    def show_difference(self, errors: dict[str, float]) -> None:
+        """The difference map's scale and, per view, the mean absolute difference from the original."""
+        means = "\n".join(f"{name} − original: mean |Δ| {value:.2f}" for name, value in errors.items())
+        scale = f"darker −{DIFFERENCE_RANGE} … 0 … +{DIFFERENCE_RANGE} brighter (levels, mean of R G B)"
+        self.difference.setText(f"{scale}\n{means}")
+        self.pages.setCurrentWidget(self.difference_page)

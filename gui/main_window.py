@@ -33,6 +33,7 @@ from gui.about import AboutDialog
 from gui.captions import caption, setting_label
 from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
+from gui.difference_map import difference_rgba, mean_absolute_difference
 from gui.document import BLOCK, Document, Role, Settings, Source
 from gui.jobs import (
     CodecCache,
@@ -220,7 +221,9 @@ class MainWindow(QMainWindow):
         self.grid_action = self._action(view_menu, "8×8 &grid", lambda: self.set_grid(not self.grid_shown), "G")
         self.grid_action.setCheckable(True)
         self._action(view_menu, "Toggle &overlays", self.view_controls.overlays.toggle, "O")
-        self._action(view_menu, "Cycle block &map (none / descriptors / bits)", self.view_controls.cycle_map_mode, "D")
+        self._action(
+            view_menu, "Cycle &map (none / descriptors / bits / difference)", self.view_controls.cycle_map_mode, "D"
+        )
         self.flip_action = self._action(
             view_menu, "Flip: show the JPEG in the restored view", lambda: self.set_flipped(not self.flipped), "B",
         )
@@ -255,7 +258,7 @@ class MainWindow(QMainWindow):
         doc.ssim_changed.connect(self._on_ssim_changed)
         self.encode.changed.connect(lambda changes: doc.update_settings(**changes))
         self.view_controls.layout_changed.connect(self._set_split_layout)
-        self.view_controls.split_changed.connect(lambda *_: self._refresh_split())
+        self.view_controls.split_changed.connect(lambda *_: (self._refresh_split(), self._refresh_maps()))
         self.view_controls.overlays_toggled.connect(self._set_details)
         self.view_controls.map_mode_changed.connect(self._set_map_mode)
         self.view_controls.opacity_changed.connect(self._set_map_opacity)
@@ -596,6 +599,7 @@ class MainWindow(QMainWindow):
         if self.flipped:
             self._show(Role.RESTORED)
         self._refresh_split()
+        self._refresh_differences()
         self._schedule_ssim()
 
     def _on_restored_changed(self) -> None:
@@ -625,6 +629,12 @@ class MainWindow(QMainWindow):
         self._show(Role.RESTORED)
         if Role.RESTORED in self.view_controls.split_pair():
             self._refresh_split()
+        self._refresh_differences()
+
+    def _refresh_differences(self) -> None:
+        """A difference map follows the image under it."""
+        if self.map_mode == "difference":
+            self._refresh_maps()
 
     def set_flipped(self, flipped: bool) -> None:
         """Show the JPEG in the restored view (before / after at the same place), or the restored image again."""
@@ -713,16 +723,22 @@ class MainWindow(QMainWindow):
         self._refresh_maps()
 
     def _set_map_opacity(self, opacity: float) -> None:
-        for pane in self._map_panes():
-            pane.map_layer.setOpacity(opacity)
-
-    def _map_panes(self) -> list[ImagePane]:
-        return [self.panes[Role.JPEG], self.panes[Role.RESTORED], self.split]
+        for role in (Role.JPEG, Role.RESTORED):
+            self.panes[role].map_layer.setOpacity(opacity)
+        self.split.set_map_opacity(opacity)
 
     def _refresh_maps(self) -> None:
-        out = self.document.restored
-        rgba = None
+        """The chosen map over the JPEG and restored views (and either side of the split view)."""
         self.legend.setVisible(self.map_mode != "none")
+        maps = self._difference_maps() if self.map_mode == "difference" else self._block_maps()
+        for role in (Role.JPEG, Role.RESTORED):
+            self.panes[role].map_layer.show_map(*maps[role])
+        before, after = self.view_controls.split_pair()
+        self.split.show_maps(maps[before], maps[after])
+
+    def _block_maps(self) -> dict[Role, tuple[np.ndarray | None, int]]:
+        """The descriptor or bits map of the restored result, the same over every view."""
+        out, rgba = self.document.restored, None
         if out is None:
             self.legend.show_none("The map appears once the restored view is in.")
         elif self.map_mode == "descriptors" and out.symbols is not None:
@@ -735,8 +751,28 @@ class MainWindow(QMainWindow):
             self.legend.show_none(f"No {self.map_mode} map: " + (
                 "the JPEG came without side information." if out.symbols is None
                 else "bit costs are known only when compressing an original."))
-        for pane in self._map_panes():
-            pane.map_layer.show_map(rgba)
+        return {role: (rgba, BLOCK) for role in Role}
+
+    def _difference_maps(self) -> dict[Role, tuple[np.ndarray | None, int]]:
+        """Each view's image minus the original, pixel by pixel (the restored view's as it is shown: flipped or a
+        preview included)."""
+        original = self.document.image(Role.ORIGINAL)
+        maps: dict[Role, tuple[np.ndarray | None, int]] = {role: (None, 1) for role in Role}
+        if original is None:
+            self.legend.show_none("No difference map: a received JPEG has no original to compare with.")
+            return maps
+        errors = {}
+        for role in (Role.JPEG, Role.RESTORED):
+            image = self._view_image(role)
+            if image is not None:
+                maps[role] = (difference_rgba(image, original), 1)
+                errors[self._caption_title(role)] = mean_absolute_difference(image, original)
+        self.legend.show_difference(errors)
+        return maps
+
+    def _caption_title(self, role: Role) -> str:
+        """What the view of ``role`` shows, in a word or two."""
+        return "JPEG (flipped)" if role is Role.RESTORED and self.flipped else role.value
 
     def _show_hover(self, x: float, y: float) -> None:
         source = self.document.source

@@ -173,9 +173,11 @@ class SplitPane(ImagePane):
         self.clip = QGraphicsRectItem()
         self.clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
         self.clip.setPen(QPen(Qt.PenStyle.NoPen))
-        self.clip.setZValue(1)
+        self.clip.setZValue(self.map_layer.zValue() + 1)  # the left side's image and map cover the right side's
         self.before = _image_item()
         self.before.setParentItem(self.clip)
+        self.before_map = BlockMapItem()
+        self.before_map.setParentItem(self.clip)
         self.vb.addItem(self.clip, ignoreBounds=True)
         self.line = pg.InfiniteLine(
             angle=90, movable=True, pen=pg.mkPen("#f2f2f2", width=2), hoverPen=pg.mkPen(ACCENT, width=3),
@@ -202,6 +204,15 @@ class SplitPane(ImagePane):
             self.line.setValue(size[0] / 2)
         self._size = size
         self._update_clip()
+
+    def show_maps(self, before: tuple[np.ndarray | None, int], after: tuple[np.ndarray | None, int]) -> None:
+        """A map (rgba, image pixels per entry) over each side of the line."""
+        self.before_map.show_map(*before)
+        self.map_layer.show_map(*after)
+
+    def set_map_opacity(self, opacity: float) -> None:
+        self.map_layer.setOpacity(opacity)
+        self.before_map.setOpacity(opacity)
 
     def set_captions(self, left: str, right: str) -> None:
         self.set_caption(left)

@@ -84,7 +84,7 @@ def test_overlays_toggle_with_o(qtbot, window):
     assert "PSNR" in overlay(window, Role.RESTORED)
 
 
-def test_d_cycles_descriptor_map_bits_map_and_none(qtbot, window, fast_codec):
+def test_d_cycles_descriptor_map_bits_map_difference_and_none(qtbot, window, fast_codec):
     window.activateWindow()
     layer = window.panes[Role.RESTORED].map_layer
     out = window.document.restored
@@ -100,6 +100,8 @@ def test_d_cycles_descriptor_map_bits_map_and_none(qtbot, window, fast_codec):
     qtbot.keyClick(window, Qt.Key.Key_D)
     assert window.map_mode == "bits" and layer.isVisible()
     assert "bits/block" in window.legend.scale.text()
+    qtbot.keyClick(window, Qt.Key.Key_D)
+    assert window.map_mode == "difference"
     qtbot.keyClick(window, Qt.Key.Key_D)
     assert window.map_mode == "none" and not layer.isVisible()
 
