@@ -150,8 +150,36 @@ def file_values(source: Source) -> tuple[int | None, float | None]:
     return (header.quality or None, header.lam) if header else (None, None)
 
 
+class TargetSize(QWidget):
+    """"Make this file at most N KB": a size and a button that asks for the quality that fits it."""
+
+    requested = Signal(int)
+    """The limit in bytes."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.kb = QSpinBox()
+        self.kb.setRange(1, 1_000_000)
+        self.kb.setValue(50)
+        self.kb.setSuffix(" KB")
+        self.kb.setKeyboardTracking(False)
+        self.kb.setToolTip("The largest file allowed, JPEG and sidecar together (1 KB = 1000 bytes)")
+        self.button = QPushButton("Fit quality")
+        self.button.setToolTip("Choose the highest quality whose file is at most this size (Enter in the field)")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.kb, 1)
+        row.addWidget(self.button)
+        self.button.clicked.connect(self._request)
+        self.kb.lineEdit().returnPressed.connect(self._request)
+
+    def _request(self) -> None:
+        self.requested.emit(self.kb.value() * 1000)
+
+
 class EncodeControls(QGroupBox):
-    """Quality, lambda, side information or blind, chroma subsampling, model preset and device."""
+    """Quality, lambda, side information or blind, chroma subsampling, model preset and device, and the target
+    size that chooses the quality."""
 
     changed = Signal(dict)
     """Only the settings that changed, as keyword arguments for ``Document.update_settings``."""
@@ -184,7 +212,13 @@ class EncodeControls(QGroupBox):
         self.device = QComboBox()
         self.device.addItems(devices)
         self.device.setCurrentText(settings.device)
+        self.target = TargetSize()
+        self.target_note = QLabel()
+        self.target_note.setWordWrap(True)
+        self.target_note.setStyleSheet(f"color: {MUTED}; font-size: 11px;")
         form.addRow("Quality", self.quality)
+        form.addRow("Target size", self.target)
+        form.addRow("", self.target_note)
         form.addRow("Lambda λ", self.lam)
         form.addRow("Decoder", self.side)
         self.side_note = QLabel()
@@ -229,7 +263,7 @@ class EncodeControls(QGroupBox):
         self.preset.blockSignals(False)
         self.show_side_verdict(settings.preset)
         self.side.set_index(0 if settings.use_sidecar else 1)
-        for widget in (self.quality, self.lam, self.subsampling):
+        for widget in (self.quality, self.target, self.lam, self.subsampling):
             widget.setEnabled(not received)
 
 

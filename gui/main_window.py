@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from engine import GPU_PRESET, PRESETS, SideJPEGError, measured_side_vs_blind
 from gui import files, preferences
 from gui.about import AboutDialog
-from gui.captions import caption, setting_label
+from gui.captions import caption, file_size, setting_label
 from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
 from gui.difference_map import difference_rgba, mean_absolute_difference
@@ -50,6 +50,7 @@ from gui.jobs import (
 from gui.rd_plot import RdPlot
 from gui.rd_sweep import RD_QUALITIES, Curve, RdCurves, RdPoint, curve_keys, rd_sweep, sweep_image, sweep_size
 from gui.shortcuts import NumberFieldKeys, ShortcutsDialog, shortcut_rows
+from gui.target_size import Fit, fit_to_size
 from gui.theme import MUTED
 from gui.views import ImagePane, PaneGroup, SplitPane, caption_html, zoom_step
 from gui.workers import Stage
@@ -97,9 +98,11 @@ class MainWindow(QMainWindow):
         self.recent = files.RecentFiles(self.store)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(4)
-        self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage = (
-            Stage(self.pool, self) for _ in range(5)
+        self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage = (
+            Stage(self.pool, self) for _ in range(6)
         )
+        self._fitted: Settings | None = None
+        """The settings whose quality the target size search chose, while they are the current ones."""
         self.rd_curves = RdCurves()
         self._rd_running: dict[Curve, tuple] | None = None
         """The curve keys of the sweep in flight."""
@@ -276,6 +279,11 @@ class MainWindow(QMainWindow):
         self.rd_stage.partial.connect(self._on_rd_point)
         self.rd_stage.progress.connect(lambda done, total: self.rd_plot.set_status(f"sweep {done}/{total}…"))
         self.rd_stage.busy_changed.connect(self._on_rd_busy)
+        self.encode.target.requested.connect(self.fit_to_size)
+        self.fit_stage.result.connect(lambda _seq, found: self._on_fit(*found))
+        self.fit_stage.failed.connect(lambda _seq, message: self.show_error("Target size search failed", message))
+        self.fit_stage.progress.connect(self._on_progress)
+        self.fit_stage.busy_changed.connect(self._on_fit_busy)
         self.cancel_button.clicked.connect(self.cancel)
         for pane in [*self.panes.values(), self.split]:
             pane.hovered.connect(self._show_hover)
@@ -524,9 +532,50 @@ class MainWindow(QMainWindow):
             n = len(self.rd_curves.points(Curve.JPEG))
             self.rd_plot.set_status(f"{n} qualities · ◯ the views' setting, with their numbers" if n else "")
 
+    def fit_to_size(self, limit: int) -> None:
+        """Choose the highest quality whose file (JPEG + sidecar, or the JPEG alone when blind) is at most ``limit``
+        bytes, searching in the background with the current settings."""
+        source = self.document.source
+        if source is None or source.received:
+            return
+        original = source.original
+        self.encode.target_note.setText(f"Searching the quality for at most {file_size(limit)}…")
+
+        def search(codec, settings: Settings, ctx: JobContext) -> tuple[Settings, Fit]:
+            return settings, fit_to_size(codec, original, limit, settings, ctx)
+
+        self._submit(self.fit_stage, search)
+
+    def _on_fit(self, searched: Settings, fit: Fit) -> None:
+        doc = self.document
+        if dataclasses.replace(searched, quality=doc.settings.quality) != doc.settings:
+            self.encode.target_note.setText("The settings changed during the search: fit again.")
+            return
+        if fit.quality is None:
+            self.encode.target_note.setText("")
+            self.show_error("Target size too small", (
+                f"Even at quality 1 this image's file is {file_size(fit.total_bytes)}, more than "
+                f"{file_size(fit.limit)}. Allow a larger size, or choose Blind to leave the sidecar out."))
+            return
+        self._fitted = dataclasses.replace(searched, quality=fit.quality)
+        doc.update_settings(quality=fit.quality)
+        self.encode.show_settings(doc.settings, doc.source)
+        what = "JPEG + sidecar" if searched.use_sidecar else "JPEG alone, blind"
+        self.encode.target_note.setText(
+            f"Quality {fit.quality}: {file_size(fit.total_bytes)} ({what}), at most {file_size(fit.limit)}"
+        )
+
+    def _on_fit_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy or self.restore_stage.busy)
+        self.cancel_button.setEnabled(busy or self.restore_stage.busy)
+        self.encode.target.button.setEnabled(not busy)
+
     def cancel(self) -> None:
-        """Stop the restore and the RD sweep; the restored view keeps its last result, captioned as such."""
-        for stage in (self.load_stage, self.restore_stage, self.ssim_stage, self.rd_stage):
+        """Stop the restore, the RD sweep and a target size search; the restored view keeps its last result,
+        captioned as such."""
+        if self.fit_stage.busy:
+            self.encode.target_note.setText("Target size search cancelled.")
+        for stage in (self.load_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage):
             stage.cancel()
         self._deferred.clear()
         self._drop_preview()
@@ -555,9 +604,9 @@ class MainWindow(QMainWindow):
         self.progress.setValue(done)
 
     def _on_restore_busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
+        self.progress.setVisible(busy or self.fit_stage.busy)
         self.progress.setValue(0)
-        self.cancel_button.setEnabled(busy)
+        self.cancel_button.setEnabled(busy or self.fit_stage.busy)
         self._refresh_captions()
         if not busy:
             for schedule in list(self._deferred):
@@ -569,6 +618,8 @@ class MainWindow(QMainWindow):
         source = self.document.source
         self._source_token = next(self._sources)
         self._preview = None
+        self._fitted = None
+        self.encode.target_note.setText("")
         self.encode.show_settings(self.document.settings, source)
         if source.path is not None:
             self.recent.add(source.path)
@@ -587,6 +638,9 @@ class MainWindow(QMainWindow):
         self._schedule_rd()
 
     def _on_settings_changed(self, old: Settings, new: Settings) -> None:
+        if self._fitted is not None and new != self._fitted:
+            self._fitted = None
+            self.encode.target_note.setText("")
         if (old.quality, old.subsampling) != (new.quality, new.subsampling):
             self._schedule_jpeg()
         self._schedule_restore()
@@ -804,7 +858,7 @@ class MainWindow(QMainWindow):
         return bool(self._deferred) or any(stage.busy for stage in self._stages())
 
     def _stages(self) -> tuple[Stage, ...]:
-        return self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage
+        return self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage
 
     def show_about(self) -> None:
         """Help > About: the app and the card of each installed model, beside the window (not modal)."""
