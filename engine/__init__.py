@@ -4,6 +4,11 @@ This is the public API the CLI and the GUI use (see docs/api.md); it knows nothi
 """
 
 from engine.atomic import write_files
+from engine.batch import Done as BatchDone
+from engine.batch import Job as BatchJob
+from engine.batch import Summary as BatchSummary
+from engine.batch import plan as plan_batch
+from engine.batch import run_jobs as run_batch
 from engine.config import DEFAULT_PRESET, GPU_PRESET, LAMBDA_MAX, LAMBDA_MIN, PRESETS
 from engine.container import embed_sidecar, split_embedded
 from engine.errors import SideJPEGError
@@ -22,6 +27,9 @@ __all__ = [
     "LAMBDA_MIN",
     "PRESETS",
     "SAMPLE_IMAGE",
+    "BatchDone",
+    "BatchJob",
+    "BatchSummary",
     "Cancelled",
     "Codec",
     "CompressResult",
@@ -34,8 +42,10 @@ __all__ = [
     "installed_models",
     "load_image",
     "measured_side_vs_blind",
+    "plan_batch",
     "psnr",
     "read_sidecar_header",
+    "run_batch",
     "split_embedded",
     "ssim",
     "write_files",

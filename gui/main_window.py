@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from engine import GPU_PRESET, PRESETS, SideJPEGError, measured_side_vs_blind
 from gui import files, preferences
 from gui.about import AboutDialog
+from gui.batch_dialog import BatchDialog
 from gui.captions import caption, file_size, setting_label
 from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
@@ -211,6 +212,8 @@ class MainWindow(QMainWindow):
             self._action(file_menu, "Export JPEG with &embedded side info…", self.export_embedded, "Ctrl+Shift+S"),
             self._action(file_menu, "Export restored &PNG…", self.export_png, "Ctrl+E"),
         ]
+        file_menu.addSeparator()
+        self._action(file_menu, "&Batch: compress or restore a folder…", self.show_batch, "Ctrl+B")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -859,6 +862,11 @@ class MainWindow(QMainWindow):
 
     def _stages(self) -> tuple[Stage, ...]:
         return self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage
+
+    def show_batch(self) -> None:
+        """File > Batch, with the current settings (window-modal, the batch runs in the background)."""
+        self.batch_dialog = BatchDialog(self.codecs, self.document.settings, self.pool, self)
+        self.batch_dialog.open()
 
     def show_about(self) -> None:
         """Help > About: the app and the card of each installed model, beside the window (not modal)."""
