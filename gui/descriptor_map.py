@@ -109,7 +109,7 @@ class MapLegend(QGroupBox):
             grid.addWidget(_swatch(QColor(colour)), row, col)
             count = QLabel()
             count.setStyleSheet("font-family: monospace;")
-            grid.addWidget(count, row, col + 1)
+            grid.addWidget(count, row, col + 1, 1, 1 if i < len(DESCRIPTOR_COLOURS) else 3)  # keep: a long line
             self.counts.append(count)
         self.usage = QLabel()
         grid.addWidget(self.usage, 9, 0, 1, 4)

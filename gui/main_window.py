@@ -152,6 +152,9 @@ class MainWindow(QMainWindow):
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        # Always there, so that the panel's width never changes with its height: word-wrapped notes are then
+        # given the height they need at the width they get.
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         scroll.setWidget(SidePanel(self.encode, self.view_controls, self.legend))
         scroll.setMinimumWidth(340)
         self.controls_dock = self._dock("Controls", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -174,10 +177,7 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        hint = QLabel(
-            "Drop an image to open it   ·   F fit   ·   + / − zoom   ·   ← / → previous / next image   ·   "
-            "B flip to the JPEG   ·   F1 all shortcuts"
-        )
+        hint = QLabel("Drop an image to open it  ·  F fit  ·  + / − zoom  ·  ← / → folder  ·  B flip  ·  F1 shortcuts")
         hint.setStyleSheet(f"color: {MUTED};")
         self.zoom_label = QLabel()
         self.zoom_label.setToolTip("Zoom of the views: + / − step, 1 / 2 / 4 set, F fits")

@@ -3,6 +3,7 @@ point labelled with its quality and the views' own setting marked."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -43,7 +44,7 @@ class RdPlot(QWidget):
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        legend = self.plot.addLegend(offset=(-10, -10), labelTextSize="9pt")  # bottom right, where no curve goes
         legend.setBrush(pg.mkBrush(20, 20, 24, 200))
         self.curves: dict[Curve, pg.PlotDataItem] = {}
         self.markers: dict[Curve, pg.ScatterPlotItem] = {}
@@ -57,7 +58,8 @@ class RdPlot(QWidget):
             self.plot.addItem(marker)
             self.markers[curve] = marker
         self.labels: list[pg.TextItem] = []
-        self.current_label = pg.TextItem(color=TEXT, anchor=(0, 1), fill=pg.mkBrush(20, 20, 24, 200))
+        self.current_label = pg.TextItem(color=TEXT, anchor=(1, 1), fill=pg.mkBrush(20, 20, 24, 200))
+        """Above and left of its point: the curves rise to the right, so that corner is free."""
         self.current_label.setZValue(6)
         self.plot.addItem(self.current_label)
         self.status = QLabel()
@@ -78,12 +80,22 @@ class RdPlot(QWidget):
             shown = current.get(curve)
             self.markers[curve].setData(pos=[(shown.bpp, shown.psnr)] if shown else [])
         self._label_qualities(curves.get(Curve.JPEG, {}))
+        self._fit_range([p.psnr for points in curves.values() for p in points.values() if math.isfinite(p.psnr)])
         restored = current.get(Curve.SIDE) or current.get(Curve.BLIND)
         if restored is None:
             self.current_label.setText("")
         else:
             self.current_label.setText(f"q{restored.quality} · {restored.bpp:.3f} bpp · {restored.psnr:.2f} dB")
             self.current_label.setPos(restored.bpp, restored.psnr)
+
+    def _fit_range(self, psnrs: list[float]) -> None:
+        """PSNR range of the (finite) points, with room under the lowest for its quality label."""
+        if psnrs:
+            low, high = min(psnrs), max(psnrs)
+            span = max(high - low, 1.0)
+            self.plot.setYRange(low - 0.15 * span, high + 0.05 * span, padding=0)
+        else:
+            self.plot.enableAutoRange(axis="y")
 
     def _label_qualities(self, points: dict[int, RdPoint]) -> None:
         for label in self.labels:

@@ -75,6 +75,7 @@ def _overlay(parent: QWidget) -> QLabel:
     label = QLabel(parent)
     label.setStyleSheet(OVERLAY_STYLE)
     label.setTextFormat(Qt.TextFormat.RichText)
+    label.setWordWrap(True)  # a narrow view wraps the text rather than cut it off
     label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
     return label
 
@@ -82,7 +83,7 @@ def _overlay(parent: QWidget) -> QLabel:
 def caption_html(title: str, lines: list[str], details: bool) -> str:
     """Overlay text: a bold title, then (when details are on) one line per measurement."""
     body = "".join(f"<br>{html.escape(line)}" for line in lines) if details else ""
-    return f"<div style='white-space:pre'><b>{html.escape(title)}</b>{body}</div>"
+    return f"<div style='white-space:pre-wrap'><b>{html.escape(title)}</b>{body}</div>"
 
 
 def _image_item() -> pg.ImageItem:
@@ -118,7 +119,7 @@ class ImagePane(pg.GraphicsView):
         self.corners.setContentsMargins(*(OVERLAY_MARGIN,) * 4)
         self.corners.setColumnStretch(0, 1)
         self.corners.setColumnStretch(1, 1)
-        self.corners.addWidget(self.overlay, 0, 0, TOP | Qt.AlignmentFlag.AlignLeft)
+        self.corners.addWidget(self.overlay, 0, 0, 1, 2, TOP | Qt.AlignmentFlag.AlignLeft)
         self.corners.addWidget(self.placeholder, 0, 0, 1, 2, Qt.AlignmentFlag.AlignCenter)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
 
@@ -137,7 +138,6 @@ class ImagePane(pg.GraphicsView):
 
     def set_caption(self, html: str) -> None:
         self.overlay.setText(html)
-        self.overlay.adjustSize()
 
     def fit(self) -> None:
         """Fit the image in the view and keep it fitted while the window resizes."""
@@ -187,6 +187,8 @@ class SplitPane(ImagePane):
         self.vb.addItem(self.line, ignoreBounds=True)
         self.line.sigPositionChanged.connect(self._update_clip)
         self.overlay_right = _overlay(self)
+        self.corners.removeWidget(self.overlay)  # each overlay gets its half of the view
+        self.corners.addWidget(self.overlay, 0, 0, TOP | Qt.AlignmentFlag.AlignLeft)
         self.corners.addWidget(self.overlay_right, 0, 1, TOP | Qt.AlignmentFlag.AlignRight)
         self._size: tuple[int, int] | None = None
 
@@ -217,7 +219,6 @@ class SplitPane(ImagePane):
     def set_captions(self, left: str, right: str) -> None:
         self.set_caption(left)
         self.overlay_right.setText(right)
-        self.overlay_right.adjustSize()
 
     def _update_clip(self) -> None:
         height = self._size[1] if self._size else 0
