@@ -186,7 +186,7 @@ class EncodeControls(QGroupBox):
 
     def __init__(self, settings: Settings, presets: dict[str, bool], devices: list[str]) -> None:
         super().__init__("Encode")
-        form = _form(self)
+        form = self.form = _form(self)
         self.quality = SliderField(1, 100, settings.quality, "/ 100")
         self.quality.setToolTip("JPEG quality factor (libjpeg scale)")
         self.lam = SliderField(LAMBDA_MIN, LAMBDA_MAX, settings.lam, "MSE/bpp", log=True, decimals=1)
@@ -219,6 +219,7 @@ class EncodeControls(QGroupBox):
         form.addRow("Quality", self.quality)
         form.addRow("Target size", self.target)
         form.addRow("", self.target_note)
+        form.setRowVisible(self.target_note, False)
         form.addRow("Lambda λ", self.lam)
         form.addRow("Decoder", self.side)
         self.side_note = QLabel()
@@ -236,6 +237,11 @@ class EncodeControls(QGroupBox):
         self.preset.currentIndexChanged.connect(lambda i: self.changed.emit({"preset": self.preset.itemData(i)}))
         self.preset.currentIndexChanged.connect(lambda i: self.show_side_verdict(self.preset.itemData(i)))
         self.device.currentTextChanged.connect(lambda t: self.changed.emit({"device": t}))
+
+    def show_target_note(self, text: str) -> None:
+        """What the target size search did (its row is hidden while there is nothing to say)."""
+        self.target_note.setText(text)
+        self.form.setRowVisible(self.target_note, bool(text))
 
     def show_side_verdict(self, preset: str) -> None:
         """Say what the side information measurably buys with this model, so nobody is misled."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-DIFFERENCE_RANGE = 16
-"""Levels (of 255, mean over R, G and B) at which the colour saturates: 16x amplification."""
+DIFFERENCE_RANGE = 8
+"""Levels (of 255, mean over R, G and B) at which the colour saturates: a JPEG's errors of a few levels show."""
 DIFFERENCE_COLORMAP = pg.ColorMap([0.0, 0.5, 1.0], [(70, 150, 255), (0, 0, 0), (255, 120, 40)])
 
 

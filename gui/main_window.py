@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -57,6 +57,8 @@ from gui.views import ImagePane, PaneGroup, SplitPane, caption_html, zoom_step
 from gui.workers import Stage
 
 ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
+RD_SHARE = 0.27
+"""Height of the RD plot as a share of the window's, the first time it is shown (then the user's)."""
 """Key -> screen pixels per image pixel."""
 Preview = tuple[np.ndarray, str, list[str]]
 """A preview in the restored view: image, caption title and lines."""
@@ -116,6 +118,8 @@ class MainWindow(QMainWindow):
         self.details = True
         self.flipped = False
         self.grid_shown = False
+        self._docks_sized = False
+        """Whether the docks got their sizes (from the last run, or at the first show)."""
         self.map_mode = "none"
 
         self.panes = {role: ImagePane() for role in Role}
@@ -159,7 +163,6 @@ class MainWindow(QMainWindow):
         scroll.setMinimumWidth(340)
         self.controls_dock = self._dock("Controls", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         self.rd_dock = self._dock("Rate–distortion", self.rd_plot, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([self.rd_dock], [270], Qt.Orientation.Vertical)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -542,7 +545,7 @@ class MainWindow(QMainWindow):
         if source is None or source.received:
             return
         original = source.original
-        self.encode.target_note.setText(f"Searching the quality for at most {file_size(limit)}…")
+        self.encode.show_target_note(f"Searching the quality for at most {file_size(limit)}…")
 
         def search(codec, settings: Settings, ctx: JobContext) -> tuple[Settings, Fit]:
             return settings, fit_to_size(codec, original, limit, settings, ctx)
@@ -552,10 +555,10 @@ class MainWindow(QMainWindow):
     def _on_fit(self, searched: Settings, fit: Fit) -> None:
         doc = self.document
         if dataclasses.replace(searched, quality=doc.settings.quality) != doc.settings:
-            self.encode.target_note.setText("The settings changed during the search: fit again.")
+            self.encode.show_target_note("The settings changed during the search: fit again.")
             return
         if fit.quality is None:
-            self.encode.target_note.setText("")
+            self.encode.show_target_note("")
             self.show_error("Target size too small", (
                 f"Even at quality 1 this image's file is {file_size(fit.total_bytes)}, more than "
                 f"{file_size(fit.limit)}. Allow a larger size, or choose Blind to leave the sidecar out."))
@@ -564,7 +567,7 @@ class MainWindow(QMainWindow):
         doc.update_settings(quality=fit.quality)
         self.encode.show_settings(doc.settings, doc.source)
         what = "JPEG + sidecar" if searched.use_sidecar else "JPEG alone, blind"
-        self.encode.target_note.setText(
+        self.encode.show_target_note(
             f"Quality {fit.quality}: {file_size(fit.total_bytes)} ({what}), at most {file_size(fit.limit)}"
         )
 
@@ -577,7 +580,7 @@ class MainWindow(QMainWindow):
         """Stop the restore, the RD sweep and a target size search; the restored view keeps its last result,
         captioned as such."""
         if self.fit_stage.busy:
-            self.encode.target_note.setText("Target size search cancelled.")
+            self.encode.show_target_note("Target size search cancelled.")
         for stage in (self.load_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage):
             stage.cancel()
         self._deferred.clear()
@@ -622,7 +625,7 @@ class MainWindow(QMainWindow):
         self._source_token = next(self._sources)
         self._preview = None
         self._fitted = None
-        self.encode.target_note.setText("")
+        self.encode.show_target_note("")
         self.encode.show_settings(self.document.settings, source)
         if source.path is not None:
             self.recent.add(source.path)
@@ -643,7 +646,7 @@ class MainWindow(QMainWindow):
     def _on_settings_changed(self, old: Settings, new: Settings) -> None:
         if self._fitted is not None and new != self._fitted:
             self._fitted = None
-            self.encode.target_note.setText("")
+            self.encode.show_target_note("")
         if (old.quality, old.subsampling) != (new.quality, new.subsampling):
             self._schedule_jpeg()
         self._schedule_restore()
@@ -883,7 +886,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         if state is not None:
-            self.restoreState(state)
+            self._docks_sized = self.restoreState(state)
         if split:
             self.view_controls.layout_choice.set_index(1)
             self._set_split_layout(True)
@@ -893,6 +896,12 @@ class MainWindow(QMainWindow):
         for stage in self._stages():
             stage.cancel()
         self.pool.waitForDone()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._docks_sized:
+            self._docks_sized = True
+            self.resizeDocks([self.rd_dock], [round(RD_SHARE * self.height())], Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.remember:

@@ -25,6 +25,8 @@ OVERLAY_MARGIN = 10
 TOP = Qt.AlignmentFlag.AlignTop
 GRID = 8
 """Pixels between the lines of the grid overlay: JPEG's DCT blocks."""
+GRID_MIN_SPACING = 8
+"""Screen pixels between grid lines below which the grid is not drawn (it would hide the image)."""
 ZOOM_STEPS = (1 / 16, 1 / 8, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 1, 3 / 2, 2, 3, 4, 6, 8, 12, 16, 24, 32)
 """What the + and - keys step through (screen pixels per image pixel)."""
 
@@ -38,7 +40,7 @@ def zoom_step(current: float, step: int) -> float:
 
 class GridItem(QGraphicsItem):
     """Lines every ``GRID`` image pixels over an image, one screen pixel wide at any zoom; only the visible part is
-    drawn, so it costs nothing on a large image seen whole."""
+    drawn, and only from 100 % on (seen whole, a large image would vanish under the lines)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -67,6 +69,8 @@ class GridItem(QGraphicsItem):
         ]
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if GRID * abs(painter.worldTransform().m11()) < GRID_MIN_SPACING:
+            return
         painter.setPen(self.pen)
         painter.drawLines(self.lines(option.exposedRect))
 

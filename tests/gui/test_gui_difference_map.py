@@ -34,7 +34,8 @@ def test_the_colours_are_signed_and_amplified():
     image[0, 2] += DIFFERENCE_RANGE // 4  # a little brighter: dim orange
     image[0, 3] += 3 * DIFFERENCE_RANGE  # far brighter: saturated orange, no wrap-around
     rgba = difference_rgba(image, original)
-    assert signed_difference(image, original).tolist() == [[-DIFFERENCE_RANGE, 0, DIFFERENCE_RANGE // 4, 48]]
+    r = DIFFERENCE_RANGE
+    assert signed_difference(image, original).tolist() == [[-r, 0, r // 4, 3 * r]]
     assert rgba[0, 1, :3].tolist() == [0, 0, 0]
     assert rgba[0, 0, 2] > 200 and rgba[0, 0, 0] < 100
     assert rgba[0, 3, 0] > 200 and rgba[0, 3, 2] < 100

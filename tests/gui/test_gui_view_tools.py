@@ -75,7 +75,13 @@ def test_g_shows_the_8x8_grid_on_every_view(qtbot, window):
     xs = sorted({line.x1() for line in pane.grid.lines(QRectF(3, 5, 30, 20)) if line.x1() == line.x2()})
     assert xs == [8, 16, 24, 32] and GRID == 8
     after = grab_rgb(pane)
-    assert (np.abs(after.astype(int) - before).sum(axis=2) > 30).mean() > 0.05
+    assert (np.abs(after.astype(int) - before).sum(axis=2) > 30).mean() > 0.02  # a line every 32 screen pixels
+    pane.zoom_to(0.5)  # lines 4 screen pixels apart would hide the image: none are drawn
+    qtbot.wait(50)
+    shown = grab_rgb(pane)
+    window.set_grid(False)
+    assert np.array_equal(grab_rgb(pane), shown)
+    window.set_grid(True)
     press(qtbot, Qt.Key.Key_G)
     assert not pane.grid.isVisible()
 
