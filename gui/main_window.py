@@ -57,7 +57,7 @@ from gui.views import ImagePane, PaneGroup, SplitPane, caption_html, zoom_step
 from gui.workers import Stage
 
 ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
-RD_SHARE = 0.27
+RD_SHARE = 0.32
 """Height of the RD plot as a share of the window's, the first time it is shown (then the user's)."""
 """Key -> screen pixels per image pixel."""
 Preview = tuple[np.ndarray, str, list[str]]

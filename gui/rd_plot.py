@@ -44,7 +44,8 @@ class RdPlot(QWidget):
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        legend = self.plot.addLegend(offset=(-10, -10), labelTextSize="9pt")  # bottom right, where no curve goes
+        # one row, bottom right: under the curves, which rise to the right
+        legend = self.plot.addLegend(offset=(-10, -10), labelTextSize="9pt", colCount=len(Curve))
         legend.setBrush(pg.mkBrush(20, 20, 24, 200))
         self.curves: dict[Curve, pg.PlotDataItem] = {}
         self.markers: dict[Curve, pg.ScatterPlotItem] = {}
@@ -93,7 +94,7 @@ class RdPlot(QWidget):
         if psnrs:
             low, high = min(psnrs), max(psnrs)
             span = max(high - low, 1.0)
-            self.plot.setYRange(low - 0.15 * span, high + 0.05 * span, padding=0)
+            self.plot.setYRange(low - 0.3 * span, high + 0.08 * span, padding=0)
         else:
             self.plot.enableAutoRange(axis="y")
 
