@@ -75,3 +75,14 @@ def test_a_size_no_quality_reaches_is_a_dialog(qtbot, window, errors):
     title, message = errors[0]
     assert title == "Target size too small" and "Even at quality 1" in message
     assert window.document.settings.quality == 30
+
+
+def test_a_received_jpeg_has_no_target_size(qtbot, window, tmp_path):
+    path = tmp_path / "received.jpg"
+    path.write_bytes(window.document.restored.jpeg)
+    window.open_path(path, as_received=True)
+    qtbot.waitUntil(lambda: window.document.source.received and window.document.restored is not None, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+    assert not window.encode.target.isEnabled()
+    window.fit_to_size(10_000)
+    assert not window.fit_stage.busy
