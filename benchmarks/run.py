@@ -35,10 +35,9 @@ import torch
 from engine import Codec, load_image
 from engine import sidecar as sc
 from engine.coding import wavefront
-from engine.coding.integer_context import quantize_cond
-from engine.conditioning import full_vector
-from engine.config import BLOCK, LAMBDA_MIN
-from engine.jpeg_io import decode_with_params, encode_jpeg
+from engine.conditioning import Conditioning
+from engine.config import BLOCK
+from engine.jpeg_io import decode_jpeg, decode_with_params, encode_jpeg
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "resources" / "samples" / "sample.png"
@@ -54,7 +53,7 @@ STAGES = (
     "view",
 )
 """Columns of the table, in pipeline order; ``extract`` is the encoder's choice of the map and
-``preview_256`` is ``restore_region`` of a 256x256 box."""
+``preview_256`` is ``Codec.restore`` of a 256x256 box."""
 PREVIEW_BOX = (128, 256, 384, 512)
 INNER = {"jpeg_encode": 5, "side_encode": 10, "side_decode": 10}
 """Stages that take milliseconds are run this many times per repetition."""
@@ -71,23 +70,23 @@ class Case:
         self.rgb = rgb
         self.jpeg = encode_jpeg(rgb, QUALITY)
         self.decoded, params = decode_with_params(self.jpeg)
-        self.codes = quantize_cond(full_vector(params, LAM))
-        self.blind_codes = quantize_cond(full_vector(params, LAMBDA_MIN))
+        self.conditioning = Conditioning.of(params, LAM)
         res = codec.compress(rgb, QUALITY, LAM)
         self.symbols, self.sidecar = res.symbols, res.sidecar
-        self.payload = wavefront.encode(codec.coder, self.symbols, self.codes)
+        self.payload = wavefront.encode(codec.coder, self.symbols, self.conditioning)
+        self.received, self.blind = res.received(), codec.receive(self.jpeg)
 
     def stages(self, only: tuple[str, ...]) -> dict[str, Stage]:
         c = self.codec
         rows, cols = self.symbols.shape
         every = {
-            "jpeg_encode": lambda: c.encode_jpeg(self.rgb, QUALITY),
-            "extract": lambda: c._choose(self.rgb, self.decoded, self.codes, LAM, None, None),
-            "side_encode": lambda: wavefront.encode(c.coder, self.symbols, self.codes),
-            "side_decode": lambda: wavefront.decode(c.coder, self.payload, rows, cols, self.codes),
-            "restore": lambda: c.restore_pixels(self.decoded, self.codes, self.symbols),
-            "restore_blind": lambda: c.restore_pixels(self.decoded, self.blind_codes, None),
-            "preview_256": lambda: c.restore_region(self.decoded, self.codes, self.symbols, PREVIEW_BOX),
+            "jpeg_encode": lambda: decode_jpeg(encode_jpeg(self.rgb, QUALITY)),
+            "extract": lambda: c.encoder.choose(self.rgb, self.decoded, self.conditioning, LAM, None, None),
+            "side_encode": lambda: wavefront.encode(c.coder, self.symbols, self.conditioning),
+            "side_decode": lambda: wavefront.decode(c.coder, self.payload, rows, cols, self.conditioning),
+            "restore": lambda: c.restore(self.received),
+            "restore_blind": lambda: c.restore(self.blind),
+            "preview_256": lambda: c.restore(self.received, box=PREVIEW_BOX),
             "compress": lambda: c.compress(self.rgb, QUALITY, LAM),
             "view": lambda: c.restore(self.jpeg, self.sidecar),
         }
@@ -135,15 +134,15 @@ def big_inputs(rgb: np.ndarray, case: Case, folder: Path) -> tuple[Path, Path]:
     reps = (math.ceil(height / rgb.shape[0]), math.ceil(width / rgb.shape[1]), 1)
     big = np.ascontiguousarray(np.tile(rgb, reps)[:height, :width])
     jpeg = encode_jpeg(big, QUALITY)
-    codes = quantize_cond(full_vector(decode_with_params(jpeg)[1], LAM))
+    conditioning = Conditioning.of(decode_with_params(jpeg)[1], LAM)
     rows, cols = -(-height // BLOCK), -(-width // BLOCK)
     small = case.symbols
     symbols = np.tile(small, (math.ceil(rows / small.shape[0]), math.ceil(cols / small.shape[1])))
     symbols = np.ascontiguousarray(symbols[:rows, :cols])
-    payload = wavefront.encode(case.codec.coder, symbols, codes)
+    payload = wavefront.encode(case.codec.coder, symbols, conditioning)
     header = sc.SidecarHeader(
-        case.codec.model_id, width, height, QUALITY, LAM, tuple(int(v) for v in codes), sc.jpeg_digest(jpeg),
-        len(payload),
+        case.codec.model_id, width, height, QUALITY, LAM, tuple(int(v) for v in conditioning.codes),
+        sc.jpeg_digest(jpeg), len(payload),
     )
     jpeg_path, side_path = folder / "big.jpg", folder / "big.side"
     jpeg_path.write_bytes(jpeg)

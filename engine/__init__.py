@@ -13,6 +13,8 @@ from engine.config import DEFAULT_PRESET, GPU_PRESET, LAMBDA_MAX, LAMBDA_MIN, PR
 from engine.container import embed_sidecar, split_embedded
 from engine.errors import SideJPEGError
 from engine.image_io import LoadedImage, load_image
+from engine.inference import available_devices
+from engine.jpeg_io import decode_jpeg, encode_jpeg
 from engine.metrics import psnr, ssim
 from engine.pipeline import Codec, CompressResult, Received, RestoreResult
 from engine.resources import SAMPLE_IMAGE, installed_models, measured_side_vs_blind
@@ -38,7 +40,10 @@ __all__ = [
     "RestoreResult",
     "SideJPEGError",
     "SidecarHeader",
+    "available_devices",
+    "decode_jpeg",
     "embed_sidecar",
+    "encode_jpeg",
     "installed_models",
     "load_image",
     "measured_side_vs_blind",

@@ -92,5 +92,45 @@ def lambda_code(lam: float) -> float:
     return math.log(lam / LAMBDA_MIN) / math.log(LAMBDA_MAX / LAMBDA_MIN)
 
 
-def full_vector(params: JpegParams, lam: float) -> np.ndarray:
-    return np.append(params.vector(), np.float32(lambda_code(lam))).astype(np.float32)
+COND_BITS = 12
+"""The conditioning vector is carried as the integers round(c * 2^12)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Conditioning:
+    """What the networks and the context coder are conditioned on: the JPEG header's parameters and lambda.
+
+    It is held as the int16 codes a sidecar carries, so encoder and decoder feed their networks
+    bit-identical values whatever machine each runs on.
+    """
+
+    codes: np.ndarray
+    """(FULL_COND,) int16: round(c * 2^COND_BITS) of the conditioning vector c."""
+
+    def __post_init__(self) -> None:
+        if self.codes.shape != (FULL_COND,) or self.codes.dtype != np.int16:
+            raise ValueError(f"conditioning codes must be {FULL_COND} int16 values")
+
+    @classmethod
+    def quantized(cls, vector: np.ndarray) -> Conditioning:
+        """The codes of a float conditioning vector."""
+        scaled = np.round(np.asarray(vector, dtype=np.float64) * (1 << COND_BITS))
+        return cls(np.clip(scaled, -32768, 32767).astype(np.int16))
+
+    @classmethod
+    def of(cls, params: JpegParams, lam: float) -> Conditioning:
+        """Conditioning for a JPEG with these header parameters, coded at rate trade-off ``lam``."""
+        return cls.quantized(np.append(params.vector(), np.float32(lambda_code(lam))))
+
+    @classmethod
+    def from_codes(cls, codes: tuple[int, ...] | np.ndarray) -> Conditioning:
+        return cls(np.asarray(codes, dtype=np.int16))
+
+    def vector(self) -> np.ndarray:
+        """The (FULL_COND,) float32 vector the networks take."""
+        return self.codes.astype(np.float32) / np.float32(1 << COND_BITS)
+
+    @property
+    def luma_step(self) -> float:
+        """Mean luma quantiser step, as the codes carry it (how coarse the JPEG is)."""
+        return 2.0 ** (8.0 * float(self.vector()[0]))

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image, JpegImagePlugin
 
 from engine.conditioning import JpegParams
+from engine.container import check_jpeg_size
 from engine.errors import SideJPEGError
 
 SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
@@ -47,7 +48,9 @@ def open_jpeg(data: bytes) -> JpegImagePlugin.JpegImageFile:
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
-    """Decode JPEG bytes to an (H, W, 3) uint8 RGB array."""
+    """Decode JPEG bytes to an (H, W, 3) uint8 RGB array, as any viewer shows them; images too large to
+    decode safely are refused before any pixel is decoded (``engine.container.check_jpeg_size``)."""
+    check_jpeg_size(data)
     return np.asarray(open_jpeg(data).convert("RGB"))
 
 

@@ -9,21 +9,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.conditioning import FULL_COND
+from engine.conditioning import FULL_COND, Conditioning
 from engine.config import BLOCK
 from engine.container import jpeg_size, without_metadata
 from engine.errors import SideJPEGError
 
 MAGIC = b"SJPS"
-VERSION = 2
-"""2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol. Version 1
-(3-entry conditioning, 16 symbols) belongs to models no longer shipped."""
+VERSION = 3
+"""3: the map is followed by the image's adaptation weights. 2: the header carries the 8-entry JPEG
+conditioning and lambda, the map the keep symbol (still read: it has no adaptation). Version 1 (3-entry
+conditioning, 16 symbols) belongs to models no longer shipped."""
+READS = (2, 3)
 MAX_SIDE = 65535
 """JPEG's own limit on width and height."""
-_HEAD = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI")
+_HEADS = {
+    2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"),
+    3: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH"),
+}
+"""Header of each version: version 3 adds the adaptation's length after the payload's."""
 _CRC = struct.Struct("<I")
-HEADER_BYTES = _HEAD.size
-OVERHEAD_BYTES = _HEAD.size + _CRC.size
+OVERHEAD_BYTES = _HEADS[VERSION].size + _CRC.size
 MAX_BITS_PER_BLOCK = 32
 """No sane coder spends more than this on one descriptor: bounds the payload size."""
 
@@ -51,22 +56,30 @@ class SidecarHeader:
     """Quantised conditioning vector, so both sides feed the networks identical values."""
     jpeg_hash: bytes
     payload_bytes: int
+    adaptation_bytes: int = 0
+    version: int = VERSION
+
+    @property
+    def header_bytes(self) -> int:
+        return _HEADS[self.version].size
 
     @property
     def grid(self) -> tuple[int, int]:
         return blocks_of(self.width, self.height)
 
-    def cond_array(self) -> np.ndarray:
-        return np.array(self.cond_codes, dtype=np.int16)
+    @property
+    def conditioning(self) -> Conditioning:
+        return Conditioning.from_codes(self.cond_codes)
 
 
-def pack(header: SidecarHeader, payload: bytes) -> bytes:
-    """Serialise header, payload and CRC-32 (values the format cannot hold raise SideJPEGError)."""
+def pack(header: SidecarHeader, payload: bytes, adaptation: bytes = b"") -> bytes:
+    """Serialise header, payload, adaptation and CRC-32, in the current version (values the format cannot
+    hold raise SideJPEGError)."""
     try:
-        body = _HEAD.pack(
+        body = _HEADS[VERSION].pack(
             MAGIC, VERSION, 0, header.model_id, header.width, header.height, header.quality, header.lam,
-            *header.cond_codes, header.jpeg_hash, len(payload),
-        ) + payload
+            *header.cond_codes, header.jpeg_hash, len(payload), len(adaptation),
+        ) + payload + adaptation
     except (struct.error, OverflowError) as exc:
         raise SideJPEGError(f"cannot write a sidecar with these values: {exc}") from None
     return body + _CRC.pack(zlib.crc32(body))
@@ -76,18 +89,21 @@ def parse_header(data: bytes) -> SidecarHeader:
     """Validate and decode the header alone; checks every size before anything is allocated."""
     if len(data) < 4 or data[:4] != MAGIC:
         raise SideJPEGError("not a SideJPEG sidecar (wrong magic bytes)")
-    if len(data) >= 5 and data[4] < VERSION:
+    reads = f"versions {READS[0]}-{READS[-1]}"
+    if len(data) >= 5 and data[4] < READS[0]:
         raise SideJPEGError(
             f"sidecar version {data[4]} was written by an earlier SideJPEG, whose models this one no longer "
-            f"ships (it reads version {VERSION}); restore the JPEG blind, or with the SideJPEG that wrote it"
+            f"ships (it reads {reads}); restore the JPEG blind, or with the SideJPEG that wrote it"
         )
-    if len(data) < 5 or data[4] != VERSION:
+    if len(data) < 5 or data[4] not in READS:
         version = data[4] if len(data) >= 5 else "?"
-        raise SideJPEGError(f"unsupported sidecar version {version} (this program reads version {VERSION})")
-    if len(data) < OVERHEAD_BYTES:
+        raise SideJPEGError(f"unsupported sidecar version {version} (this program reads {reads})")
+    version, head = data[4], _HEADS[data[4]]
+    if len(data) < head.size + _CRC.size:
         raise SideJPEGError("sidecar is truncated (shorter than its header)")
-    _, _, flags, model_id, width, height, quality, lam, *rest = _HEAD.unpack_from(data)
+    _, _, flags, model_id, width, height, quality, lam, *rest = head.unpack_from(data)
     cond_codes, jpeg_hash, payload_bytes = tuple(rest[:FULL_COND]), rest[FULL_COND], rest[FULL_COND + 1]
+    adaptation_bytes = rest[FULL_COND + 2] if version >= 3 else 0
     if flags != 0:
         raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
@@ -97,21 +113,26 @@ def parse_header(data: bytes) -> SidecarHeader:
     rows, cols = blocks_of(width, height)
     if payload_bytes > 4 + rows * cols * MAX_BITS_PER_BLOCK // 8:
         raise SideJPEGError(f"sidecar declares a payload of {payload_bytes} bytes, too large for {width}x{height}")
-    if len(data) < OVERHEAD_BYTES + payload_bytes:
+    size = head.size + payload_bytes + adaptation_bytes + _CRC.size
+    if len(data) < size:
         raise SideJPEGError("sidecar is truncated (payload shorter than declared)")
-    if len(data) > OVERHEAD_BYTES + payload_bytes:
+    if len(data) > size:
         raise SideJPEGError("sidecar has trailing bytes after its checksum")
-    return SidecarHeader(model_id, width, height, quality, lam, cond_codes, jpeg_hash, payload_bytes)
+    return SidecarHeader(
+        model_id, width, height, quality, lam, cond_codes, jpeg_hash, payload_bytes, adaptation_bytes, version
+    )
 
 
-def unpack(data: bytes) -> tuple[SidecarHeader, bytes]:
-    """(header, payload) of a sidecar, with its checksum verified."""
+def unpack(data: bytes) -> tuple[SidecarHeader, bytes, bytes]:
+    """(header, map payload, adaptation stream) of a sidecar, with its checksum verified."""
     header = parse_header(data)
-    end = HEADER_BYTES + header.payload_bytes
+    start = header.header_bytes
+    middle = start + header.payload_bytes
+    end = middle + header.adaptation_bytes
     (crc,) = _CRC.unpack_from(data, end)
     if zlib.crc32(data[:end]) != crc:
         raise SideJPEGError("sidecar is corrupted (checksum mismatch)")
-    return header, data[HEADER_BYTES:end]
+    return header, data[start:middle], data[middle:end]
 
 
 def check_belongs(header: SidecarHeader, jpeg: bytes) -> None:

@@ -68,6 +68,13 @@ def restore_status(doc: Document, restoring: bool) -> str:
     return f"{wanted} not computed (cancelled)"
 
 
+def adaptation_label(channels: tuple[str, ...], gain_db: float | None) -> str:
+    """Which channels the image's own adaptation corrects, and what it bought where that is known."""
+    if not channels:
+        return "none (it would not pay for this image)"
+    return ", ".join(channels) + ("" if gain_db is None else f" (+{gain_db:.2f} dB)")
+
+
 def restored_caption(doc: Document, restoring: bool) -> tuple[str, list[str]]:
     """The restored view's overlay; it says which setting it shows and whether that is the current one."""
     out = doc.restored
@@ -81,6 +88,8 @@ def restored_caption(doc: Document, restoring: bool) -> tuple[str, list[str]]:
         lines.append(f"now   {restore_status(doc, restoring)}")
     if out.note:
         lines.append(f"note  {out.note}")
+    if not out.blind:
+        lines.append(f"adapt {adaptation_label(out.adaptation, out.adaptation_gain_db)}")
     width, height = doc.source.size
     lines += [*rate_lines(out.rates, out.blind), *fidelity_lines(out.psnr, doc.ssim(Role.RESTORED), out.jpeg_psnr)]
     return title, [*lines, f"size  {width} × {height} px"]

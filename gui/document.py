@@ -140,6 +140,10 @@ class RestoreOutcome:
     settings: Settings
     note: str | None = None
     """Set when the pane shows the JPEG as it is instead of a restoration (and why)."""
+    adaptation: tuple[str, ...] = ()
+    """The channels the sidecar's adaptation corrects (none when it did not pay, or blind)."""
+    adaptation_gain_db: float | None = None
+    """What the adaptation added to the PSNR, where the encoder measured it (None for received files)."""
 
 
 class Document(QObject):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from engine import (
     PRESETS,
@@ -17,8 +16,11 @@ from engine import (
     Codec,
     CompressResult,
     Received,
+    RestoreResult,
     SidecarHeader,
     SideJPEGError,
+    decode_jpeg,
+    encode_jpeg,
     installed_models,
     load_image,
     psnr,
@@ -31,9 +33,6 @@ from gui.document import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Sou
 Progress = Callable[[int, int], None]
 
 SIDECAR_SUFFIX = ".side"
-RD_QUALITIES = (10, 20, 30, 40, 50, 60, 75)
-RD_LONG_SIDE = 384
-"""The RD sweep runs on a copy whose long side is at most this many pixels, so it finishes quickly."""
 SSIM_WINDOW = 11
 """Side of ``engine.ssim``'s Gaussian window."""
 SSIM_BAND = 4
@@ -80,8 +79,6 @@ class CodecCache:
             found.append(name)
         return found
 
-    def available_devices(self, preset: str) -> list[str]:
-        return self.get(preset, "cpu").available_devices()
 
 
 def banded_ssim(a: np.ndarray, b: np.ndarray, cancel: threading.Event, band: int = SSIM_BAND) -> float:
@@ -140,7 +137,7 @@ def load_source(path: Path, as_received: bool = False) -> Source:
         if sidecar is not None or as_received:
             found = found if sidecar is not None else "no side information: restored blind"
             return Source(
-                path, None, plain, sidecar, Codec.decode_jpeg(plain), (f"received JPEG, {found}",), _header(sidecar),
+                path, None, plain, sidecar, decode_jpeg(plain), (f"received JPEG, {found}",), _header(sidecar),
             )
     elif as_received:
         raise SideJPEGError(f"{path.name}: not a JPEG file")
@@ -163,7 +160,8 @@ def sidecar_preset(source: Source) -> str | None:
 
 def encode_preview(codec: Codec, original: np.ndarray, settings: Settings, ctx: JobContext) -> JpegOutcome:
     """The plain JPEG at the current quality: fast, so the JPEG view updates first."""
-    jpeg, decoded = codec.encode_jpeg(original, settings.quality, settings.subsampling)
+    jpeg = encode_jpeg(original, settings.quality, settings.subsampling)
+    decoded = decode_jpeg(jpeg)
     height, width = original.shape[:2]
     return JpegOutcome(
         settings.quality, settings.subsampling, jpeg, decoded, Rates.of(jpeg, None, width, height),
@@ -207,24 +205,24 @@ class RegionPreview:
 
 def restore_visible_first(
     codec: Codec, received: Received, box: Box | None, ctx: JobContext, progress: Progress
-) -> np.ndarray:
+) -> RestoreResult:
     """Restore ``box`` first (reported as a ``RegionPreview`` through ``ctx.partial``), then the whole image."""
     if box is not None:
-        pixels = codec.restore_region(received.decoded, received.cond_codes, received.symbols, box, cancel=ctx.cancel)
+        pixels = codec.restore(received, box=box, cancel=ctx.cancel).image
         ctx.partial(RegionPreview(box, pixels, received.decoded))
-    return codec.restore_pixels(received.decoded, received.cond_codes, received.symbols, progress, ctx.cancel)
+    return codec.restore(received, progress=progress, cancel=ctx.cancel)
 
 
 def honest_blind(
-    codec: Codec, received: Received, image: np.ndarray, original: np.ndarray | None
+    restored: RestoreResult, decoded: np.ndarray, original: np.ndarray | None
 ) -> tuple[np.ndarray, str | None]:
     """A blind restoration as it may be shown: the JPEG itself (with the reason) where the model passes it
     through or where, measured against the original, restoring would make it worse."""
-    if codec.blind_passes_through(received.cond_codes):
-        return received.decoded, PASS_THROUGH_NOTE
-    if original is not None and psnr(original, image) < psnr(original, received.decoded):
-        return received.decoded, NO_GAIN_NOTE
-    return image, None
+    if restored.passed_through:
+        return decoded, PASS_THROUGH_NOTE
+    if original is not None and psnr(original, restored.image) < psnr(original, decoded):
+        return decoded, NO_GAIN_NOTE
+    return restored.image, None
 
 
 def compress_and_restore(
@@ -246,9 +244,9 @@ def compress_and_restore(
         res = compress(0.0)
         image = res.restored
     else:
-        received = codec.receive(codec.encode_jpeg(original, settings.quality, settings.subsampling)[0])
-        image = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
-        image, note = honest_blind(codec, received, image, original)
+        received = codec.receive(encode_jpeg(original, settings.quality, settings.subsampling))
+        restored = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
+        image, note = honest_blind(restored, received.decoded, original)
         ctx.partial(RegionPreview((0, 0, height, width), image, received.decoded, note or BLIND_NOTE))
         res = compress(0.5)
     used = res.sidecar if settings.use_sidecar else None
@@ -256,6 +254,7 @@ def compress_and_restore(
         res.jpeg, res.sidecar, res.jpeg_decoded, image, used is None, res.symbols, res.block_bits,
         Rates.of(res.jpeg, used, res.width, res.height), psnr(original, res.jpeg_decoded),
         psnr(original, image), res.quality, res.lam, settings, note,
+        res.adaptation.sent if used else (), res.adaptation_gain_db if used else None,
     )
 
 
@@ -266,59 +265,13 @@ def restore_received(
     original to measure. Quality and lambda are the file's own, from its sidecar's header."""
     used = source.received_sidecar if settings.use_sidecar else None
     received = codec.receive(source.received_jpeg, used)
-    image, note = restore_visible_first(codec, received, box, ctx, ctx.progress), None
-    if used is None:
-        image, note = honest_blind(codec, received, image, None)
+    restored = restore_visible_first(codec, received, box, ctx, ctx.progress)
+    image, note = honest_blind(restored, received.decoded, None) if used is None else (restored.image, None)
     width, height = source.size
     header = source.header
     return RestoreOutcome(
         source.received_jpeg, source.received_sidecar, source.received_decoded, image, used is None,
-        received.symbols, codec.bits_of(received), Rates.of(source.received_jpeg, used, width, height), None, None,
+        received.symbols, received.block_bits, Rates.of(source.received_jpeg, used, width, height), None, None,
         header.quality if header and header.quality else None, header.lam if header else None, settings, note,
+        received.adaptation.sent,
     )
-
-
-def downscaled_size(width: int, height: int, long_side: int = RD_LONG_SIDE) -> tuple[int, int]:
-    """(width, height) with the long side at most ``long_side`` pixels."""
-    factor = min(1.0, long_side / max(width, height))
-    return max(1, round(width * factor)), max(1, round(height * factor))
-
-
-def downscale(rgb: np.ndarray, long_side: int = RD_LONG_SIDE) -> np.ndarray:
-    """A copy whose long side is at most ``long_side`` pixels (the image itself when already small)."""
-    size = downscaled_size(rgb.shape[1], rgb.shape[0], long_side)
-    if size == (rgb.shape[1], rgb.shape[0]):
-        return rgb
-    return np.array(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
-
-
-@dataclass(frozen=True)
-class RdPoint:
-    """One quality of the RD sweep: JPEG, blind restore and side-information restore."""
-
-    quality: int
-    bpp_jpeg: float
-    bpp_total: float
-    psnr_jpeg: float
-    psnr_blind: float
-    psnr_side: float
-
-
-def rd_sweep(
-    codec: Codec, image: np.ndarray, qualities: Iterable[int], settings: Settings, ctx: JobContext,
-) -> list[RdPoint]:
-    """PSNR vs bpp over qualities; each point is also reported through ``ctx.partial`` as it is done."""
-    qualities = list(qualities)
-    points = []
-    for i, quality in enumerate(qualities):
-        res = codec.compress(image, quality, settings.lam, settings.subsampling, cancel=ctx.cancel)
-        side = codec.restore(res.jpeg, res.sidecar, cancel=ctx.cancel)
-        blind = codec.restore(res.jpeg, None, cancel=ctx.cancel)
-        point = RdPoint(
-            quality, res.bpp_jpeg, res.bpp_total, psnr(image, res.jpeg_decoded), psnr(image, blind.image),
-            psnr(image, side.image),
-        )
-        points.append(point)
-        ctx.partial(point)
-        ctx.progress(i + 1, len(qualities))
-    return points

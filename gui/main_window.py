@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import GPU_PRESET, PRESETS, SideJPEGError, measured_side_vs_blind
+from engine import GPU_PRESET, PRESETS, SideJPEGError, available_devices, measured_side_vs_blind
 from gui import files, preferences
 from gui.about import AboutDialog
 from gui.batch_dialog import BatchDialog
@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self.presets = self.codecs.available_presets()
         if not self.presets:
             raise SideJPEGError("no model weights installed (resources/models/*.safetensors)")
-        devices = self.codecs.available_devices(self.presets[0])
+        devices = available_devices()
         self.store, self.remember = settings or QSettings(), remember
         kept = preferences.remembered_settings(self.store, self.presets) if remember else {}
         self.document = Document(

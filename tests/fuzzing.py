@@ -97,7 +97,7 @@ def build_corpus(seed: int = 0) -> Corpus:
     codec = Codec(net=SideJPEGNet(get_preset("fast")), device="cpu")
     rgb = seed_image()
     made = codec.compress(rgb, 30, 2.0)
-    header, payload = sc.unpack(made.sidecar)
+    header, payload, _ = sc.unpack(made.sidecar)
     return Corpus(
         codec, made.jpeg, made.sidecar, embed_sidecar(made.jpeg, made.sidecar), header, payload,
         made.width, made.height,
@@ -107,17 +107,20 @@ def build_corpus(seed: int = 0) -> Corpus:
 def forge_sidecar(corpus: Corpus, *, version: int = sc.VERSION, flags: int = 0, model_id: bytes | None = None,
                   width: int | None = None, height: int | None = None, quality: int = 30, lam: float = 2.0,
                   cond: tuple[int, ...] | None = None, jpeg_hash: bytes | None = None,
-                  payload: bytes | None = None, declared: int | None = None, good_crc: bool = True) -> bytes:
+                  payload: bytes | None = None, declared: int | None = None, good_crc: bool = True,
+                  adaptation: bytes = b"") -> bytes:
     """A sidecar with any header values; by default it matches the corpus (model, hash, size) and its CRC is right."""
     payload = corpus.payload if payload is None else payload
-    head = sc._HEAD.pack(
+    fmt = sc._HEADS.get(version, sc._HEADS[sc.VERSION])
+    extra = (len(adaptation),) if fmt is sc._HEADS[3] else ()
+    head = fmt.pack(
         sc.MAGIC, version, flags, corpus.codec.model_id if model_id is None else model_id,
         corpus.width if width is None else width, corpus.height if height is None else height, quality, lam,
         *(corpus.header.cond_codes if cond is None else cond),
         sc.jpeg_digest(corpus.jpeg) if jpeg_hash is None else jpeg_hash,
-        len(payload) if declared is None else declared,
+        len(payload) if declared is None else declared, *extra,
     )
-    body = head + payload
+    body = head + payload + adaptation
     crc = zlib.crc32(body) if good_crc else zlib.crc32(body) ^ 0x5A5A5A5A
     return body + struct.pack("<I", crc)
 
@@ -167,21 +170,22 @@ def _outcome(call: Callable[[], object]) -> tuple[object | None, SideJPEGError |
 
 
 def check_sidecar(corpus: Corpus, data: bytes) -> str:
-    """The sidecar reader on ``data``: ``unpack``, ``Codec.read_sidecar`` and ``Codec.restore`` with the corpus JPEG."""
+    """The sidecar reader on ``data``: ``unpack``, ``Codec.receive`` and ``Codec.restore`` with the corpus JPEG."""
     unpacked, unpack_error = _outcome(lambda: sc.unpack(data))
     if unpacked is not None:
-        header, payload = unpacked
-        if len(payload) != header.payload_bytes or len(data) != sc.OVERHEAD_BYTES + len(payload):
+        header, payload, adaptation = unpacked
+        declared = len(payload) != header.payload_bytes or len(adaptation) != header.adaptation_bytes
+        if declared or len(data) != header.header_bytes + len(payload) + len(adaptation) + 4:
             raise CheckFailed("unpack returned a payload that disagrees with its header")
-    read, read_error = _outcome(lambda: corpus.codec.read_sidecar(data, corpus.jpeg))
+    read, read_error = _outcome(lambda: corpus.codec.receive(corpus.jpeg, data))
     restored, restore_error = _outcome(lambda: corpus.codec.restore(corpus.jpeg, data))
     if (read is None) != (restored is None) or (read is not None and unpacked is None):
         raise CheckFailed(
-            f"readers disagree: unpack {unpack_error}, read_sidecar {read_error}, restore {restore_error}"
+            f"readers disagree: unpack {unpack_error}, receive {read_error}, restore {restore_error}"
         )
     if restored is None:
         return "refused"
-    header, symbols = read
+    header, symbols = read.header, read.symbols
     if symbols.shape != header.grid or symbols.dtype != np.uint8 or int(symbols.max()) >= corpus.codec.coder.symbols:
         raise CheckFailed(f"decoded descriptor map is malformed: {symbols.shape} {symbols.dtype}")
     if restored.image.shape != (corpus.height, corpus.width, 3) or not np.array_equal(restored.symbols, symbols):

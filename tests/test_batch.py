@@ -25,7 +25,7 @@ def loads(monkeypatch, codec) -> list[str]:
     """The presets the commands load, each answered by the random-initialised codec."""
     loaded: list[str] = []
 
-    def load(preset: str, device: str):
+    def load(preset: str, device: str, adapts: bool = True):
         loaded.append(preset)
         return codec
 

@@ -16,6 +16,7 @@ from engine.container import split_embedded
 from engine.metrics import psnr
 
 JSON_KEYS = {
+    "adaptation",
     "jpeg_bytes",
     "side_bytes",
     "width",
@@ -61,7 +62,8 @@ def test_compress_text_report_and_info(image: Path, capsys) -> None:
     assert main(["info", str(image.with_name("x.jpg"))]) == 0
     assert "side information" in capsys.readouterr().out
     assert main(["info", str(image.with_name("x.jpg.side"))]) == 0
-    assert "SideJPEG sidecar" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "SideJPEG sidecar" in out and "sidecar version 3" in out and "adaptation: " in out
 
 
 def test_embedded_side_information_is_found(image: Path, capsys) -> None:

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from engine.coding import wavefront
-from engine.coding.integer_context import CAUSAL_OFFSETS, IntegerContextModel, dequantize_cond, quantize_cond
+from engine.coding.integer_context import CAUSAL_OFFSETS, IntegerContextModel
+from engine.conditioning import Conditioning
 from engine.config import get_preset
 from engine.models.context_model import ContextModel, bits_per_block
 
-COND = quantize_cond(np.array([0.8, 0.9, 1.0, 1.0, 0.6, 0.7, 0.8, 0.0, 0.4]))
+COND = Conditioning.quantized(np.array([0.8, 0.9, 1.0, 1.0, 0.6, 0.7, 0.8, 0.0, 0.4]))
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_integer_and_float_models_agree_in_rate(float_model: ContextModel, int_m
     symbols = rng.integers(0, 16, (40, 60)).astype(np.uint8)
     one_hot = torch.nn.functional.one_hot(torch.from_numpy(symbols).long(), 17).permute(2, 0, 1)[None].float()
     with torch.inference_mode():
-        cond = torch.from_numpy(dequantize_cond(COND))[None]
+        cond = torch.from_numpy(COND.vector())[None]
         float_bits = float(bits_per_block(float_model(one_hot, cond), one_hot).sum())
     int_bits = float(wavefront.block_bits(int_model, symbols, COND).sum())
     assert abs(int_bits - float_bits) <= 0.01 * float_bits
@@ -68,7 +69,8 @@ def test_integer_and_float_models_agree_in_rate(float_model: ContextModel, int_m
 
 def test_real_descriptor_map_round_trip(codec, sample_rgb: np.ndarray) -> None:
     result = codec.compress(sample_rgb, 20, 64.0)
-    header, decoded = codec.read_sidecar(result.sidecar, result.jpeg)
+    received = codec.receive(result.jpeg, result.sidecar)
+    header, decoded = received.header, received.symbols
     assert np.array_equal(decoded, result.symbols)
     assert abs(8 * header.payload_bytes - result.block_bits.sum()) <= 0.02 * result.block_bits.sum() + 64
 

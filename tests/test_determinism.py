@@ -52,7 +52,7 @@ def test_decoding_with_another_thread_count_gives_the_same_map(codec: Codec, pho
         made = codec.compress(photo, 30, 8.0)
         here = codec.restore(made.jpeg, made.sidecar)
     with threads(2):
-        _, symbols = codec.read_sidecar(made.sidecar, made.jpeg)
+        symbols = codec.receive(made.jpeg, made.sidecar).symbols
         there = codec.restore(made.jpeg, made.sidecar)
     assert np.array_equal(symbols, made.symbols)
     assert np.array_equal(there.symbols, made.symbols) and np.array_equal(here.symbols, made.symbols)
@@ -67,7 +67,7 @@ def test_encoding_with_another_thread_count_still_decodes_exactly(codec: Codec, 
         with threads(encode_threads):
             made = codec.compress(photo[:96, :160], 50, 32.0)
         with threads(decode_threads):
-            _, symbols = codec.read_sidecar(made.sidecar, made.jpeg)
+            symbols = codec.receive(made.jpeg, made.sidecar).symbols
         assert np.array_equal(symbols, made.symbols)
 
 
@@ -93,7 +93,7 @@ def test_sidecar_from_other_weights_is_refused_not_decoded(codec: Codec, photo: 
             other.restore(made.jpeg, made.sidecar)
         assert "\n" not in str(caught.value)
         with pytest.raises(SideJPEGError, match=r"made with model .* not the loaded one"):
-            other.read_sidecar(made.sidecar, made.jpeg)
+            other.receive(made.jpeg, made.sidecar)
 
 
 def test_weights_identity_follows_every_tensor(codec: Codec) -> None:

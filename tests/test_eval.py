@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +13,16 @@ from PIL import Image
 
 from engine.cli import main
 from engine.evaluation.bdrate import bd, upper_left_hull
-from engine.evaluation.records import Point, read_records
+from engine.evaluation.records import Point, Record, read_records
 from engine.evaluation.runner import METHODS, Settings, evaluate, find_images
-from engine.evaluation.summary import format_table
+from engine.evaluation.summary import bd_tables, channel_bd_tables, format_table
 from engine.jpeg_io import decode_jpeg
-from engine.metrics import psnr
+from engine.metrics import psnr, psnr_ycbcr
 from tests.conftest import tiny_image
 
 QUALITIES = (10, 20, 30, 40)
 LAMBDAS = (8.0, 256.0)
-KEYS = {"method", "image", "quality", "lam", "bpp_total", "bpp_side", "psnr", "setting"}
+KEYS = {"method", "image", "quality", "lam", "bpp_total", "bpp_side", "psnr", "setting", "psnr_ycbcr"}
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +144,7 @@ def test_hull_keeps_the_upper_left_envelope() -> None:
 
 
 def test_cli_smoke_run(data: Path, tmp_path: Path, monkeypatch, codec, capsys) -> None:
-    monkeypatch.setattr("engine.commands.evaluate.Codec", lambda preset, device: codec)
+    monkeypatch.setattr("engine.commands.evaluate.Codec", lambda preset, device, adapts: codec)
     out = tmp_path / "smoke"
     args = ["eval", "--data", str(data), "--limit", "1", "--qualities", "10,20,30,40", "--lambdas", "64"]
     assert main([*args, "--out", str(out)]) == 0
@@ -183,3 +185,22 @@ def test_symbol_usage_counts_every_block_sent(run, codec) -> None:
         assert entry["blocks"] == 2 * len(QUALITIES) * blocks_per_image
         assert sum(entry["shares"]) == pytest.approx(1, abs=1e-3) and len(entry["shares"]) == codec.config.symbols
         assert entry["symbols_on_1pct_of_blocks"] == sum(s >= 0.01 for s in entry["shares"])
+
+
+def test_channel_psnr_separates_luma_from_chroma() -> None:
+    rgb = np.random.default_rng(0).integers(0, 200, (16, 24, 3), dtype=np.uint8)
+    assert psnr_ycbcr(rgb, rgb) == (math.inf, math.inf, math.inf)
+    y, cb, cr = psnr_ycbcr(rgb + 3, rgb)
+    assert y == pytest.approx(10 * math.log10(255**2 / 9)) and cb == cr == math.inf
+
+
+def test_channel_bd_tables_use_each_channels_psnr() -> None:
+    records = [
+        Record(method, "a.png", q, lam, bpp, 0.0, db + shift, psnr_ycbcr=(db + 1 + shift, db + 9 + shift, db + 10))
+        for q, bpp, db in ((10, 0.3, 30.0), (20, 0.5, 32.5), (30, 0.7, 34.0), (40, 0.9, 35.0))
+        for method, lam, shift in (("blind", None, 0.0), ("side", 64.0, 0.5))
+    ]
+    tables = channel_bd_tables(records)
+    luma = bd_tables([dataclasses.replace(r, psnr=r.psnr_ycbcr[0]) for r in records])
+    assert tables["Y"] == luma and tables["Y"]["10-40"]["side-hull"]["blind"]["bd_rate"] < 0
+    assert channel_bd_tables([dataclasses.replace(r, psnr_ycbcr=None) for r in records]) == {}

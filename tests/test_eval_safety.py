@@ -45,7 +45,7 @@ def run(data: Path, codec, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
     args = ["eval", "--data", str(data), "--out", str(out), "--qualities", ",".join(map(str, QUALITIES))]
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(printed):
-        mp.setattr("engine.commands.evaluate.Codec", lambda preset, device: codec)
+        mp.setattr("engine.commands.evaluate.Codec", lambda preset, device, adapts: codec)
         code = main([*args, "--lambdas", "8", "--encoder", "pillow,jpegli", "--subsampling", "4:2:0,4:4:4"])
     assert code == 0
     return out, printed.getvalue()

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from engine import sidecar as sc
 from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel, pad_symbols
-from engine.conditioning import FULL_COND
+from engine.conditioning import FULL_COND, Conditioning
 from engine.container import MAX_SEGMENTS, embed_sidecar, jpeg_size, split_embedded, without_metadata
 from engine.errors import SideJPEGError
 from tests import fuzzing as fz
@@ -170,7 +170,7 @@ def test_forged_sidecar_headers(width, height, declared, payload, right_model, r
     )
     outcome = contract("sidecar", data)
     if outcome == "accepted":
-        header, _ = sc.unpack(data)
+        header, _, _ = sc.unpack(data)
         assert (header.width, header.height) == (corpus().width, corpus().height)
 
 
@@ -181,7 +181,7 @@ def test_forged_huge_grid_is_refused_before_decoding(width: int, height: int) ->
     c = corpus()
     rows, cols = sc.blocks_of(width, height)
     data = fz.forge_sidecar(c, width=width, height=height, payload=b"\x00" * min(4 * rows * cols, 1 << 16))
-    seconds, peak = traced(lambda: assert_refused(lambda: c.codec.read_sidecar(data, c.jpeg), "does not match"))
+    seconds, peak = traced(lambda: assert_refused(lambda: c.codec.receive(c.jpeg, data), "does not match"))
     assert seconds < 2 and peak < 4
     seconds, peak = traced(lambda: assert_refused(lambda: c.codec.restore(c.jpeg, data), "does not match"))
     assert seconds < 2 and peak < 4
@@ -206,7 +206,7 @@ def test_payload_bound_allows_exactly_what_the_header_permits() -> None:
     assert_refused(lambda: sc.unpack(fz.forge_sidecar(c, payload=bytes(bound + 1))), "too large")
 
 
-def _worst_case_map(coder, rows: int, cols: int, cond: np.ndarray) -> np.ndarray:
+def _worst_case_map(coder, rows: int, cols: int, cond: Conditioning) -> np.ndarray:
     """The map that picks the least likely symbol everywhere, in decoding order (the longest code)."""
     padded = pad_symbols(np.zeros((rows, cols), dtype=np.int64))
     padded[2:, 2 : 2 + cols] = -1
@@ -223,12 +223,12 @@ def test_max_payload_bound_holds_for_worst_case_maps(rows: int, cols: int, sharp
     """No map the coder can be asked to write exceeds the bound the reader enforces (MAX_BITS_PER_BLOCK),
     even with logits scaled until every unlikely symbol sits at the probability floor."""
     c = corpus()
-    context = copy.deepcopy(c.codec.net.context)
+    context = copy.deepcopy(c.codec.inference.net.context)
     with torch.no_grad():
         context.layers[-1].weight.mul_(sharpen)
         context.layers[-1].bias.mul_(sharpen)
     coder = IntegerContextModel(context)
-    cond = c.header.cond_array()
+    cond = c.header.conditioning
     symbols = _worst_case_map(coder, rows, cols, cond)
     payload = wavefront.encode(coder, symbols, cond)
     assert len(payload) <= 4 + rows * cols * sc.MAX_BITS_PER_BLOCK // 8
@@ -261,7 +261,8 @@ def test_arbitrary_segment_tables(chunks, where: int) -> None:
 
 def test_sidecar_split_over_the_most_segments_allowed_still_restores() -> None:
     c = corpus()
-    pieces = [c.sidecar[i : i + 1] for i in range(len(c.sidecar))]
+    size = -(-len(c.sidecar) // MAX_SEGMENTS)
+    pieces = [c.sidecar[i : i + size] for i in range(0, len(c.sidecar), size)]
     pieces += [b""] * (MAX_SEGMENTS - len(pieces))
     data = fz.with_segments(c.jpeg, b"".join(fz.our_segment(i, MAX_SEGMENTS, p) for i, p in enumerate(pieces)))
     assert split_embedded(data) == (c.jpeg, c.sidecar)

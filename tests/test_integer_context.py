@@ -15,19 +15,19 @@ from engine.coding.integer_context import (
     WEIGHT_BITS,
     IntegerContextModel,
     pad_symbols,
-    quantize_cond,
 )
+from engine.conditioning import Conditioning
 from engine.config import get_preset
 from engine.models.context_model import ContextModel
 
-COND = quantize_cond(np.array([0.6, 0.7, 1.0, 1.0, 0.5, 0.6, 0.7, 0.0, 0.3]))
+COND = Conditioning.quantized(np.array([0.6, 0.7, 1.0, 1.0, 0.5, 0.6, 0.7, 0.0, 0.3]))
 
 
-def reference_logits(model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray) -> np.ndarray:
+def reference_logits(model: IntegerContextModel, symbols: np.ndarray, conditioning: Conditioning) -> np.ndarray:
     """The integer context model written out plainly: a loop over offsets, int64 products, floor shifts."""
     h, w = symbols.shape
     padded = pad_symbols(symbols)
-    acc = np.tile(model.cond_bias(cond_codes), (h * w, 1))
+    acc = np.tile(model.cond_bias(conditioning), (h * w, 1))
     rows, cols = np.divmod(np.arange(h * w), w)
     for o, (dy, dx) in enumerate(CAUSAL_OFFSETS):
         neighbour = padded[rows + 2 + dy, cols + 2 + dx]

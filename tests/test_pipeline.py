@@ -11,13 +11,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import pipeline
 from engine.coding import wavefront
-from engine.coding.integer_context import quantize_cond
-from engine.conditioning import full_vector
+from engine.conditioning import Conditioning
 from engine.config import get_preset, rd_multiplier
 from engine.errors import SideJPEGError
-from engine.jpeg_io import decode_with_params
+from engine.jpeg_io import decode_with_params, encode_jpeg
 from engine.metrics import psnr
 from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
@@ -41,7 +39,8 @@ def test_a_compress_result_is_what_its_receiver_decodes(codec, sample_rgb: np.nd
     made = codec.compress(sample_rgb, 30, 16.0)
     mine, theirs = made.received(), codec.receive(made.jpeg, made.sidecar)
     assert np.array_equal(mine.decoded, theirs.decoded) and np.array_equal(mine.symbols, theirs.symbols)
-    assert np.array_equal(mine.cond_codes, theirs.cond_codes) and mine.header == theirs.header
+    assert np.array_equal(mine.conditioning.codes, theirs.conditioning.codes) and mine.header == theirs.header
+    assert np.array_equal(mine.block_bits, theirs.block_bits) and made.block_bits.sum() > 0
 
 
 def test_bpp_counts_real_bytes(codec, sample_rgb: np.ndarray) -> None:
@@ -62,13 +61,13 @@ def test_blind_mode_without_sidecar(codec, sample_rgb: np.ndarray) -> None:
 def test_tiled_restore_matches_whole_image(codec, sample_rgb: np.ndarray) -> None:
     made = codec.compress(sample_rgb, 20, 64.0)
     whole = codec.restore(made.jpeg, made.sidecar).image
-    saved = codec.tile_size
-    codec.tile_size = 32
+    saved = codec.inference.tile_size
+    codec.inference.tile_size = 32
     try:
         calls: list[tuple[int, int]] = []
         tiled = codec.restore(made.jpeg, made.sidecar, progress=lambda d, t: calls.append((d, t))).image
     finally:
-        codec.tile_size = saved
+        codec.inference.tile_size = saved
     assert calls[-1][0] == calls[-1][1] == len(tiles(96, 128, 32, 32))
     assert np.abs(tiled.astype(int) - whole.astype(int)).max() <= 1
 
@@ -81,6 +80,41 @@ def test_cancel_stops_work(codec, sample_rgb: np.ndarray) -> None:
     made = codec.compress(sample_rgb, 20, 64.0)
     with pytest.raises(Cancelled):
         codec.restore(made.jpeg, made.sidecar, cancel=event)
+
+
+class _SetAfter:
+    """A cancel event that becomes set at its ``calls``-th check."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls, self.checked = calls, 0
+
+    def is_set(self) -> bool:
+        self.checked += 1
+        return self.checked >= self.calls
+
+
+def test_cancel_acts_inside_a_tile_and_only_for_its_own_call(codec, sample_rgb: np.ndarray) -> None:
+    """The whole image is one tile here; a cancel that comes during it stops the network at the next
+    convolution, and the codec then works again for calls without it."""
+    received = codec.receive(codec.compress(sample_rgb, 20, 64.0).jpeg)
+    assert codec.inference.tile_size >= max(sample_rgb.shape)
+    event = _SetAfter(calls=5)
+    with pytest.raises(Cancelled):
+        codec.restore(received, cancel=event)
+    assert event.checked == 5, "the network went on after the cancel"
+    assert codec.restore(received).image.shape == sample_rgb.shape
+
+
+def test_a_box_restores_that_region(codec, sample_rgb: np.ndarray) -> None:
+    received = codec.compress(sample_rgb, 25, 16.0).received()
+    whole = codec.restore(received).image
+    part = codec.restore(received, box=(-5, 40, 50, 500)).image
+    assert part.shape == (50, sample_rgb.shape[1] - 40, 3)
+    assert np.abs(part.astype(int) - whole[:50, 40:].astype(int)).max() <= 1
+    with pytest.raises(SideJPEGError, match="does not overlap"):
+        codec.restore(received, box=(200, 0, 300, 10))
+    with pytest.raises(SideJPEGError, match="already carries"):
+        codec.restore(received, b"sidecar")
 
 
 @pytest.mark.parametrize("quality", [0, 101])
@@ -123,14 +157,16 @@ def test_encoder_picks_blocks_by_rate_and_distortion(sample_rgb: np.ndarray) -> 
     codec = Codec(net=_selecting_net(seed=2), device="cpu")
     keep = codec.config.keep_symbol
     for lam in (0.0, 2048.0):
-        jpeg, decoded = codec.encode_jpeg(sample_rgb, 20)
-        codes = quantize_cond(full_vector(decode_with_params(jpeg)[1], lam))
-        x, y = codec._tensor(sample_rgb), codec._tensor(decoded)
+        decoded, params = decode_with_params(encode_jpeg(sample_rgb, 20))
+        conditioning = Conditioning.of(params, lam)
+        inference = codec.inference
+        x, y = inference.tensor(sample_rgb), inference.tensor(decoded)
         with torch.inference_mode():
-            errors = codec.net.encoder_pass(x, y, codec._cond(codes)).errors
+            errors = inference.net.encoder_pass(x, y, inference.cond(conditioning)).errors
         allowed = never_worse(errors, keep)[0].permute(1, 2, 0).double().numpy()
-        want = wavefront.rd_choose(codec.coder, allowed, codes, rd_multiplier(lam))
-        np.testing.assert_array_equal(codec._choose(sample_rgb, decoded, codes, lam, None, None), want)
+        want = wavefront.rd_choose(codec.coder, allowed, conditioning, rd_multiplier(lam))
+        chosen = codec.encoder.choose(sample_rgb, decoded, conditioning, lam, None, None)
+        np.testing.assert_array_equal(chosen, want)
         per_block = errors[0].permute(1, 2, 0).numpy()
         chosen = np.take_along_axis(per_block, want[..., None].astype(np.int64), axis=2)[..., 0]
         assert (chosen <= per_block[..., keep]).all(), "a block was estimated worse than its JPEG"
@@ -186,30 +222,30 @@ def test_the_fallbacks_keep_the_jpeg_where_the_decoder_would_do_worse(
     JPEG pixels, and if that is not enough, all of them."""
     codec = Codec(net=_selecting_net(seed=4), device="cpu")
     keep = codec.config.keep_symbol
-    jpeg, decoded = codec.encode_jpeg(sample_rgb, 30)
-    codes = quantize_cond(full_vector(decode_with_params(jpeg)[1], 2.0))
+    decoded, params = decode_with_params(encode_jpeg(sample_rgb, 30))
     worse = np.clip(decoded.astype(int) + 9, 0, 255).astype(np.uint8)
     calls = []
 
-    def bad_decoder(decoded_, codes_, symbols, progress=None, cancel=None):
+    def bad_decoder(decoded_, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None):
         calls.append(symbols.copy())
         return worse
 
-    monkeypatch.setattr(codec, "restore_pixels", bad_decoder)
+    monkeypatch.setattr(codec.inference, "restore", bad_decoder)
     symbols = np.zeros((6, 8), dtype=np.uint8)
-    sent, restored = codec._never_worse(sample_rgb, decoded, codes, symbols, None, None)
+    sent = codec.encoder.never_worse(sample_rgb, decoded, Conditioning.of(params, 2.0), symbols, None, None)
     assert len(calls) == 2 and (calls[1] == keep).all(), "every block got worse, so the second pass keeps all"
-    assert (sent == keep).all() and np.array_equal(restored, decoded)
+    assert (sent.symbols == keep).all() and np.array_equal(sent.restored, decoded)
 
 
 def test_blind_restoration_passes_very_fine_jpegs_through(sample_rgb: np.ndarray) -> None:
     codec = Codec(net=random_net(seed=6), device="cpu")
-    fine, coarse = (codec.receive(codec.encode_jpeg(sample_rgb, q)[0]) for q in (98, 30))
-    steps = [2.0 ** (8 * float(pipeline.dequantize_cond(r.cond_codes)[0])) for r in (fine, coarse)]
-    codec.blind_min_step = (steps[0] + steps[1]) / 2
-    assert codec.blind_passes_through(fine.cond_codes) and not codec.blind_passes_through(coarse.cond_codes)
-    np.testing.assert_array_equal(codec.restore_pixels(fine.decoded, fine.cond_codes, None), fine.decoded)
-    assert not np.array_equal(codec.restore_pixels(coarse.decoded, coarse.cond_codes, None), coarse.decoded)
+    fine, coarse = (codec.receive(encode_jpeg(sample_rgb, q)) for q in (98, 30))
+    codec.blind_min_step = (fine.conditioning.luma_step + coarse.conditioning.luma_step) / 2
+    passed, restored = codec.restore(fine), codec.restore(coarse)
+    assert passed.passed_through and not restored.passed_through
+    np.testing.assert_array_equal(passed.image, fine.decoded)
+    assert not np.array_equal(restored.image, coarse.decoded)
+    np.testing.assert_array_equal(codec.restore(fine, box=(3, 5, 20, 30)).image, fine.decoded[3:20, 5:30])
 
 
 def test_a_model_without_block_selection_sends_the_extractors_map(sample_rgb: np.ndarray) -> None:

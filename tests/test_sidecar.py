@@ -19,12 +19,12 @@ def made(codec, sample_rgb: np.ndarray):
 
 
 def test_round_trip_keeps_every_field(made) -> None:
-    header, payload = sc.unpack(made.sidecar)
+    header, payload, adaptation = sc.unpack(made.sidecar)
     assert (header.width, header.height, header.quality) == (128, 96, 30)
-    assert header.lam == pytest.approx(16.0)
+    assert header.lam == pytest.approx(16.0) and header.version == sc.VERSION
     assert header.jpeg_hash == sc.jpeg_digest(made.jpeg)
-    assert len(made.sidecar) == sc.OVERHEAD_BYTES + len(payload)
-    assert sc.pack(header, payload) == made.sidecar
+    assert len(made.sidecar) == sc.OVERHEAD_BYTES + len(payload) + len(adaptation)
+    assert sc.pack(header, payload, adaptation) == made.sidecar
 
 
 @pytest.mark.parametrize(
@@ -44,12 +44,12 @@ def test_damaged_sidecars_are_refused(made, mutate, message: str) -> None:
 
 
 def test_absurd_sizes_are_refused_before_allocation(made) -> None:
-    header, _ = sc.unpack(made.sidecar)
+    header, _, _ = sc.unpack(made.sidecar)
     huge = sc.pack(sc.SidecarHeader(header.model_id, 0, 10, 30, 1.0, header.cond_codes, header.jpeg_hash, 0), b"")
     with pytest.raises(SideJPEGError, match="impossible image size"):
         sc.unpack(huge)
     raw = bytearray(made.sidecar)
-    offset = sc.HEADER_BYTES - 4
+    offset = header.header_bytes - 6  # the payload's length
     raw[offset : offset + 4] = struct.pack("<I", 2**32 - 1)
     with pytest.raises(SideJPEGError, match="too large"):
         sc.unpack(bytes(raw))

@@ -20,14 +20,13 @@ import importlib
 
 import numpy as np
 
+from engine.conditioning import COND_BITS, Conditioning
 from engine.models.context_model import CONTEXT_KERNEL, ContextModel
 
 WEIGHT_BITS = 12
 """Weights are stored as round(w * 2^12)."""
 ACT_BITS = 10
 """Activations and logits are integers in units of 2^-10."""
-COND_BITS = 12
-"""The conditioning vector is carried as round(c * 2^12) (see ``quantize_cond``)."""
 ACT_LIMIT = 1 << 24
 """Layer inputs are clamped to [0, 2^24], i.e. activations to at most 16384.0."""
 FLOAT_EXACT_LIMIT = 1 << 53
@@ -85,15 +84,6 @@ def _clamp(values: np.ndarray) -> None:
     else:
         np.maximum(values, 0, out=values)
         np.minimum(values, ACT_LIMIT, out=values)
-
-
-def quantize_cond(cond: np.ndarray) -> np.ndarray:
-    """Conditioning vector as the int16 codes the sidecar stores."""
-    return np.clip(np.round(np.asarray(cond, dtype=np.float64) * (1 << COND_BITS)), -32768, 32767).astype(np.int16)
-
-
-def dequantize_cond(codes: np.ndarray) -> np.ndarray:
-    return codes.astype(np.float32) / np.float32(1 << COND_BITS)
 
 
 def _shift_round(values: np.ndarray, bits: int) -> np.ndarray:
@@ -176,9 +166,9 @@ class IntegerContextModel:
         magnitudes = np.abs(weight).astype(object).sum(axis=1) * ACT_LIMIT + np.abs(bias).astype(object)
         return int(magnitudes.max()) + (1 << WEIGHT_BITS)
 
-    def cond_bias(self, cond_codes: np.ndarray) -> np.ndarray:
+    def cond_bias(self, conditioning: Conditioning) -> np.ndarray:
         """Per-image bias of the first layer from the int16 conditioning codes."""
-        acc = self.cond_weight @ cond_codes.astype(np.int64)
+        acc = self.cond_weight @ conditioning.codes.astype(np.int64)
         return self.masked_bias + _shift_round(acc, WEIGHT_BITS + COND_BITS - ACT_BITS)
 
     def logits(self, padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, bias: np.ndarray) -> np.ndarray:

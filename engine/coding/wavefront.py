@@ -16,6 +16,7 @@ import constriction
 import numpy as np
 
 from engine.coding.integer_context import IntegerContextModel, neighbour_offsets, pad_symbols
+from engine.conditioning import Conditioning
 from engine.errors import SideJPEGError
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
@@ -69,32 +70,32 @@ def _plan(height: int, width: int) -> _Plan:
     return _Plan(order, tuple(pairwise(edges)), positions, neighbours, raster_neighbours)
 
 
-def block_probabilities(model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray) -> np.ndarray:
+def block_probabilities(model: IntegerContextModel, symbols: np.ndarray, conditioning: Conditioning) -> np.ndarray:
     """Coder probabilities (H, W, C) of a fully known map: what the decoder will compute."""
     h, w = symbols.shape
     neighbours = pad_symbols(symbols).reshape(-1)[_plan(h, w).raster_neighbours]
-    return model.probabilities_of_neighbours(neighbours, model.cond_bias(cond_codes)).reshape(h, w, -1)
+    return model.probabilities_of_neighbours(neighbours, model.cond_bias(conditioning)).reshape(h, w, -1)
 
 
 def block_bits(
-    model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray, probs: np.ndarray | None = None
+    model: IntegerContextModel, symbols: np.ndarray, conditioning: Conditioning, probs: np.ndarray | None = None
 ) -> np.ndarray:
     """Ideal code length of each block in bits under the coder's probabilities.
 
     ``probs`` may pass the result of ``block_probabilities`` when the caller already has it.
     """
     if probs is None:
-        probs = block_probabilities(model, symbols, cond_codes)
+        probs = block_probabilities(model, symbols, conditioning)
     chosen = np.take_along_axis(probs, symbols[..., None].astype(np.int64), axis=2)[..., 0]
     return (-np.log2(chosen)).astype(np.float32)
 
 
 def encode(
-    model: IntegerContextModel, symbols: np.ndarray, cond_codes: np.ndarray, probs: np.ndarray | None = None
+    model: IntegerContextModel, symbols: np.ndarray, conditioning: Conditioning, probs: np.ndarray | None = None
 ) -> bytes:
     """Range-code a (H, W) symbol map; all probabilities are computed in one pass (or passed in)."""
     if probs is None:
-        probs = block_probabilities(model, symbols, cond_codes)
+        probs = block_probabilities(model, symbols, conditioning)
     order = _plan(*symbols.shape).order
     encoder = constriction.stream.queue.RangeEncoder()
     encoder.encode(
@@ -107,11 +108,11 @@ Pick = Callable[[np.ndarray, int, int], np.ndarray]
 """Given the coder's probabilities (n, C) of the blocks ``order[start:stop]`` of one wavefront, their symbols."""
 
 
-def _fill(model: IntegerContextModel, height: int, width: int, cond_codes: np.ndarray, pick: Pick) -> np.ndarray:
+def _fill(model: IntegerContextModel, height: int, width: int, conditioning: Conditioning, pick: Pick) -> np.ndarray:
     """Build a (height, width) map wavefront by wavefront, each block's symbol picked from its causal context."""
     plan = _plan(height, width)
     padded = np.full((height + _BORDER) * (width + 2 * _BORDER), -1, dtype=np.int64)
-    bias = model.cond_bias(cond_codes)
+    bias = model.cond_bias(conditioning)
     for start, stop in plan.spans:
         probs = model.probabilities_of_neighbours(padded[plan.neighbours[:, start:stop]], bias)
         padded[plan.positions[start:stop]] = pick(probs, start, stop)
@@ -119,7 +120,9 @@ def _fill(model: IntegerContextModel, height: int, width: int, cond_codes: np.nd
     return padded[_BORDER:, _BORDER : _BORDER + width].astype(np.uint8)
 
 
-def decode(model: IntegerContextModel, payload: bytes, height: int, width: int, cond_codes: np.ndarray) -> np.ndarray:
+def decode(
+    model: IntegerContextModel, payload: bytes, height: int, width: int, conditioning: Conditioning
+) -> np.ndarray:
     """Inverse of ``encode``: one vectorised step per wavefront."""
     if len(payload) % 4:
         raise SideJPEGError("side information payload is corrupted (length not a multiple of 4)")
@@ -132,10 +135,12 @@ def decode(model: IntegerContextModel, payload: bytes, height: int, width: int, 
         except Exception as exc:  # constriction reports exhausted or invalid data as assorted errors
             raise SideJPEGError(f"side information payload is corrupted: {exc}") from None
 
-    return _fill(model, height, width, cond_codes, pick)
+    return _fill(model, height, width, conditioning, pick)
 
 
-def rd_choose(model: IntegerContextModel, errors: np.ndarray, cond_codes: np.ndarray, multiplier: float) -> np.ndarray:
+def rd_choose(
+    model: IntegerContextModel, errors: np.ndarray, conditioning: Conditioning, multiplier: float
+) -> np.ndarray:
     """Encoder-side RDO: per block the symbol of least ``errors + multiplier * bits``.
 
     ``errors`` (H, W, C) is the distortion each symbol would give each block. Blocks are decided
@@ -150,4 +155,4 @@ def rd_choose(model: IntegerContextModel, errors: np.ndarray, cond_codes: np.nda
     def pick(probs: np.ndarray, start: int, stop: int) -> np.ndarray:
         return np.argmin(flat[order[start:stop]] - multiplier * np.log2(np.maximum(probs, 1e-300)), axis=1)
 
-    return _fill(model, height, width, cond_codes, pick)
+    return _fill(model, height, width, conditioning, pick)

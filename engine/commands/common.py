@@ -56,9 +56,16 @@ def out_dir(name: str | None) -> Path | None:
     return path
 
 
-def codec_loader(device: str) -> Callable[[str], Codec]:
+def add_adaptation_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-adaptation", dest="adapts", action="store_false",
+        help="send only the descriptor map, not each image's own adaptation (docs/sidecar-format.md)",
+    )
+
+
+def codec_loader(device: str, adapts: bool = True) -> Callable[[str], Codec]:
     """A Codec per preset, each loaded on first use and once only."""
-    return functools.cache(lambda preset: Codec(preset, device))
+    return functools.cache(lambda preset: Codec(preset, device, adapts=adapts))
 
 
 MAX_INPUT_BYTES = 1 << 29

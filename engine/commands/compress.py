@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine.batch import Done, Job, plan, run_jobs
 from engine.commands.common import (
+    add_adaptation_arg,
     add_model_args,
     add_output_args,
     check_writable,
@@ -52,6 +53,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subsampling", default="4:2:0", choices=["4:2:0", "4:2:2", "4:4:4"], help="chroma subsampling")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     add_model_args(p)
+    add_adaptation_arg(p)
 
 
 def default_output(source: Path, folder: Path | None = None) -> Path:
@@ -105,6 +107,7 @@ def compress_file(
         "quality": result.quality,
         "lam": result.lam,
         "metadata": list(meta.kinds),
+        "adaptation": list(result.adaptation.sent),
     }
     return report, loaded.notes
 
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     check_settings(args)
     source = single_input(args.inputs, {"-o/--output": args.output, "--side": args.side})
     folder = out_dir(args.out_dir)
-    codecs = codec_loader(args.device)
+    codecs = codec_loader(args.device, args.adapts)
     if source is not None:
         out, side = outputs_of(source, args, folder)
         report, notes = compress_file(codecs, source, out, side, args)
@@ -148,3 +151,5 @@ def print_report(report: dict, notes: tuple[str, ...], out: Path, side: Path | N
         f"bpp  JPEG {report['bpp_jpeg']:.4f}  sidecar {report['bpp_side']:.4f} {share}  total {report['bpp_total']:.4f}"
     )
     print(f"PSNR JPEG {report['psnr_jpeg']:.2f} dB  restored {report['psnr_restored']:.2f} dB  (RGB, whole image)")
+    adapted = ", ".join(report["adaptation"]) or "none (it would not pay for this image)"
+    print(f"adaptation: {adapted}")

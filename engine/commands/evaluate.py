@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine import encoders
-from engine.commands.common import add_model_args
+from engine.commands.common import add_adaptation_arg, add_model_args
 from engine.config import LAMBDA_MAX, LAMBDA_MIN
 from engine.evaluation.anchors import SUBSAMPLINGS, jpeg_settings
 from engine.evaluation.runner import METHODS, Settings, evaluate, find_images
@@ -113,6 +113,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         "own, so it has the one setting 'jpegli auto'",
     )
     add_model_args(p)
+    add_adaptation_arg(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     lambdas = tuple(float(v) for v in args.lambdas)
     jpegs = jpeg_settings(args.encoder, args.subsampling)
     settings = Settings(data, out, tuple(args.qualities), lambdas, args.methods, jpegs)
-    codec = Codec(args.preset, args.device) if settings.needs_codec else None
+    codec = Codec(args.preset, args.device, adapts=args.adapts) if settings.needs_codec else None
     summary = evaluate(settings, images, codec)
     print(format_table(summary))
     print(f"wrote {out / 'rd.json'}, {out / 'summary.json'} and {out / 'rd.png'}")

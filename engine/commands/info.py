@@ -5,23 +5,36 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from engine.coding import adaptation as adapt
 from engine.commands.common import read_input
 from engine.container import check_jpeg_size, split_embedded
 from engine.jpeg_io import open_jpeg, params_of
 from engine.resources import installed_models
-from engine.sidecar import MAGIC, OVERHEAD_BYTES, SidecarHeader, check_belongs, unpack
+from engine.sidecar import MAGIC, SidecarHeader, check_belongs, unpack
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a .side sidecar or a JPEG")
 
 
-def describe_sidecar(header: SidecarHeader, size: int) -> list[str]:
+def describe_adaptation(stream: bytes) -> str:
+    adaptation = adapt.decode(stream)
+    if not adaptation.sent:
+        return "  adaptation: none (it would not pay for this image)"
+    return (
+        f"  adaptation: {', '.join(adaptation.sent)} ({len(stream)} bytes, "
+        f"{adaptation.size} weights per channel)"
+    )
+
+
+def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> list[str]:
     preset = installed_models().get(header.model_id.hex(), "not installed")
     rows, cols = header.grid
     bpp = size * 8 / (header.width * header.height)
     return [
-        f"  sidecar: {size} bytes ({OVERHEAD_BYTES} header + checksum, {header.payload_bytes} payload)",
+        f"  sidecar version {header.version}: {size} bytes ({header.header_bytes} header, "
+        f"{header.payload_bytes} descriptor map, {header.adaptation_bytes} adaptation, 4 checksum)",
+        describe_adaptation(adaptation),
         f"  image {header.width}x{header.height}, {rows}x{cols} descriptors, {bpp:.4f} bpp",
         f"  JPEG quality {header.quality or 'unknown'}, lambda {header.lam:g}",
         f"  model {header.model_id.hex()} (preset: {preset}), for JPEG {header.jpeg_hash.hex()}",
@@ -32,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     data = read_input(path)
     if data[:4] == MAGIC:
-        header, _ = unpack(data)
+        header, _, adaptation = unpack(data)
         print(f"{path}: SideJPEG sidecar")
-        print("\n".join(describe_sidecar(header, len(data))))
+        print("\n".join(describe_sidecar(header, len(data), adaptation)))
         return 0
     plain, embedded = split_embedded(data)
     check_jpeg_size(plain)
@@ -53,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if sidecar is None:
         print("  no side information (restored blindly)")
         return 0
-    header, _ = unpack(sidecar)
+    header, _, adaptation = unpack(sidecar)
     check_belongs(header, plain)
     print(f"  side information: {where}")
-    print("\n".join(describe_sidecar(header, len(sidecar))))
+    print("\n".join(describe_sidecar(header, len(sidecar), adaptation)))
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,16 @@ class Record:
     bpp_side: float
     psnr: float
     setting: str = DEFAULT_SETTING
+    psnr_ycbcr: tuple[float, float, float] | None = None
+    """PSNR of Y, Cb and Cr (``engine.metrics.psnr_ycbcr``); None in records made before it was measured."""
 
     @property
     def curve(self) -> str:
         return curve_name(self.method, self.lam, self.setting)
+
+    def channel(self, index: int) -> Record:
+        """This record with the PSNR of one YCbCr channel in place of the RGB PSNR."""
+        return replace(self, psnr=self.psnr_ycbcr[index])
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,8 @@ def write_records(path: Path, records: list[Record]) -> None:
 
 def read_records(path: Path) -> list[Record]:
     """The records of an ``rd.json``; those written before settings were recorded get ``DEFAULT_SETTING``."""
-    return [Record(**item) for item in json.loads(Path(path).read_text())]
+    records = [Record(**item) for item in json.loads(Path(path).read_text())]
+    return [r if r.psnr_ycbcr is None else replace(r, psnr_ycbcr=tuple(r.psnr_ycbcr)) for r in records]
 
 
 def merge_records(runs: list[list[Record]]) -> list[Record]:

@@ -15,8 +15,8 @@ from engine.evaluation.plot import plot_rd
 from engine.evaluation.records import Record, write_json, write_records
 from engine.evaluation.summary import build_summary
 from engine.image_io import SUPPORTED_SUFFIXES, load_image
-from engine.jpeg_io import decode_jpeg
-from engine.metrics import psnr
+from engine.jpeg_io import decode_jpeg, encode_jpeg
+from engine.metrics import psnr, psnr_ycbcr
 from engine.pipeline import Codec
 
 METHODS = ("jpeg", "jpeg-opt", "jpegli", "webp", "blind", "side")
@@ -101,7 +101,8 @@ class _Target:
         pixels = self.original.shape[0] * self.original.shape[1]
         bpp_total, bpp_side = (jpeg_bytes + side_bytes) * 8 / pixels, side_bytes * 8 / pixels
         return Record(
-            method, self.image, self.quality, lam, bpp_total, bpp_side, psnr(shown, self.original), self.setting
+            method, self.image, self.quality, lam, bpp_total, bpp_side, psnr(shown, self.original), self.setting,
+            psnr_ycbcr(shown, self.original),
         )
 
 
@@ -128,8 +129,8 @@ def _setting_records(
         data = jpeg.plain(rgb, quality)
         records.append(at.record("jpeg", decode_jpeg(data), len(data)))
     if "jpeg-opt" in methods and jpeg.measures("jpeg-opt"):
-        data, decoded = Codec.encode_jpeg(rgb, quality, jpeg.subsampling)
-        records.append(at.record("jpeg-opt", decoded, len(data)))
+        data = encode_jpeg(rgb, quality, jpeg.subsampling)
+        records.append(at.record("jpeg-opt", decode_jpeg(data), len(data)))
     if "blind" in methods:
         data = jpeg.encode(rgb, quality)
         records.append(at.record("blind", codec.restore(data, None).image, len(data)))

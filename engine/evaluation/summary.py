@@ -101,6 +101,17 @@ def bd_tables(records: list[Record]) -> dict[str, dict[str, dict[str, dict]]]:
     return tables
 
 
+CHANNELS = ("Y", "Cb", "Cr")
+
+
+def channel_bd_tables(records: list[Record]) -> dict[str, dict]:
+    """``bd_tables`` with the PSNR of each YCbCr channel in place of the RGB PSNR, for the records that
+    measured it (all of them, or the table is empty)."""
+    if not records or any(r.psnr_ycbcr is None for r in records):
+        return {}
+    return {name: bd_tables([r.channel(i) for r in records]) for i, name in enumerate(CHANNELS)}
+
+
 def build_summary(records: list[Record], dataset: str, images: list[str]) -> dict:
     return {
         "dataset": dataset,
@@ -111,6 +122,7 @@ def build_summary(records: list[Record], dataset: str, images: list[str]) -> dic
         "protocol": PROTOCOL,
         "curves": {name: curve.entry() for name, curve in mean_curves(records).items()},
         "bd": bd_tables(records),
+        "bd_channels": channel_bd_tables(records),
         "safety": safety_section(records),
         "published": PUBLISHED,
     }
@@ -185,10 +197,27 @@ def format_table(summary: dict) -> str:
             *_hull_lines(summary),
             "BD-rate % / BD-PSNR dB against anchors (* with a warning, n/a not computable: notes in summary.json)",
             *_bd_lines(summary, width),
+            *_channel_lines(summary),
             *_usage_lines(summary),
             *format_safety(summary),
         ]
     )
+
+
+def _channel_lines(summary: dict) -> list[str]:
+    """BD-rate of the side-information hull against blind restoration, per YCbCr channel's PSNR."""
+    by_channel = summary.get("bd_channels") or {}
+    lines = []
+    for rng in summary["bd"]:
+        hulls = [name for name in summary["bd"][rng] if name.startswith(HULL)]
+        for name in hulls:
+            cells = [
+                f"{channel} {_bd_cell(tables[rng].get(name, {}).get('blind'))}"
+                for channel, tables in by_channel.items()
+            ]
+            if cells:
+                lines.append(f"{name} vs blind {rng}, by channel: " + ", ".join(cells))
+    return lines
 
 
 def _hull_lines(summary: dict) -> list[str]:

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
+from engine.models.adaptation import adapted
 from engine.models.corrections import BlockCorrections, keep_blocks
 from engine.models.layers import cond_planes, conv
 
@@ -73,11 +74,23 @@ class Restorer(nn.Module):
 
     def forward(
         self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None,
-        symbols: torch.Tensor | None = None,
+        symbols: torch.Tensor | None = None, adaptation: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        return self.restore_with_features(jpeg, jpeg_cond, artifact, symbols, adaptation)[0]
+
+    def restore_with_features(
+        self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None,
+        symbols: torch.Tensor | None = None, adaptation: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The restored image and the trunk features it came from: the base restoration, each block's
+        correction (block-level selection), the image's own correction (``adaptation`` weights, see
+        ``engine.models.adaptation``), and the JPEG's pixels in the blocks that keep them."""
         h = self.trunk(jpeg, jpeg_cond, artifact)
-        base = self.to_image(jpeg, self.tail(h))
-        if symbols is None or self.corrections is None:
-            return base
-        restored = base + self.scaled_up(self.corrections.select(h, symbols))
-        return restored if self.keep_symbol is None else keep_blocks(restored, jpeg, symbols, self.keep_symbol)
+        restored = self.to_image(jpeg, self.tail(h))
+        if symbols is not None and self.corrections is not None:
+            restored = restored + self.scaled_up(self.corrections.select(h, symbols))
+        if adaptation is not None:
+            restored = adapted(h, restored, jpeg, adaptation)
+        if symbols is not None and self.keep_symbol is not None:
+            restored = keep_blocks(restored, jpeg, symbols, self.keep_symbol)
+        return restored, h

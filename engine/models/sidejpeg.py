@@ -77,10 +77,21 @@ class SideJPEGNet(nn.Module):
         one_hot = F.one_hot(symbols.long(), self.config.symbols).permute(0, 3, 1, 2).to(dtype)
         return self.mapping(one_hot, cond)
 
-    def restore(self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
-        """Restored image from the JPEG and, unless blind, the decoded symbol map."""
+    def restore(
+        self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None,
+        adaptation: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Restored image from the JPEG and, unless blind, the decoded symbol map and the image's adaptation
+        weights (if it has them)."""
+        return self.restore_with_features(jpeg, cond, symbols, adaptation)[0]
+
+    def restore_with_features(
+        self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor | None,
+        adaptation: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``restore`` and the trunk features it came from (what the encoder fits the adaptation to)."""
         artifact = None if symbols is None else self.artifact_features(symbols, cond, jpeg.dtype)
-        return self.restorer(jpeg, cond[:, :JPEG_COND], artifact, symbols)
+        return self.restorer.restore_with_features(jpeg, cond[:, :JPEG_COND], artifact, symbols, adaptation)
 
     def base(
         self, jpeg: torch.Tensor, cond: torch.Tensor, symbols: torch.Tensor

@@ -4,7 +4,7 @@ A blind restorer that has never seen a JPEG's original can only guess, and at ve
 guess costs more than it gains. The decoder knows from the header how fine the quantiser is, so each
 model carries the finest mean luma step from which on it was measured not to harm any held-out image at
 any chroma sampling or encoder (``engine.weights.BLIND_MIN_STEP_KEY``); finer JPEGs are shown as they are
-(``Codec.blind_passes_through``). One threshold for all samplings: thresholds per sampling, tried, rest on
+(``RestoreResult.passed_through``). One threshold for all samplings: thresholds per sampling, tried, rest on
 too few held-out images (4:2:0 looked safe up to q100 on them and lost up to 0.8 dB on photographs).
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from engine import encoders
-from engine.conditioning import full_vector
+from engine.conditioning import Conditioning
 from engine.config import LAMBDA_MIN
 from engine.jpeg_io import decode_with_params
 from engine.models.sidejpeg import SideJPEGNet
@@ -55,7 +55,7 @@ def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int
             for quality in QUALITIES:
                 decoded, params = decode_with_params(encoders.ENCODERS[encoder](patch, quality, subsampling))
                 y = to_tensor([decoded]).to(device)
-                cond = torch.from_numpy(full_vector(params, LAMBDA_MIN))[None].to(device)
+                cond = torch.from_numpy(Conditioning.of(params, LAMBDA_MIN).vector())[None].to(device)
                 change = rounded_psnr(net.restore(y, cond, None), x) - rounded_psnr(y, x)
                 points.append(Point(path.stem, encoder, params.subsampling, quality, params.luma_step, change))
     return points

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.conditioning import lambda_code
+from engine.conditioning import Conditioning
 from engine.config import BLOCK
 from engine.models.context_model import bits_per_block
 from engine.models.sidejpeg import SideJPEGNet
@@ -54,9 +54,7 @@ def validate(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
             x, y = to_tensor([crop]).to(device), to_tensor([decoded]).to(device)
             jpeg_psnr = rounded_psnr(y, x)
             for lam in VAL_LAMBDAS:
-                cond = torch.from_numpy(np.append(params.vector(), lambda_code(lam)).astype(np.float32))[None].to(
-                    device
-                )
+                cond = torch.from_numpy(Conditioning.of(params, lam).vector())[None].to(device)
                 if lam == VAL_LAMBDAS[0]:
                     gains_blind[f"q{q} {sub}"].append(rounded_psnr(net.restore(y, cond, None), x) - jpeg_psnr)
                 sym = _symbols(net, x, y, cond, lam)

@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from engine import load_image, split_embedded
+from engine import encode_jpeg, load_image, split_embedded
 from gui.document import Role
 from gui.files import export_pair, export_png
 
@@ -128,7 +128,7 @@ def test_exports_replace_whole_files_with_the_modes_the_cli_gives(tmp_path):
 
 def test_a_plain_jpeg_opened_as_received_is_restored_blind(qtbot, window, tmp_path, fast_codec, crop):
     path = tmp_path / "plain.jpg"
-    path.write_bytes(fast_codec.encode_jpeg(crop, 25)[0])
+    path.write_bytes(encode_jpeg(crop, 25))
     open_and_wait(qtbot, window, path)
     assert not window.document.source.received
     with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):

@@ -8,7 +8,7 @@ import pytest
 from gui_helpers import WAIT_MS, open_and_wait, overlay, wait_idle
 from PySide6.QtCore import QRectF, Qt
 
-from engine import Cancelled, psnr
+from engine import Cancelled, decode_jpeg, encode_jpeg, psnr
 from gui import main_window
 from gui.document import Role
 from gui.jobs import NO_GAIN_NOTE, PASS_THROUGH_NOTE
@@ -126,7 +126,7 @@ def test_a_sidecar_made_with_the_other_model_switches_to_it_and_says_so(qtbot, w
 def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
     qtbot, window, fast_codec, crop, tmp_path, errors, monkeypatch
 ):
-    jpeg = fast_codec.encode_jpeg(crop, 50)[0]
+    jpeg = encode_jpeg(crop, 50)
     path = write_pair(tmp_path, jpeg, fast_codec.compress(crop, 30, 64.0).sidecar)
     window.open_path(path)
     qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
@@ -148,14 +148,14 @@ def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
 def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fast_codec, crop, monkeypatch):
     """A restorer that makes the JPEG worse (as blind models can at very high qualities) is not shown."""
 
-    def worse(decoded, cond_codes, symbols, box=None, *args, **kwargs):
-        top, left, bottom, right = box if box is not None else (0, 0, *decoded.shape[:2])
+    def worse(decoded, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None):
+        top, left, bottom, right = box
         return np.clip(decoded[top:bottom, left:right].astype(int) + 6, 0, 255).astype(np.uint8)
 
     monkeypatch.setattr(fast_codec, "blind_min_step", 0.0)
-    monkeypatch.setattr(fast_codec, "restore_pixels", lambda d, c, s, *a, **k: worse(d, c, s))
-    monkeypatch.setattr(fast_codec, "restore_region", worse)
-    jpeg, decoded = fast_codec.encode_jpeg(crop, 98)
+    monkeypatch.setattr(fast_codec.inference, "restore", worse)
+    jpeg = encode_jpeg(crop, 98)
+    decoded = decode_jpeg(jpeg)
     assert psnr(crop, fast_codec.restore(jpeg).image) < psnr(crop, decoded)  # the case this test is about
     doc = window.document
     window.encode.side.group.button(1).click()
@@ -172,9 +172,10 @@ def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fas
 def test_a_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_as_it_is(
     qtbot, window, fast_codec, crop, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(fast_codec, "blind_passes_through", lambda cond_codes: True)
+    monkeypatch.setattr(fast_codec, "blind_min_step", float("inf"))
     path = tmp_path / "fine.jpg"
-    jpeg, decoded = fast_codec.encode_jpeg(crop, 96)
+    jpeg = encode_jpeg(crop, 96)
+    decoded = decode_jpeg(jpeg)
     path.write_bytes(jpeg)
     with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
         window.open_path(path, as_received=True)

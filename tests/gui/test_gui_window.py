@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 
 from engine import decode_jpeg, encode_jpeg, psnr, ssim
 from gui.app import SAMPLE_IMAGE
+from gui.captions import adaptation_label
 from gui.document import Role
 from gui.jobs import BLIND_NOTE, REGION_NOTE
 from gui.main_window import MainWindow
@@ -47,6 +48,14 @@ def test_quality_slider_gives_what_the_engine_computes(qtbot, window, fast_codec
     assert f"PSNR  {psnr(crop, res.jpeg_decoded):.2f} dB" in jpeg_text
     assert f"SSIM  {ssim(crop, res.jpeg_decoded):.4f}" in jpeg_text
     assert "q55" in jpeg_text
+    assert f"adapt {adaptation_label(res.adaptation.sent, res.adaptation_gain_db)}" in restored_text
+    assert doc.restored.adaptation == res.adaptation.sent
+
+
+def test_the_adaptation_label_says_what_was_sent_and_bought() -> None:
+    assert adaptation_label(("Cb", "Cr"), 0.213) == "Cb, Cr (+0.21 dB)"
+    assert adaptation_label(("Y",), None) == "Y"
+    assert adaptation_label((), None).startswith("none")
 
 
 def test_a_burst_of_slider_moves_ends_on_the_last_value(qtbot, window, fast_codec, crop):

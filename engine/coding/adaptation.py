@@ -1,0 +1,235 @@
+"""The per-image adaptation a sidecar carries: fitted by least squares, chosen by rate and distortion,
+quantised, and written with signed Exp-Golomb codes.
+
+The stream starts with the number of weights per channel (8 bits, so that it can be read without the
+model and checked against it). For each of Y, Cb and Cr the encoder then either sends nothing (one bit)
+or a quantiser step for the trunk features' weights, one for the remaining weights (the network's own
+correction and a constant), and the integer weights. The decoder reads integers only, so it recovers
+exactly the weights the encoder chose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.errors import SideJPEGError
+from engine.models.adaptation import RGB_OF_YCBCR
+
+CHANNELS = ("Y", "Cb", "Cr")
+SIZE_BITS = 8
+EXPONENT_BITS = 4
+FINEST_STEP = 6
+"""Quantiser steps are 2^-(6 + e) for a 4-bit e: from 1/64 to 2^-21."""
+MAX_VALUE = 1 << 24
+"""Largest integer weight a reader accepts (bounds its work on forged data)."""
+RESIDUAL_WEIGHTS = 4
+"""Weights after the trunk features: the network's correction in Y, Cb, Cr, and a constant."""
+
+
+def step(exponent: int) -> float:
+    return 2.0 ** -(FINEST_STEP + exponent)
+
+
+@dataclass(frozen=True)
+class ChannelWeights:
+    """One channel's quantised weights: ``values * step`` (the features' exponent for the first
+    ``len(values) - RESIDUAL_WEIGHTS``, the residual exponent for the rest)."""
+
+    feature_exponent: int
+    residual_exponent: int
+    values: tuple[int, ...]
+
+    def weights(self) -> np.ndarray:
+        steps = np.full(len(self.values), step(self.feature_exponent))
+        steps[-RESIDUAL_WEIGHTS:] = step(self.residual_exponent)
+        return np.asarray(self.values, dtype=np.float64) * steps
+
+
+@dataclass(frozen=True)
+class Adaptation:
+    """Per channel (Y, Cb, Cr) its weights, or None where the encoder sent nothing."""
+
+    channels: tuple[ChannelWeights | None, ...]
+
+    @property
+    def size(self) -> int:
+        """Weights per channel (0 when nothing is sent)."""
+        return next((len(ch.values) for ch in self.channels if ch is not None), 0)
+
+    @property
+    def sent(self) -> tuple[str, ...]:
+        """The channels that carry weights."""
+        return tuple(name for name, ch in zip(CHANNELS, self.channels, strict=True) if ch is not None)
+
+    def weights(self, size: int) -> np.ndarray:
+        """(size, 3) weights in YCbCr, zero for channels not sent (``engine.models.adaptation.adapted``)."""
+        out = np.zeros((size, len(CHANNELS)))
+        for c, ch in enumerate(self.channels):
+            if ch is not None:
+                out[:, c] = ch.weights()
+        return out
+
+    def tensor(self, size: int) -> torch.Tensor | None:
+        """The weights the restorer takes; None when nothing was sent."""
+        return torch.from_numpy(self.weights(size).astype(np.float32)) if self.sent else None
+
+
+NOTHING = Adaptation((None, None, None))
+
+
+def _zigzag(value: int) -> int:
+    return 2 * value - 1 if value > 0 else -2 * value
+
+
+def _exp_golomb_bits(value: int) -> int:
+    return 2 * (_zigzag(value) + 1).bit_length() - 1
+
+
+def channel_bits(ch: ChannelWeights | None) -> int:
+    """Bits a channel takes in the stream."""
+    if ch is None:
+        return 1
+    return 1 + 2 * EXPONENT_BITS + sum(_exp_golomb_bits(v) for v in ch.values)
+
+
+def stream_bits(adaptation: Adaptation) -> int:
+    """Bits of the stream before its padding to whole bytes (none when nothing is sent)."""
+    return SIZE_BITS + sum(channel_bits(ch) for ch in adaptation.channels) if adaptation.sent else 0
+
+
+def encode(adaptation: Adaptation) -> bytes:
+    """The stream: per channel a flag, then its two exponents and its signed Exp-Golomb values; zero-padded
+    to whole bytes. Nothing sent at all is an empty stream."""
+    if not adaptation.sent:
+        return b""
+    bits = [format(adaptation.size, f"0{SIZE_BITS}b")]
+    for ch in adaptation.channels:
+        bits.append("1" if ch is not None else "0")
+        if ch is None:
+            continue
+        bits += [format(exponent, f"0{EXPONENT_BITS}b") for exponent in (ch.feature_exponent, ch.residual_exponent)]
+        for value in ch.values:
+            code = _zigzag(value) + 1
+            bits.append("0" * (code.bit_length() - 1) + format(code, "b"))
+    text = "".join(bits)
+    text += "0" * (-len(text) % 8)
+    return int(text, 2).to_bytes(len(text) // 8, "big")
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.text = format(int.from_bytes(data, "big"), f"0{len(data) * 8}b") if data else ""
+        self.pos = 0
+
+    def take(self, count: int) -> int:
+        if self.pos + count > len(self.text):
+            raise SideJPEGError("sidecar adaptation data is truncated")
+        value = int(self.text[self.pos : self.pos + count], 2) if count else 0
+        self.pos += count
+        return value
+
+    def exp_golomb(self) -> int:
+        zeros = 0
+        while self.take(1) == 0:
+            zeros += 1
+            if zeros > MAX_VALUE.bit_length():
+                raise SideJPEGError("sidecar adaptation data holds an impossibly large weight")
+        code = (1 << zeros | self.take(zeros)) - 1
+        return (code + 1) // 2 if code % 2 else -(code // 2)
+
+
+def decode(data: bytes) -> Adaptation:
+    """The adaptation of a stream written by ``encode``."""
+    if not data:
+        return NOTHING
+    reader, channels = _Reader(data), []
+    size = reader.take(SIZE_BITS)
+    for _ in CHANNELS:
+        if not reader.take(1):
+            channels.append(None)
+            continue
+        exponents = reader.take(EXPONENT_BITS), reader.take(EXPONENT_BITS)
+        channels.append(ChannelWeights(*exponents, tuple(reader.exp_golomb() for _ in range(size))))
+    if "1" in reader.text[reader.pos :] or len(reader.text) - reader.pos >= 8:
+        raise SideJPEGError("sidecar adaptation data has trailing bits")
+    adaptation = Adaptation(tuple(channels))
+    if not adaptation.sent:
+        raise SideJPEGError("sidecar adaptation data sends no channel (it should then be empty)")
+    return adaptation
+
+
+@dataclass
+class Statistics:
+    """What least squares needs, summed over the pixels the adaptation applies to: the basis's Gram matrix
+    and its products with the remaining error (original - restored, RGB, on the [0, 1] scale)."""
+
+    gram: np.ndarray
+    cross: np.ndarray
+    pixels: int = 0
+
+    @classmethod
+    def empty(cls, size: int) -> Statistics:
+        return cls(np.zeros((size, size)), np.zeros((size, len(CHANNELS))))
+
+    def add(self, basis: torch.Tensor, error: torch.Tensor) -> None:
+        """``basis`` (N, size) and ``error`` (N, 3) of N more pixels."""
+        a, t = basis.double(), error.double()
+        self.gram += (a.T @ a).cpu().numpy()
+        self.cross += (a.T @ t).cpu().numpy()
+        self.pixels += basis.shape[0]
+
+
+def _sse_change(stats: Statistics, weights: np.ndarray) -> float:
+    """Change of the squared error (RGB, [0, 1] scale) that YCbCr ``weights`` (size, 3) make."""
+    rgb = weights @ RGB_OF_YCBCR.numpy().T
+    return float(np.sum(rgb * (stats.gram @ rgb)) - 2 * np.sum(stats.cross * rgb))
+
+
+def _quantised(target: np.ndarray, feature_exponent: int, residual_exponent: int) -> ChannelWeights:
+    steps = np.full(len(target), step(feature_exponent))
+    steps[-RESIDUAL_WEIGHTS:] = step(residual_exponent)
+    values = np.clip(np.round(target / steps), -MAX_VALUE, MAX_VALUE).astype(np.int64)
+    return ChannelWeights(feature_exponent, residual_exponent, tuple(int(v) for v in values))
+
+
+def choose(stats: Statistics, multiplier: float) -> Adaptation:
+    """The adaptation that minimises squared error (0-255 scale) + ``multiplier`` * bits.
+
+    Channel by channel (Cb, Cr, Y, then each again), given the others' current weights (at first the joint
+    least-squares optimum, then what was chosen): nothing, or its least-squares weights quantised with the
+    best pair of steps.
+    """
+    size = stats.gram.shape[0]
+    if stats.pixels < size:
+        return NOTHING
+    to_rgb = RGB_OF_YCBCR.numpy()
+    coupling = to_rgb.T @ to_rgb
+    """How the error of one YCbCr channel's correction meets another's in RGB."""
+    projected = np.linalg.lstsq(stats.gram, stats.cross, rcond=None)[0] @ to_rgb
+    current = np.linalg.solve(coupling, projected.T).T
+    """The weights so far: the joint optimum, replaced channel by channel by what is chosen."""
+    channels: list[ChannelWeights | None] = [None, None, None]
+
+    for c in (1, 2, 0) * 2:
+        others = sum(coupling[c, d] * current[:, d] for d in range(len(CHANNELS)) if d != c)
+        target = (projected[:, c] - others) / coupling[c, c]
+        exponents = range(2**EXPONENT_BITS)
+        options = [None] + [_quantised(target, fe, re) for fe in exponents for re in exponents]
+        costs = [_cost(stats, multiplier, current, channels, c, option) for option in options]
+        channels[c] = options[int(np.argmin(costs))]
+        current[:, c] = 0.0 if channels[c] is None else channels[c].weights()
+    return Adaptation(tuple(channels))
+
+
+def _cost(
+    stats: Statistics, multiplier: float, current: np.ndarray, channels: list[ChannelWeights | None], c: int,
+    option: ChannelWeights | None,
+) -> float:
+    """Squared error (0-255 scale) change + ``multiplier`` * bits with channel ``c`` set to ``option``."""
+    trial = current.copy()
+    trial[:, c] = 0.0 if option is None else option.weights()
+    bits = stream_bits(Adaptation((*channels[:c], option, *channels[c + 1 :])))
+    return 255.0**2 * _sse_change(stats, trial) + multiplier * bits

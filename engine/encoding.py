@@ -1,0 +1,160 @@
+"""The encoder's half of the codec: choose the descriptor map to send, check what the decoder makes of it, and
+fit the image's adaptation to what the decoder still gets wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.coding import adaptation as adapt
+from engine.coding import wavefront
+from engine.coding.integer_context import IntegerContextModel
+from engine.conditioning import Conditioning
+from engine.config import BLOCK, rd_multiplier
+from engine.inference import Inference, Observer
+from engine.models.adaptation import basis, basis_size
+from engine.tiling import CancelEvent, Progress, Tile, padded_crop
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """The map the encoder sends and the image the decoder restores with it."""
+
+    symbols: np.ndarray
+    restored: np.ndarray
+    adaptation: adapt.Adaptation = adapt.NOTHING
+    adaptation_gain_db: float = 0.0
+    """PSNR (RGB) the adaptation adds to the decoder's image."""
+
+
+def _stage(progress: Progress | None, index: int, count: int) -> Progress | None:
+    """Progress of stage ``index`` of ``count`` equal stages, reported in thousandths of the whole."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(round(1000 * (index + done / max(total, 1)) / count), 1000)
+
+
+def block_sse(image: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """Squared error (0-255 scale) of every 16x16 block, (H16, W16); the padding beyond the image counts 0."""
+    diff = np.square(image.astype(np.int64) - original.astype(np.int64)).sum(axis=2)
+    h, w = diff.shape
+    diff = np.pad(diff, ((0, -h % BLOCK), (0, -w % BLOCK)))
+    return diff.reshape(diff.shape[0] // BLOCK, BLOCK, diff.shape[1] // BLOCK, BLOCK).sum(axis=(1, 3))
+
+
+class Encoder:
+    """Chooses descriptor maps for one model (``Codec.compress`` uses it)."""
+
+    def __init__(self, inference: Inference, coder: IntegerContextModel, adapts: bool = True) -> None:
+        self.inference = inference
+        self.net = inference.net
+        self.coder = coder
+        self.adapts = adapts
+        """Whether images get their own adaptation when it pays (``engine.coding.adaptation``)."""
+        self.basis_size = basis_size(self.net.config.trunk_features)
+
+    def encode(
+        self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
+        progress: Progress | None = None, cancel: CancelEvent | None = None,
+    ) -> Encoded:
+        """The map (and adaptation) to send for a JPEG decode of ``original``, and what the decoder restores
+        with them."""
+        stages = 3 if self.adapts else 2
+        symbols = self.choose(original, decoded, conditioning, lam, _stage(progress, 0, stages), cancel)
+        stats = adapt.Statistics.empty(self.basis_size) if self.adapts else None
+        observe = None if stats is None else self._observer(original, decoded, symbols, stats)
+        encoded = self.never_worse(
+            original, decoded, conditioning, symbols, _stage(progress, 1, stages), cancel, observe
+        )
+        if stats is None or encoded.symbols is not symbols:
+            return encoded
+        return self.adapt(original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, 3), cancel)
+
+    def choose(
+        self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
+        progress: Progress | None, cancel: CancelEvent | None,
+    ) -> np.ndarray:
+        """The extractor's map, or with block-level selection the RDO choice over the squared error each
+        symbol would give each block (``engine.coding.wavefront.rd_choose``), among the choices no worse than
+        the JPEG where the model has the keep symbol."""
+        inference, net = self.inference, self.net
+        cond = inference.cond(conditioning)
+        if not net.selects_blocks:
+            symbols = inference.per_block(
+                original, decoded, lambda x, y: inference.run(net.extract, x, y, cond), progress, cancel
+            )
+            return symbols.astype(np.uint8)
+
+        def allowed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return net.allowed_errors(inference.run(lambda *a: net.encoder_pass(*a).errors, x, y, cond))
+
+        errors = inference.per_block(original, decoded, allowed, progress, cancel)
+        per_block = errors.transpose(1, 2, 0).astype(np.float64)
+        return wavefront.rd_choose(self.coder, per_block, conditioning, rd_multiplier(lam))
+
+    def never_worse(
+        self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, symbols: np.ndarray,
+        progress: Progress | None, cancel: CancelEvent | None, observe: Observer | None = None,
+    ) -> Encoded:
+        """The map to send and what the decoder restores with it, checked against the JPEG by decoding.
+
+        The encoder chose each block by errors computed with the extractor's map conditioning the trunk;
+        the decoder's trunk sees the chosen map, which moves pixels by a rounding step here and there. If
+        that makes the image worse than the JPEG, the blocks it made worse keep their JPEG pixels; if the
+        image is still worse, every block does, and the restored image is the JPEG itself.
+        """
+        height, width = decoded.shape[:2]
+        box = (0, 0, height, width)
+        restored = self.inference.restore(decoded, conditioning, symbols, box, progress, cancel, observe=observe)
+        keep = self.net.config.keep_symbol
+        jpeg_sse, restored_sse = block_sse(decoded, original), block_sse(restored, original)
+        if keep is None or restored_sse.sum() <= jpeg_sse.sum():
+            return Encoded(symbols, restored)
+        symbols = np.where(restored_sse > jpeg_sse, keep, symbols).astype(np.uint8)
+        restored = self.inference.restore(decoded, conditioning, symbols, box, None, cancel)
+        if block_sse(restored, original).sum() <= jpeg_sse.sum():
+            return Encoded(symbols, restored)
+        return Encoded(np.full_like(symbols, keep), decoded.copy())
+
+    def _observer(
+        self, original: np.ndarray, decoded: np.ndarray, symbols: np.ndarray, stats: adapt.Statistics
+    ) -> Observer:
+        """Adds each tile's basis and remaining error to ``stats``: over its inner region, inside the image,
+        outside the blocks that keep the JPEG's pixels."""
+        height, width = decoded.shape[:2]
+        keep = self.net.config.keep_symbol
+        kept = np.zeros(symbols.shape, dtype=bool) if keep is None else symbols == keep
+        pixels_kept = np.repeat(np.repeat(kept, BLOCK, axis=0), BLOCK, axis=1)
+
+        def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
+            (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
+            b, d = min(b, height), min(d, width)
+            rows, cols = slice(a - oa, b - oa), slice(c - oc, d - oc)
+            target = self.inference.tensor(padded_crop(original, tile.outer))[0, :, rows, cols]
+            features = basis(h.float(), restored.float(), jpeg)[0, :, rows, cols]
+            use = torch.from_numpy(~pixels_kept[a:b, c:d]).to(features.device)
+            error = (target - restored.float()[0, :, rows, cols])[:, use]
+            stats.add(features[:, use].T, error.T)
+
+        return observe
+
+    def adapt(
+        self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, encoded: Encoded,
+        stats: adapt.Statistics, lam: float, progress: Progress | None, cancel: CancelEvent | None,
+    ) -> Encoded:
+        """``encoded`` with the adaptation that pays at ``lam`` (least squares, quantised by rate and
+        distortion), checked by decoding: kept only if the decoder's image comes out better with it."""
+        chosen = adapt.choose(stats, rd_multiplier(lam))
+        if not chosen.sent:
+            return encoded
+        height, width = decoded.shape[:2]
+        weights = chosen.tensor(self.basis_size)
+        restored = self.inference.restore(
+            decoded, conditioning, encoded.symbols, (0, 0, height, width), progress, cancel, adaptation=weights
+        )
+        before, after = block_sse(encoded.restored, original).sum(), block_sse(restored, original).sum()
+        if after >= before:
+            return encoded
+        return Encoded(encoded.symbols, restored, chosen, float(10 * np.log10(before / max(after, 1))))

@@ -1,0 +1,137 @@
+"""A network on its device, run tile by tile: what both halves of the codec compute with.
+
+The networks run in inference mode on channels-last tensors, under fp16 autocast on CUDA (a tile
+whose fp16 result is not finite is redone in fp32). Cancellation is checked before every
+convolution, so a cancelled job stops within one layer, not one tile.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.conditioning import Conditioning
+from engine.config import BLOCK
+from engine.errors import SideJPEGError
+from engine.models.sidejpeg import SideJPEGNet
+from engine.tiling import Box, CancelEvent, Progress, Tile, check_cancel, image_box, padded_crop, per_block
+
+Outputs = torch.Tensor | tuple[torch.Tensor, ...]
+Observer = Callable[[Tile, torch.Tensor, torch.Tensor, torch.Tensor], None]
+"""Called with a tile, its JPEG, its restored image and the trunk features, as (1, C, h, w) tensors."""
+
+TILE_MARGIN = 32
+"""Pixels of context on every side of a tile."""
+TILE_SIDE = 512
+"""Side of a tile at trunk scale 1 (more for trunks that work at a coarser scale)."""
+
+
+_CANCEL = threading.local()
+"""The cancel event of the call running in this thread (each thread runs one call at a time)."""
+
+
+def _check_cancel(_module: nn.Module, _args: tuple) -> None:
+    check_cancel(getattr(_CANCEL, "event", None))
+
+
+@contextmanager
+def _cancellable(cancel: CancelEvent | None) -> Iterator[None]:
+    """Let ``cancel`` stop this thread's networks between any two convolutions."""
+    _CANCEL.event = cancel
+    try:
+        yield
+    finally:
+        _CANCEL.event = None
+
+
+def available_devices() -> list[str]:
+    """The devices ``Codec`` can run on here."""
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto`` (CUDA when there is one)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SideJPEGError("CUDA was requested but no CUDA device is available")
+    if device not in ("cpu", "cuda"):
+        raise SideJPEGError(f"unknown device {device!r} (use cpu, cuda or auto)")
+    return torch.device(device)
+
+
+class Inference:
+    """A ``SideJPEGNet`` prepared for inference on one device; safe to share between threads, each with its
+    own cancel event."""
+
+    def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
+        self.device = device
+        self.net = net.eval().to(device, memory_format=torch.channels_last)
+        self.tile_size = TILE_SIDE * net.config.trunk_scale
+        for module in self.net.modules():
+            if isinstance(module, nn.Conv2d) and _check_cancel not in module._forward_pre_hooks.values():
+                module.register_forward_pre_hook(_check_cancel)
+
+    def tensor(self, rgb: np.ndarray) -> torch.Tensor:
+        """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1], channels-last, on the device."""
+        pixels = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).to(self.device)
+        return pixels.permute(2, 0, 1)[None].float().div_(255).contiguous(memory_format=torch.channels_last)
+
+    def cond(self, conditioning: Conditioning) -> torch.Tensor:
+        return torch.from_numpy(conditioning.vector())[None].to(self.device)
+
+    def run(self, fn: Callable[..., Outputs], *args: torch.Tensor | None) -> Outputs:
+        """``fn(*args)`` (a tensor or a tuple of them) under fp16 autocast on CUDA, redone in fp32 if its
+        first output is not finite."""
+        if self.device.type != "cuda":
+            return fn(*args)
+        with torch.autocast("cuda", dtype=torch.float16):
+            out = fn(*args)
+        if isinstance(out, tuple):
+            return tuple(t.float() for t in out) if bool(torch.isfinite(out[0]).all()) else fn(*args)
+        return out.float() if bool(torch.isfinite(out).all()) else fn(*args)
+
+    @torch.inference_mode()
+    def per_block(
+        self, original: np.ndarray, decoded: np.ndarray, compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        progress: Progress | None, cancel: CancelEvent | None,
+    ) -> np.ndarray:
+        """Run ``compute(original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
+
+        def tile_map(tile: Tile) -> np.ndarray:
+            x, y = (self.tensor(padded_crop(image, tile.outer)) for image in (original, decoded))
+            return compute(x, y)[0].float().cpu().numpy()
+
+        height, width = original.shape[:2]
+        with _cancellable(cancel):
+            return per_block(height, width, self.tile_size, TILE_MARGIN, tile_map, progress, cancel)
+
+    @torch.inference_mode()
+    def restore(
+        self, decoded: np.ndarray, conditioning: Conditioning, symbols: np.ndarray | None, box: Box,
+        progress: Progress | None, cancel: CancelEvent | None, adaptation: torch.Tensor | None = None,
+        observe: Observer | None = None,
+    ) -> np.ndarray:
+        """Restored pixels of ``box = (top, left, bottom, right)``, tile by tile, with the image's
+        ``adaptation`` weights if it has them; ``observe`` sees each tile's tensors (the encoder's fit)."""
+        cond = self.cond(conditioning)
+        sym = None if symbols is None else torch.from_numpy(symbols.astype(np.int64)).to(self.device)
+        weights = None if adaptation is None else adaptation.to(self.device)
+
+        def run(tile: Tile) -> np.ndarray:
+            oa, ob, oc, od = (v // BLOCK for v in tile.outer)
+            tile_symbols = None if sym is None else sym[None, oa:ob, oc:od]
+            jpeg = self.tensor(padded_crop(decoded, tile.outer))
+            restored, h = self.run(self.net.restore_with_features, jpeg, cond, tile_symbols, weights)
+            if observe is not None:
+                observe(tile, jpeg, restored, h)
+            return restored[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+        height, width = decoded.shape[:2]
+        with _cancellable(cancel):
+            return image_box(height, width, box, self.tile_size, TILE_MARGIN, run, progress, cancel)
