@@ -68,6 +68,15 @@ def restore_status(doc: Document, restoring: bool) -> str:
     return f"{wanted} not computed (cancelled)"
 
 
+def time_left(elapsed_s: float, done: int, total: int) -> str:
+    """The progress bar's text: the share done and, once a little is done, an estimate of the time left."""
+    share = f"{100 * done // max(total, 1)} %"
+    if done <= 0 or done >= total or elapsed_s < 0.5:
+        return share
+    left = elapsed_s * (total - done) / done
+    return f"{share} · about {left:.0f} s left" if left >= 1 else f"{share} · under 1 s left"
+
+
 def adaptation_label(channels: tuple[str, ...], gain_db: float | None) -> str:
     """Which channels the image's own adaptation corrects, and what it bought where that is known."""
     if not channels:

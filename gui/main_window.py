@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from engine import GPU_PRESET, PRESETS, SideJPEGError, available_devices, measur
 from gui import files, preferences
 from gui.about import AboutDialog
 from gui.batch_dialog import BatchDialog
-from gui.captions import caption, file_size, setting_label
+from gui.captions import caption, file_size, setting_label, time_left
 from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
 from gui.difference_map import difference_rgba, mean_absolute_difference
@@ -175,8 +176,9 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         self.progress = QProgressBar()
-        self.progress.setFixedWidth(180)
-        self.progress.setTextVisible(False)
+        self.progress.setFixedWidth(240)
+        self.progress.setTextVisible(True)
+        self._progress_started: float | None = None
         self.progress.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -606,12 +608,19 @@ class MainWindow(QMainWindow):
             self.encode.show_settings(self.document.settings, source)
 
     def _on_progress(self, done: int, total: int) -> None:
+        """Progress of the running job, with the time left estimated from its pace so far (a job that starts
+        over, as after a slider move, restarts the clock)."""
+        now = time.monotonic()
+        if done < self.progress.value() or self.progress.maximum() != total or self._progress_started is None:
+            self._progress_started = now
         self.progress.setRange(0, total)
         self.progress.setValue(done)
+        self.progress.setFormat(time_left(now - self._progress_started, done, total))
 
     def _on_restore_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy or self.fit_stage.busy)
         self.progress.setValue(0)
+        self._progress_started = None
         self.cancel_button.setEnabled(busy or self.fit_stage.busy)
         self._refresh_captions()
         if not busy:

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 
 from engine import decode_jpeg, encode_jpeg, psnr, ssim
 from gui.app import SAMPLE_IMAGE
-from gui.captions import adaptation_label
+from gui.captions import adaptation_label, time_left
 from gui.document import Role
 from gui.jobs import BLIND_NOTE, REGION_NOTE
 from gui.main_window import MainWindow
@@ -264,3 +264,21 @@ def test_blind_the_restored_image_comes_before_the_descriptor_maps(qtbot, window
     preview, image, caption_text = shown[0]
     assert preview.note == BLIND_NOTE and "blind" in caption_text
     assert np.array_equal(image, doc.restored.restored) and doc.restored.symbols is not None
+
+
+def test_progress_says_how_long_is_left() -> None:
+    assert time_left(0.2, 1, 10) == "10 %"
+    assert time_left(4.0, 2, 10) == "20 % · about 16 s left"
+    assert time_left(4.0, 99, 100) == "99 % · under 1 s left"
+    assert time_left(4.0, 10, 10) == "100 %"
+
+
+def test_the_progress_bar_shows_the_time_left_of_the_running_job(qtbot, window, monkeypatch):
+    wait_idle(qtbot, window)
+    times = [100.0, 102.0, 104.0]
+    monkeypatch.setattr("gui.main_window.time.monotonic", lambda: times.pop(0) if times else 104.0)
+    window._on_progress(0, 4)
+    window._on_progress(1, 4)
+    assert window.progress.format() == "25 % · about 6 s left"
+    window._on_progress(0, 4)
+    assert window.progress.format() == "0 %", "a job that starts over restarts the clock"
