@@ -18,6 +18,7 @@ from engine.jpeg_io import decode_jpeg, encode_jpeg
 from engine.metrics import psnr, ssim
 from engine.pipeline import Codec, CompressResult, Received, RestoreResult
 from engine.resources import SAMPLE_IMAGE, installed_models, measured_side_vs_blind
+from engine.side_files import SIDECAR_SUFFIX, SideInformation, find_side_information, sidecar_path
 from engine.sidecar import SidecarHeader
 from engine.sidecar import parse_header as read_sidecar_header
 from engine.tiling import Cancelled
@@ -29,6 +30,7 @@ __all__ = [
     "LAMBDA_MIN",
     "PRESETS",
     "SAMPLE_IMAGE",
+    "SIDECAR_SUFFIX",
     "BatchDone",
     "BatchJob",
     "BatchSummary",
@@ -38,12 +40,14 @@ __all__ = [
     "LoadedImage",
     "Received",
     "RestoreResult",
+    "SideInformation",
     "SideJPEGError",
     "SidecarHeader",
     "available_devices",
     "decode_jpeg",
     "embed_sidecar",
     "encode_jpeg",
+    "find_side_information",
     "installed_models",
     "load_image",
     "measured_side_vs_blind",
@@ -51,6 +55,7 @@ __all__ = [
     "psnr",
     "read_sidecar_header",
     "run_batch",
+    "sidecar_path",
     "split_embedded",
     "ssim",
     "write_files",

@@ -15,18 +15,19 @@ from engine import (
     BatchSummary,
     Cancelled,
     SideJPEGError,
+    find_side_information,
     installed_models,
     load_image,
     plan_batch,
     psnr,
     read_sidecar_header,
     run_batch,
-    split_embedded,
+    sidecar_path,
     write_files,
 )
 from gui.captions import file_size
 from gui.document import Settings
-from gui.files import OPEN_SUFFIXES, export_png, sidecar_path
+from gui.files import OPEN_SUFFIXES, export_png
 from gui.jobs import CodecCache, JobContext
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
@@ -131,15 +132,14 @@ def run_request(codecs: CodecCache, request: BatchRequest, ctx: JobContext) -> B
 
     def restore(job: BatchJob) -> BatchDone:
         data = _read(job.source)
-        plain, embedded = split_embedded(data)
-        beside = sidecar_path(job.source)
-        sidecar = (_read(beside) if beside.is_file() else embedded) if settings.use_sidecar else None
+        found = find_side_information(job.source, data)
+        sidecar = found.sidecar if settings.use_sidecar else None
         preset = settings.preset
         if sidecar is not None:
             preset = installed_models().get(read_sidecar_header(sidecar).model_id.hex(), preset)
-        res = codecs.get(preset, settings.device).restore(plain, sidecar, cancel=ctx.cancel)
+        res = codecs.get(preset, settings.device).restore(found.jpeg, sidecar, cancel=ctx.cancel)
         export_png(job.outputs[0], res.image)
-        size_in = len(data) + (len(sidecar) if sidecar is not None and sidecar is not embedded else 0)
+        size_in = len(data) + (found.file_bytes if settings.use_sidecar else 0)
         height, width = res.image.shape[:2]
         return BatchDone(size_in, job.outputs[0].stat().st_size, size_in * 8 / (width * height))
 

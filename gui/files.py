@@ -11,8 +11,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QSettings
 
-from engine import embed_sidecar, write_files
-from gui.jobs import SIDECAR_SUFFIX
+from engine import embed_sidecar, sidecar_path, write_files
 
 OPEN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 OPEN_FILTER = f"Images ({' '.join('*' + s for s in OPEN_SUFFIXES)});;All files (*)"
@@ -20,11 +19,6 @@ JPEG_FILTER = "JPEG (*.jpg *.jpeg)"
 PNG_FILTER = "PNG image (*.png)"
 RECENT_KEY = "recent_files"
 RECENT_MAX = 10
-
-
-def sidecar_path(jpeg_path: Path) -> Path:
-    """Where the sidecar of ``photo.jpg`` lives: ``photo.jpg.side``."""
-    return jpeg_path.with_name(jpeg_path.name + SIDECAR_SUFFIX)
 
 
 def with_suffix(path: Path, suffixes: tuple[str, ...]) -> Path:

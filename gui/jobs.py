@@ -21,18 +21,17 @@ from engine import (
     SideJPEGError,
     decode_jpeg,
     encode_jpeg,
+    find_side_information,
     installed_models,
     load_image,
     psnr,
     read_sidecar_header,
-    split_embedded,
     ssim,
 )
 from gui.document import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Source
 
 Progress = Callable[[int, int], None]
 
-SIDECAR_SUFFIX = ".side"
 SSIM_WINDOW = 11
 """Side of ``engine.ssim``'s Gaussian window."""
 SSIM_BAND = 4
@@ -129,15 +128,13 @@ def load_source(path: Path, as_received: bool = False) -> Source:
     any other image is an original to compress. ``as_received`` treats every JPEG as received."""
     data = _read(path)
     if data[:2] == b"\xff\xd8":
-        plain, sidecar = split_embedded(data)
-        found = "side information embedded"
-        beside = path.with_name(path.name + SIDECAR_SUFFIX)
-        if sidecar is None and beside.is_file():
-            sidecar, found = _read(beside), f"sidecar {beside.name}"
-        if sidecar is not None or as_received:
-            found = found if sidecar is not None else "no side information: restored blind"
+        found = find_side_information(path, data)
+        if found.sidecar is not None or as_received:
+            where = {None: "no side information: restored blind", "embedded": "side information embedded"}
+            note = where.get(found.where, f"sidecar {found.where}")
             return Source(
-                path, None, plain, sidecar, decode_jpeg(plain), (f"received JPEG, {found}",), _header(sidecar),
+                path, None, found.jpeg, found.sidecar, decode_jpeg(found.jpeg), (f"received JPEG, {note}",),
+                _header(found.sidecar),
             )
     elif as_received:
         raise SideJPEGError(f"{path.name}: not a JPEG file")

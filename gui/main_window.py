@@ -28,7 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import GPU_PRESET, PRESETS, SideJPEGError, available_devices, measured_side_vs_blind
+from engine import (
+    GPU_PRESET,
+    PRESETS,
+    SIDECAR_SUFFIX,
+    SideJPEGError,
+    available_devices,
+    measured_side_vs_blind,
+    sidecar_path,
+)
 from gui import files, preferences
 from gui.about import AboutDialog
 from gui.batch_dialog import BatchDialog
@@ -405,9 +413,9 @@ class MainWindow(QMainWindow):
         """``photo.jpg`` plus ``photo.jpg.side``."""
         out = self.document.restored
         path = self._save_target("Export JPEG + sidecar", (".jpg", ".jpeg"), files.JPEG_FILTER)
-        if path is None or not self._may_overwrite(files.sidecar_path(path)):
+        if path is None or not self._may_overwrite(sidecar_path(path)):
             return False
-        return self._write(f"{path.name} + {path.name}{files.SIDECAR_SUFFIX}",
+        return self._write(f"{path.name} + {path.name}{SIDECAR_SUFFIX}",
                            lambda: files.export_pair(path, out.jpeg, out.sidecar))
 
     def export_embedded(self) -> bool:

@@ -33,6 +33,7 @@ from engine.image_io import SUPPORTED_SUFFIXES, load_image
 from engine.metadata import insert_metadata
 from engine.metrics import psnr
 from engine.pipeline import Codec
+from engine.side_files import sidecar_path
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -73,7 +74,7 @@ def check_settings(args: argparse.Namespace) -> None:
 def outputs_of(source: Path, args: argparse.Namespace, folder: Path | None) -> tuple[Path, Path | None]:
     """The JPEG and the sidecar (None when embedded) that ``source`` compresses to."""
     out = Path(args.output) if args.output else default_output(source, folder)
-    side = None if args.embed else Path(args.side) if args.side else Path(f"{out}.side")
+    side = None if args.embed else Path(args.side) if args.side else sidecar_path(out)
     if side is not None and side.resolve() == out.resolve():
         raise SideJPEGError(f"{out}: the JPEG and its sidecar cannot be the same file")
     return out, side

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from engine.coding import adaptation as adapt
 from engine.commands.common import read_input
-from engine.container import check_jpeg_size, split_embedded
+from engine.container import check_jpeg_size
 from engine.jpeg_io import open_jpeg, params_of
 from engine.resources import installed_models
+from engine.side_files import find_side_information
 from engine.sidecar import MAGIC, SidecarHeader, check_belongs, unpack
 
 
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path}: SideJPEG sidecar")
         print("\n".join(describe_sidecar(header, len(data), adaptation)))
         return 0
-    plain, embedded = split_embedded(data)
+    found = find_side_information(path, data)
+    plain = found.jpeg
     check_jpeg_size(plain)
     image = open_jpeg(plain)
     params = params_of(image)
@@ -59,10 +61,7 @@ def run(args: argparse.Namespace) -> int:
         f"  mean quantiser step luma {params.luma_step:.1f}, chroma {params.chroma_step:.1f}, "
         f"sampling {params.subsampling}"
     )
-    beside = Path(f"{path}.side")
-    sidecar, where = (embedded, "embedded") if embedded is not None else (None, None)
-    if sidecar is None and beside.is_file():
-        sidecar, where = read_input(beside), str(beside)
+    sidecar, where = found.sidecar, found.where
     if sidecar is None:
         print("  no side information (restored blindly)")
         return 0

@@ -27,10 +27,10 @@ from engine.commands.common import (
     write_outputs,
 )
 from engine.config import DEFAULT_PRESET
-from engine.container import split_embedded
 from engine.metadata import ImageMetadata, png_save_options, read_metadata
 from engine.pipeline import Codec, RestoreResult
 from engine.resources import installed_models
+from engine.side_files import SideInformation, find_side_information
 from engine.sidecar import parse_header
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
@@ -52,14 +52,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     add_model_args(p, preset_default=None)
 
 
-def find_sidecar(source: Path, embedded: bytes | None, explicit: str | None) -> bytes | None:
-    """The sidecar to use: the one named, else INPUT.side, else the embedded one (None if none)."""
-    if explicit:
-        return read_input(explicit)
-    beside = Path(f"{source}.side")
-    if beside.is_file():
-        return read_input(beside)
-    return embedded
+def find_sidecar(source: Path, data: bytes, explicit: str | None) -> SideInformation:
+    """The side information to use: the sidecar named, else the one found for the JPEG
+    (``engine.side_files.find_side_information``)."""
+    found = find_side_information(source, data)
+    return SideInformation(found.jpeg, read_input(explicit), explicit) if explicit else found
 
 
 def choose_preset(requested: str | None, sidecar: bytes | None) -> str:
@@ -91,13 +88,12 @@ def restore_file(
     """Restore one JPEG and write its PNG atomically: the result and the bytes read (JPEG and sidecar)."""
     check_writable(out, args.force, inputs=(source,))
     jpeg = read_input(source)
-    plain, embedded = split_embedded(jpeg)
-    sidecar = None if args.blind else find_sidecar(source, embedded, args.side)
-    result = codecs(choose_preset(args.preset, sidecar)).restore(plain, sidecar)
-    meta = read_metadata(plain)
+    found = find_sidecar(source, jpeg, args.side)
+    sidecar = None if args.blind else found.sidecar
+    result = codecs(choose_preset(args.preset, sidecar)).restore(found.jpeg, sidecar)
+    meta = read_metadata(found.jpeg)
     write_outputs([(out, encode_png(result.image, meta.stripped() if args.strip_metadata else meta))])
-    sidecar_file_bytes = len(sidecar) if sidecar is not None and sidecar is not embedded else 0
-    return result, len(jpeg) + sidecar_file_bytes
+    return result, len(jpeg) + (0 if args.blind else found.file_bytes)
 
 
 def run(args: argparse.Namespace) -> int:
