@@ -68,9 +68,9 @@ class Encoder:
         encoded = self.never_worse(
             original, decoded, conditioning, symbols, _stage(progress, 1, stages), cancel, observe
         )
-        if stats is None or encoded.symbols is not symbols:
-            return encoded
-        return self.adapt(original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, 3), cancel)
+        if stats is None or not np.array_equal(encoded.symbols, symbols):
+            return encoded  # no adaptation, or the check changed the map the statistics were gathered for
+        return self.adapt(original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, stages), cancel)
 
     def choose(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,

@@ -33,13 +33,19 @@ class SideInformation:
         return len(self.sidecar) if self.sidecar is not None and self.where != "embedded" else 0
 
 
-def read_sidecar_file(path: Path) -> bytes:
+def read_limited(path: str | Path, limit: int) -> bytes:
+    """A file's bytes; a missing file, a folder, or a file over ``limit`` bytes is refused before reading."""
+    path = Path(path)
+    if not path.exists():
+        raise SideJPEGError(f"{path}: no such file")
+    if not path.is_file():
+        raise SideJPEGError(f"{path}: not a file")
     try:
-        if path.stat().st_size > MAX_SIDECAR_BYTES:
-            raise SideJPEGError(f"{path.name}: too large for a sidecar ({path.stat().st_size:,} bytes)")
+        if path.stat().st_size > limit:
+            raise SideJPEGError(f"{path}: file is too large ({path.stat().st_size:,} bytes)")
         return path.read_bytes()
     except OSError as exc:
-        raise SideJPEGError(f"{path.name}: cannot read file: {exc.strerror or exc}") from None
+        raise SideJPEGError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def find_side_information(path: Path, data: bytes) -> SideInformation:
@@ -49,5 +55,5 @@ def find_side_information(path: Path, data: bytes) -> SideInformation:
     plain, embedded = split_embedded(data)
     beside = sidecar_path(path)
     if beside.is_file():
-        return SideInformation(plain, read_sidecar_file(beside), beside.name)
+        return SideInformation(plain, read_limited(beside, MAX_SIDECAR_BYTES), beside.name)
     return SideInformation(plain, embedded, None if embedded is None else "embedded")

@@ -11,6 +11,7 @@ from engine.atomic import write_files
 from engine.config import DEFAULT_PRESET, PRESETS
 from engine.errors import SideJPEGError
 from engine.pipeline import Codec
+from engine.side_files import read_limited
 
 
 def add_model_args(parser: argparse.ArgumentParser, preset_default: str | None = DEFAULT_PRESET) -> None:
@@ -73,17 +74,7 @@ MAX_INPUT_BYTES = 1 << 29
 
 
 def read_input(path: str | Path) -> bytes:
-    path = Path(path)
-    if not path.exists():
-        raise SideJPEGError(f"{path}: no such file")
-    if not path.is_file():
-        raise SideJPEGError(f"{path}: not a file")
-    try:
-        if path.stat().st_size > MAX_INPUT_BYTES:
-            raise SideJPEGError(f"{path}: file is too large ({path.stat().st_size:,} bytes)")
-        return path.read_bytes()
-    except OSError as exc:
-        raise SideJPEGError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return read_limited(path, MAX_INPUT_BYTES)
 
 
 def check_writable(path: Path, force: bool, inputs: tuple[Path, ...] = ()) -> None:
