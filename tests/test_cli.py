@@ -17,6 +17,7 @@ from engine.metrics import psnr
 
 JSON_KEYS = {
     "adaptation",
+    "adaptation_gain_db",
     "jpeg_bytes",
     "side_bytes",
     "width",

@@ -109,6 +109,7 @@ def compress_file(
         "lam": result.lam,
         "metadata": list(meta.kinds),
         "adaptation": list(result.adaptation.sent),
+        "adaptation_gain_db": result.adaptation_gain_db,
     }
     return report, loaded.notes
 
@@ -152,5 +153,6 @@ def print_report(report: dict, notes: tuple[str, ...], out: Path, side: Path | N
         f"bpp  JPEG {report['bpp_jpeg']:.4f}  sidecar {report['bpp_side']:.4f} {share}  total {report['bpp_total']:.4f}"
     )
     print(f"PSNR JPEG {report['psnr_jpeg']:.2f} dB  restored {report['psnr_restored']:.2f} dB  (RGB, whole image)")
-    adapted = ", ".join(report["adaptation"]) or "none (it would not pay for this image)"
-    print(f"adaptation: {adapted}")
+    adapted = ", ".join(report["adaptation"])
+    bought = f"{adapted} (+{report['adaptation_gain_db']:.2f} dB)" if adapted else "none (it would not pay here)"
+    print(f"adaptation: {bought}")
