@@ -15,6 +15,7 @@ from engine.errors import SideJPEGError
 from engine.image_io import LoadedImage, load_image
 from engine.inference import available_devices
 from engine.jpeg_io import decode_jpeg, encode_jpeg
+from engine.metadata import ImageMetadata, insert_metadata, png_save_options, read_metadata
 from engine.metrics import psnr, ssim
 from engine.pipeline import Codec, CompressResult, Received, RestoreResult
 from engine.resources import SAMPLE_IMAGE, installed_models, measured_side_vs_blind
@@ -37,6 +38,7 @@ __all__ = [
     "Cancelled",
     "Codec",
     "CompressResult",
+    "ImageMetadata",
     "LoadedImage",
     "Received",
     "RestoreResult",
@@ -48,11 +50,14 @@ __all__ = [
     "embed_sidecar",
     "encode_jpeg",
     "find_side_information",
+    "insert_metadata",
     "installed_models",
     "load_image",
     "measured_side_vs_blind",
     "plan_batch",
+    "png_save_options",
     "psnr",
+    "read_metadata",
     "read_sidecar_header",
     "run_batch",
     "sidecar_path",

@@ -16,10 +16,12 @@ from engine import (
     Cancelled,
     SideJPEGError,
     find_side_information,
+    insert_metadata,
     installed_models,
     load_image,
     plan_batch,
     psnr,
+    read_metadata,
     read_sidecar_header,
     run_batch,
     sidecar_path,
@@ -126,9 +128,10 @@ def run_request(codecs: CodecCache, request: BatchRequest, ctx: JobContext) -> B
         res = codecs.get(settings.preset, settings.device).compress(
             loaded.rgb, settings.quality, settings.lam, settings.subsampling, cancel=ctx.cancel
         )
-        write_files(list(zip(job.outputs, (res.jpeg, res.sidecar), strict=True)))
+        jpeg = insert_metadata(res.jpeg, loaded.metadata)
+        write_files(list(zip(job.outputs, (jpeg, res.sidecar), strict=True)))
         size_in = job.source.stat().st_size
-        return BatchDone(size_in, len(res.jpeg) + len(res.sidecar), res.bpp_total, psnr(loaded.rgb, res.restored))
+        return BatchDone(size_in, len(jpeg) + len(res.sidecar), res.bpp_total, psnr(loaded.rgb, res.restored))
 
     def restore(job: BatchJob) -> BatchDone:
         data = _read(job.source)
@@ -138,7 +141,7 @@ def run_request(codecs: CodecCache, request: BatchRequest, ctx: JobContext) -> B
         if sidecar is not None:
             preset = installed_models().get(read_sidecar_header(sidecar).model_id.hex(), preset)
         res = codecs.get(preset, settings.device).restore(found.jpeg, sidecar, cancel=ctx.cancel)
-        export_png(job.outputs[0], res.image)
+        export_png(job.outputs[0], res.image, read_metadata(found.jpeg))
         size_in = len(data) + (found.file_bytes if settings.use_sidecar else 0)
         height, width = res.image.shape[:2]
         return BatchDone(size_in, job.outputs[0].stat().st_size, size_in * 8 / (width * height))

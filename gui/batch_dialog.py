@@ -32,7 +32,7 @@ from gui.workers import Stage
 NOTE = (
     "Outputs are named as the command line names them (STEM.jpg + STEM.jpg.side; STEM.png in an output folder, "
     "else STEM.restored.png). Files whose outputs exist are skipped, so a stopped batch resumes. "
-    "Metadata (EXIF, XMP, colour profile) is not copied yet: use the command line to keep it."
+    "EXIF, XMP and colour profiles are kept."
 )
 
 

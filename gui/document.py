@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import enum
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine import DEFAULT_PRESET, SidecarHeader
+from engine import DEFAULT_PRESET, ImageMetadata, SidecarHeader
 
 BLOCK = 16
 """Pixels per side of the block one artifact descriptor covers."""
@@ -57,6 +57,8 @@ class Source:
     notes: tuple[str, ...] = ()
     header: SidecarHeader | None = None
     """The received sidecar's header (None without one, or when it does not parse: restoring reports why)."""
+    metadata: ImageMetadata = field(default_factory=ImageMetadata)
+    """The EXIF, XMP and colour profile of the opened original, which exports carry (a received JPEG has its own)."""
 
     @property
     def received(self) -> bool:

@@ -11,7 +11,9 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QSettings
 
-from engine import embed_sidecar, sidecar_path, write_files
+from engine import ImageMetadata, embed_sidecar, insert_metadata, png_save_options, sidecar_path, write_files
+
+NO_METADATA = ImageMetadata()
 
 OPEN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 OPEN_FILTER = f"Images ({' '.join('*' + s for s in OPEN_SUFFIXES)});;All files (*)"
@@ -26,22 +28,25 @@ def with_suffix(path: Path, suffixes: tuple[str, ...]) -> Path:
     return path if path.suffix.lower() in suffixes else path.with_name(path.name + suffixes[0])
 
 
-def export_pair(jpeg_path: Path, jpeg: bytes, sidecar: bytes) -> tuple[Path, Path]:
-    """Write ``photo.jpg`` and ``photo.jpg.side`` together: both or neither (``engine.write_files``)."""
+def export_pair(
+    jpeg_path: Path, jpeg: bytes, sidecar: bytes, meta: ImageMetadata = NO_METADATA
+) -> tuple[Path, Path]:
+    """Write ``photo.jpg`` (with the original's ``meta``) and ``photo.jpg.side`` together: both or neither
+    (``engine.write_files``). The sidecar's JPEG hash leaves metadata out, so it still belongs."""
     side_path = sidecar_path(jpeg_path)
-    write_files([(jpeg_path, jpeg), (side_path, sidecar)])
+    write_files([(jpeg_path, insert_metadata(jpeg, meta)), (side_path, sidecar)])
     return jpeg_path, side_path
 
 
-def export_embedded(path: Path, jpeg: bytes, sidecar: bytes) -> Path:
-    """Write one JPEG that carries the side information in an application segment."""
-    write_files([(path, embed_sidecar(jpeg, sidecar))])
+def export_embedded(path: Path, jpeg: bytes, sidecar: bytes, meta: ImageMetadata = NO_METADATA) -> Path:
+    """Write one JPEG that carries the original's ``meta`` and the side information in application segments."""
+    write_files([(path, embed_sidecar(insert_metadata(jpeg, meta), sidecar))])
     return path
 
 
-def export_png(path: Path, rgb: np.ndarray) -> Path:
+def export_png(path: Path, rgb: np.ndarray, meta: ImageMetadata = NO_METADATA) -> Path:
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
+    Image.fromarray(rgb).save(buffer, format="PNG", **png_save_options(meta))
     write_files([(path, buffer.getvalue())])
     return path
 

@@ -25,6 +25,7 @@ from engine import (
     installed_models,
     load_image,
     psnr,
+    read_metadata,
     read_sidecar_header,
     ssim,
 )
@@ -134,12 +135,13 @@ def load_source(path: Path, as_received: bool = False) -> Source:
             note = where.get(found.where, f"sidecar {found.where}")
             return Source(
                 path, None, found.jpeg, found.sidecar, decode_jpeg(found.jpeg), (f"received JPEG, {note}",),
-                _header(found.sidecar),
+                _header(found.sidecar), read_metadata(found.jpeg),
             )
     elif as_received:
         raise SideJPEGError(f"{path.name}: not a JPEG file")
     loaded = load_image(data)
-    return Source(path, np.require(loaded.rgb, requirements=["C", "W"]), notes=tuple(loaded.notes))
+    rgb = np.require(loaded.rgb, requirements=["C", "W"])
+    return Source(path, rgb, notes=tuple(loaded.notes), metadata=loaded.metadata)
 
 
 def _header(sidecar: bytes | None) -> SidecarHeader | None:

@@ -32,6 +32,7 @@ from engine import (
     GPU_PRESET,
     PRESETS,
     SIDECAR_SUFFIX,
+    ImageMetadata,
     SideJPEGError,
     available_devices,
     measured_side_vs_blind,
@@ -415,19 +416,29 @@ class MainWindow(QMainWindow):
         path = self._save_target("Export JPEG + sidecar", (".jpg", ".jpeg"), files.JPEG_FILTER)
         if path is None or not self._may_overwrite(sidecar_path(path)):
             return False
+        meta = self._added_metadata()
         return self._write(f"{path.name} + {path.name}{SIDECAR_SUFFIX}",
-                           lambda: files.export_pair(path, out.jpeg, out.sidecar))
+                           lambda: files.export_pair(path, out.jpeg, out.sidecar, meta))
 
     def export_embedded(self) -> bool:
         """One JPEG that carries its side information."""
         out = self.document.restored
         path = self._save_target("Export JPEG with embedded side info", (".jpg", ".jpeg"), files.JPEG_FILTER)
-        return path is not None and self._write(path.name, lambda: files.export_embedded(path, out.jpeg, out.sidecar))
+        meta = self._added_metadata()
+        return path is not None and self._write(
+            path.name, lambda: files.export_embedded(path, out.jpeg, out.sidecar, meta)
+        )
+
+    def _added_metadata(self) -> ImageMetadata:
+        """What a JPEG export adds: the original's EXIF, XMP and profile (a received JPEG carries its own)."""
+        source = self.document.source
+        return files.NO_METADATA if source.received else source.metadata
 
     def export_png(self) -> bool:
         out = self.document.restored
         path = self._save_target("Export restored PNG", (".png",), files.PNG_FILTER)
-        return path is not None and self._write(path.name, lambda: files.export_png(path, out.restored))
+        meta = self.document.source.metadata
+        return path is not None and self._write(path.name, lambda: files.export_png(path, out.restored, meta))
 
     def _set_exports_enabled(self, enabled: bool) -> None:
         has_side = enabled and self.document.restored.sidecar is not None

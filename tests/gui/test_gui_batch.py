@@ -8,7 +8,7 @@ import pytest
 from gui_helpers import WAIT_MS
 from PIL import Image
 
-from engine import decode_jpeg, psnr
+from engine import decode_jpeg, insert_metadata, load_image, psnr
 from gui.batch import BatchRequest, Mode, run_request
 from gui.document import Settings
 from gui.jobs import JobContext
@@ -19,7 +19,9 @@ def folder(tmp_path: Path, crop: np.ndarray) -> Path:
     """Two images and a file that only looks like one."""
     images = tmp_path / "photos"
     images.mkdir()
-    Image.fromarray(crop).save(images / "a.png")
+    exif = Image.Exif()
+    exif[0x010F] = "Batch Camera"
+    Image.fromarray(crop).save(images / "a.png", exif=exif.tobytes())
     Image.fromarray(np.ascontiguousarray(crop[:64, :80])).save(images / "b.png")
     (images / "broken.png").write_bytes(b"not a PNG at all")
     return images
@@ -47,7 +49,9 @@ def test_compress_then_restore_a_folder_from_the_app(qtbot, window, folder, crop
     assert "broken.png: " in text and "mean PSNR" in text
     settings = window.document.settings
     res = fast_codec.compress(crop, settings.quality, settings.lam, settings.subsampling)
-    assert (folder / "a.jpg").read_bytes() == res.jpeg  # what the window (and the CLI) would write
+    meta = load_image(folder / "a.png").metadata
+    assert (folder / "a.jpg").read_bytes() == insert_metadata(res.jpeg, meta)  # what the CLI writes too
+    assert meta.kinds == ("EXIF",)
     assert (folder / "a.jpg.side").read_bytes() == res.sidecar
     assert (folder / "b.jpg").is_file() and not (folder / "broken.jpg").exists()
     assert window.batch_dialog.progress.value() == window.batch_dialog.progress.maximum() == 3
@@ -58,6 +62,7 @@ def test_compress_then_restore_a_folder_from_the_app(qtbot, window, folder, crop
     assert title == "Batch done" and text.startswith("2 files: 2 done")
     restored = np.array(Image.open(out / "a.png"))
     assert np.array_equal(restored, fast_codec.restore(res.jpeg, res.sidecar).image)
+    assert load_image(out / "a.png").metadata.kinds == ("EXIF",)
     assert psnr(crop, restored) > psnr(crop, decode_jpeg(res.jpeg))
 
     title, text = run_batch_dialog(qtbot, window, folder, Mode.COMPRESS)[0]  # a rerun skips what is done

@@ -10,7 +10,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
-from engine import encode_jpeg, load_image, split_embedded
+from engine import encode_jpeg, load_image, read_metadata, split_embedded
 from gui.document import Role
 from gui.files import export_pair, export_png
 
@@ -116,9 +116,10 @@ def test_exports_replace_whole_files_with_the_modes_the_cli_gives(tmp_path):
     """Exports go through the engine's one writer: whole files, no temporaries left, and the mode a plainly
     created file gets (the CLI's), not a temporary file's 0600."""
     jpeg = tmp_path / "a.jpg"
-    export_pair(jpeg, b"first", b"side")
-    export_pair(jpeg, b"second", b"side 2")
-    assert jpeg.read_bytes() == b"second" and (tmp_path / "a.jpg.side").read_bytes() == b"side 2"
+    first, second = (encode_jpeg(np.zeros((8, 8, 3), np.uint8), q) for q in (50, 60))
+    export_pair(jpeg, first, b"side")
+    export_pair(jpeg, second, b"side 2")
+    assert jpeg.read_bytes() == second and (tmp_path / "a.jpg.side").read_bytes() == b"side 2"
     png = export_png(tmp_path / "b.png", np.zeros((4, 4, 3), np.uint8))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "a.jpg.side", "b.png"]
     umask = os.umask(0)
@@ -137,3 +138,26 @@ def test_a_plain_jpeg_opened_as_received_is_restored_blind(qtbot, window, tmp_pa
     assert window.document.source.received and window.document.restored.blind
     assert "blind" in window.panes[Role.RESTORED].overlay.text()
     assert np.array_equal(window.document.restored.restored, fast_codec.restore(path.read_bytes()).image)
+
+
+def test_exports_keep_the_originals_metadata_and_the_sidecar_still_belongs(
+    qtbot, window, monkeypatch, tmp_path, crop, fast_codec
+):
+    exif = Image.Exif()
+    exif[0x010F] = "SideJPEG Test Camera"
+    source = tmp_path / "camera.png"
+    Image.fromarray(crop).save(source, exif=exif.tobytes())
+    open_and_wait(qtbot, window, source)
+    assert window.document.source.metadata.exif
+    out = window.document.restored
+    save_to(monkeypatch, window, tmp_path / "photo.jpg")
+    assert window.export_pair()
+    jpeg, side = (tmp_path / "photo.jpg").read_bytes(), (tmp_path / "photo.jpg.side").read_bytes()
+    assert read_metadata(jpeg).kinds == ("EXIF",) and b"SideJPEG Test Camera" in jpeg
+    assert np.array_equal(fast_codec.restore(jpeg, side).image, out.restored)
+    save_to(monkeypatch, window, tmp_path / "single")
+    assert window.export_embedded()
+    assert read_metadata((tmp_path / "single.jpg").read_bytes()).kinds == ("EXIF",)
+    save_to(monkeypatch, window, tmp_path / "restored.png")
+    assert window.export_png()
+    assert load_image(tmp_path / "restored.png").metadata.kinds == ("EXIF",)
