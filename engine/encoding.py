@@ -15,6 +15,7 @@ from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
 from engine.inference import Inference, Observer
 from engine.models.adaptation import basis, basis_size
+from engine.models.corrections import block_mask
 from engine.tiling import CancelEvent, Progress, Tile, padded_crop
 
 
@@ -125,8 +126,10 @@ class Encoder:
         outside the blocks that keep the JPEG's pixels."""
         height, width = decoded.shape[:2]
         keep = self.net.config.keep_symbol
-        kept = np.zeros(symbols.shape, dtype=bool) if keep is None else symbols == keep
-        pixels_kept = np.repeat(np.repeat(kept, BLOCK, axis=0), BLOCK, axis=1)
+        sent = torch.from_numpy(symbols)[None]
+        pixels_kept = block_mask(sent, keep)[0, 0] if keep is not None else torch.zeros(
+            tuple(BLOCK * n for n in symbols.shape), dtype=torch.bool
+        )
 
         def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
             (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
@@ -134,7 +137,7 @@ class Encoder:
             rows, cols = slice(a - oa, b - oa), slice(c - oc, d - oc)
             target = self.inference.tensor(padded_crop(original, tile.outer))[0, :, rows, cols]
             features = basis(h.float(), restored.float(), jpeg)[0, :, rows, cols]
-            use = torch.from_numpy(~pixels_kept[a:b, c:d]).to(features.device)
+            use = ~pixels_kept[a:b, c:d].to(features.device)
             error = (target - restored.float()[0, :, rows, cols])[:, use]
             stats.add(features[:, use].T, error.T)
 

@@ -33,6 +33,13 @@ def step(exponent: int) -> float:
     return 2.0 ** -(FINEST_STEP + exponent)
 
 
+def _steps(size: int, feature_exponent: int, residual_exponent: int) -> np.ndarray:
+    """The quantiser step of each of a channel's ``size`` weights."""
+    steps = np.full(size, step(feature_exponent))
+    steps[-RESIDUAL_WEIGHTS:] = step(residual_exponent)
+    return steps
+
+
 @dataclass(frozen=True)
 class ChannelWeights:
     """One channel's quantised weights: ``values * step`` (the features' exponent for the first
@@ -43,8 +50,7 @@ class ChannelWeights:
     values: tuple[int, ...]
 
     def weights(self) -> np.ndarray:
-        steps = np.full(len(self.values), step(self.feature_exponent))
-        steps[-RESIDUAL_WEIGHTS:] = step(self.residual_exponent)
+        steps = _steps(len(self.values), self.feature_exponent, self.residual_exponent)
         return np.asarray(self.values, dtype=np.float64) * steps
 
 
@@ -189,8 +195,7 @@ def _sse_change(stats: Statistics, weights: np.ndarray) -> float:
 
 
 def _quantised(target: np.ndarray, feature_exponent: int, residual_exponent: int) -> ChannelWeights:
-    steps = np.full(len(target), step(feature_exponent))
-    steps[-RESIDUAL_WEIGHTS:] = step(residual_exponent)
+    steps = _steps(len(target), feature_exponent, residual_exponent)
     values = np.clip(np.round(target / steps), -MAX_VALUE, MAX_VALUE).astype(np.int64)
     return ChannelWeights(feature_exponent, residual_exponent, tuple(int(v) for v in values))
 
