@@ -19,7 +19,7 @@ from engine.metadata import ImageMetadata, insert_metadata, png_save_options, re
 from engine.metrics import psnr, ssim
 from engine.pipeline import Codec, CompressResult, Received, RestoreResult
 from engine.resources import SAMPLE_IMAGE, installed_models, measured_side_vs_blind
-from engine.side_files import SIDECAR_SUFFIX, SideInformation, find_side_information, sidecar_path
+from engine.side_files import SIDECAR_SUFFIX, SideInformation, find_side_information, read_limited, sidecar_path
 from engine.sidecar import SidecarHeader
 from engine.sidecar import parse_header as read_sidecar_header
 from engine.tiling import Cancelled
@@ -57,6 +57,7 @@ __all__ = [
     "plan_batch",
     "png_save_options",
     "psnr",
+    "read_limited",
     "read_metadata",
     "read_sidecar_header",
     "run_batch",

@@ -9,6 +9,8 @@ from engine.container import split_embedded
 from engine.errors import SideJPEGError
 
 SIDECAR_SUFFIX = ".side"
+MAX_INPUT_BYTES = 1 << 29
+"""Largest input file read (512 MiB): far above any JPEG or sidecar of an image within the pixel limit."""
 MAX_SIDECAR_BYTES = 1 << 26
 """Largest sidecar file read (64 MiB): far above the sidecar of any image within the pixel limit."""
 
@@ -33,7 +35,7 @@ class SideInformation:
         return len(self.sidecar) if self.sidecar is not None and self.where != "embedded" else 0
 
 
-def read_limited(path: str | Path, limit: int) -> bytes:
+def read_limited(path: str | Path, limit: int = MAX_INPUT_BYTES) -> bytes:
     """A file's bytes; a missing file, a folder, or a file over ``limit`` bytes is refused before reading."""
     path = Path(path)
     if not path.exists():

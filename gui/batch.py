@@ -21,6 +21,7 @@ from engine import (
     load_image,
     plan_batch,
     psnr,
+    read_limited,
     read_metadata,
     read_sidecar_header,
     run_batch,
@@ -134,7 +135,7 @@ def run_request(codecs: CodecCache, request: BatchRequest, ctx: JobContext) -> B
         return BatchDone(size_in, len(jpeg) + len(res.sidecar), res.bpp_total, psnr(loaded.rgb, res.restored))
 
     def restore(job: BatchJob) -> BatchDone:
-        data = _read(job.source)
+        data = read_limited(job.source)
         found = find_side_information(job.source, data)
         sidecar = found.sidecar if settings.use_sidecar else None
         preset = settings.preset
@@ -161,10 +162,3 @@ def run_request(codecs: CodecCache, request: BatchRequest, ctx: JobContext) -> B
     jobs = plan_batch([str(request.folder)], suffixes, outputs, what)
     summary = run_batch(_UntilCancelled(jobs, ctx), work, request.force, request.mode.value)
     return BatchReport(summary, len(jobs))
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SideJPEGError(f"cannot read {path.name}: {exc.strerror or exc}") from None

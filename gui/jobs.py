@@ -25,6 +25,7 @@ from engine import (
     installed_models,
     load_image,
     psnr,
+    read_limited,
     read_metadata,
     read_sidecar_header,
     ssim,
@@ -117,17 +118,10 @@ def scaled_progress(progress: Progress, start: float, span: float, steps: int = 
     return report
 
 
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SideJPEGError(f"{path.name}: cannot read file: {exc.strerror or exc}") from None
-
-
 def load_source(path: Path, as_received: bool = False) -> Source:
     """Open a file: a JPEG with side information (embedded or ``.side`` beside it) opens as received;
     any other image is an original to compress. ``as_received`` treats every JPEG as received."""
-    data = _read(path)
+    data = read_limited(path)
     if data[:2] == b"\xff\xd8":
         found = find_side_information(path, data)
         if found.sidecar is not None or as_received:

@@ -11,7 +11,6 @@ from engine.atomic import write_files
 from engine.config import DEFAULT_PRESET, PRESETS
 from engine.errors import SideJPEGError
 from engine.pipeline import Codec
-from engine.side_files import read_limited
 
 
 def add_model_args(parser: argparse.ArgumentParser, preset_default: str | None = DEFAULT_PRESET) -> None:
@@ -67,14 +66,6 @@ def add_adaptation_arg(parser: argparse.ArgumentParser) -> None:
 def codec_loader(device: str, adapts: bool = True) -> Callable[[str], Codec]:
     """A Codec per preset, each loaded on first use and once only."""
     return functools.cache(lambda preset: Codec(preset, device, adapts=adapts))
-
-
-MAX_INPUT_BYTES = 1 << 29
-"""Largest input file read (512 MiB): far above any JPEG or sidecar of an image within the pixel limit."""
-
-
-def read_input(path: str | Path) -> bytes:
-    return read_limited(path, MAX_INPUT_BYTES)
 
 
 def check_writable(path: Path, force: bool, inputs: tuple[Path, ...] = ()) -> None:

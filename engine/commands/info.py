@@ -6,11 +6,10 @@ import argparse
 from pathlib import Path
 
 from engine.coding import adaptation as adapt
-from engine.commands.common import read_input
 from engine.container import check_jpeg_size
 from engine.jpeg_io import open_jpeg, params_of
 from engine.resources import installed_models
-from engine.side_files import find_side_information
+from engine.side_files import find_side_information, read_limited
 from engine.sidecar import MAGIC, SidecarHeader, check_belongs, unpack
 
 
@@ -44,7 +43,7 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
-    data = read_input(path)
+    data = read_limited(path)
     if data[:4] == MAGIC:
         header, _, adaptation = unpack(data)
         print(f"{path}: SideJPEG sidecar")

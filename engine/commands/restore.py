@@ -22,7 +22,6 @@ from engine.commands.common import (
     check_writable,
     codec_loader,
     out_dir,
-    read_input,
     single_input,
     write_outputs,
 )
@@ -30,7 +29,7 @@ from engine.config import DEFAULT_PRESET
 from engine.metadata import ImageMetadata, png_save_options, read_metadata
 from engine.pipeline import Codec, RestoreResult
 from engine.resources import installed_models
-from engine.side_files import SideInformation, find_side_information
+from engine.side_files import SideInformation, find_side_information, read_limited
 from engine.sidecar import parse_header
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
@@ -56,7 +55,7 @@ def find_sidecar(source: Path, data: bytes, explicit: str | None) -> SideInforma
     """The side information to use: the sidecar named, else the one found for the JPEG
     (``engine.side_files.find_side_information``)."""
     found = find_side_information(source, data)
-    return SideInformation(found.jpeg, read_input(explicit), explicit) if explicit else found
+    return SideInformation(found.jpeg, read_limited(explicit), explicit) if explicit else found
 
 
 def choose_preset(requested: str | None, sidecar: bytes | None) -> str:
@@ -87,7 +86,7 @@ def restore_file(
 ) -> tuple[RestoreResult, int]:
     """Restore one JPEG and write its PNG atomically: the result and the bytes read (JPEG and sidecar)."""
     check_writable(out, args.force, inputs=(source,))
-    jpeg = read_input(source)
+    jpeg = read_limited(source)
     found = find_sidecar(source, jpeg, args.side)
     sidecar = None if args.blind else found.sidecar
     result = codecs(choose_preset(args.preset, sidecar)).restore(found.jpeg, sidecar)
