@@ -20,6 +20,15 @@ def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
     wait_idle(qtbot, window)
 
 
+def reopen_as_received(qtbot, window: MainWindow, folder: Path) -> None:
+    """Open the current JPEG (without its sidecar) as a received file, and wait until it is shown restored."""
+    path = folder / "received.jpg"
+    path.write_bytes(window.document.restored.jpeg)
+    window.open_path(path, as_received=True)
+    qtbot.waitUntil(lambda: window.document.source.received and window.document.restored is not None, timeout=WAIT_MS)
+    wait_idle(qtbot, window)
+
+
 def overlay(window: MainWindow, role: Role) -> str:
     """The caption text on the side-by-side view of ``role``."""
     return window.panes[role].overlay.text()

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS, wait_idle
+from gui_helpers import WAIT_MS, reopen_as_received, wait_idle
 
 from gui.difference_map import DIFFERENCE_RANGE, difference_rgba, mean_absolute_difference, signed_difference
 from gui.document import Role
@@ -69,11 +69,7 @@ def test_the_split_view_shows_each_sides_difference(window, crop):
 
 
 def test_a_received_jpeg_has_no_difference_map(qtbot, window, tmp_path):
-    path = tmp_path / "received.jpg"
-    path.write_bytes(window.document.restored.jpeg)
-    window.open_path(path, as_received=True)
-    qtbot.waitUntil(lambda: window.document.source.received and window.document.restored is not None, timeout=WAIT_MS)
-    wait_idle(qtbot, window)
+    reopen_as_received(qtbot, window, tmp_path)
     choose_difference(window)
     assert not window.panes[Role.RESTORED].map_layer.isVisible()
     assert "no original" in window.legend.empty.text()

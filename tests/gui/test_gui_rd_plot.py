@@ -1,7 +1,7 @@
 """The RD plot: the views' own point, curves told apart and labelled by quality, curves kept across lambda."""
 
 import pytest
-from gui_helpers import overlay, wait_idle
+from gui_helpers import overlay, reopen_as_received, wait_idle
 
 from engine import decode_jpeg, encode_jpeg, psnr
 from gui.document import Role
@@ -98,11 +98,7 @@ def test_curves_are_kept_per_key_and_large_images_are_swept_scaled():
 
 
 def test_a_received_jpeg_has_no_curves(qtbot, window, tmp_path):
-    path = tmp_path / "received.jpg"
-    path.write_bytes(window.document.restored.jpeg)
-    window.open_path(path, as_received=True)
-    qtbot.waitUntil(lambda: window.document.source.received and window.document.restored is not None, timeout=60_000)
-    wait_idle(qtbot, window)
+    reopen_as_received(qtbot, window, tmp_path)
     assert all(len(item.getData()[0] if item.getData()[0] is not None else []) == 0
                for item in window.rd_plot.curves.values())
     assert marker(window, Curve.SIDE) is None and window.rd_plot.labels == []

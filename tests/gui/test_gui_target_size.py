@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from gui_helpers import WAIT_MS, wait_idle
+from gui_helpers import WAIT_MS, reopen_as_received, wait_idle
 
 from engine import Cancelled, encode_jpeg
 from gui.captions import file_size
@@ -78,11 +78,7 @@ def test_a_size_no_quality_reaches_is_a_dialog(qtbot, window, errors):
 
 
 def test_a_received_jpeg_has_no_target_size(qtbot, window, tmp_path):
-    path = tmp_path / "received.jpg"
-    path.write_bytes(window.document.restored.jpeg)
-    window.open_path(path, as_received=True)
-    qtbot.waitUntil(lambda: window.document.source.received and window.document.restored is not None, timeout=WAIT_MS)
-    wait_idle(qtbot, window)
+    reopen_as_received(qtbot, window, tmp_path)
     assert not window.encode.target.isEnabled()
     window.fit_to_size(10_000)
     assert not window.fit_stage.busy
