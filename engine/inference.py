@@ -49,6 +49,11 @@ def _cancellable(cancel: CancelEvent | None) -> Iterator[None]:
         _CANCEL.event = None
 
 
+def pixels(image: torch.Tensor) -> np.ndarray:
+    """A (1, 3, h, w) image in [0, 1] as (h, w, 3) uint8 pixels, rounded as the decoder rounds."""
+    return image[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
 def available_devices() -> list[str]:
     """The devices ``Codec`` can run on here."""
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
@@ -130,7 +135,7 @@ class Inference:
             restored, h = self.run(self.net.restore_with_features, jpeg, cond, tile_symbols, weights)
             if observe is not None:
                 observe(tile, jpeg, restored, h)
-            return restored[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+            return pixels(restored)
 
         height, width = decoded.shape[:2]
         with _cancellable(cancel):
