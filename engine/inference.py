@@ -54,6 +54,12 @@ def pixels(image: torch.Tensor) -> np.ndarray:
     return image[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
+def tile_map(symbols: torch.Tensor, tile: Tile) -> torch.Tensor:
+    """The (1, h16, w16) part of an (H16, W16) descriptor map under a tile's outer region."""
+    oa, ob, oc, od = (v // BLOCK for v in tile.outer)
+    return symbols[None, oa:ob, oc:od]
+
+
 def available_devices() -> list[str]:
     """The devices ``Codec`` can run on here."""
     return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
@@ -129,8 +135,7 @@ class Inference:
         weights = None if adaptation is None else adaptation.to(self.device)
 
         def run(tile: Tile) -> np.ndarray:
-            oa, ob, oc, od = (v // BLOCK for v in tile.outer)
-            tile_symbols = None if sym is None else sym[None, oa:ob, oc:od]
+            tile_symbols = None if sym is None else tile_map(sym, tile)
             jpeg = self.tensor(padded_crop(decoded, tile.outer))
             restored, h = self.run(self.net.restore_with_features, jpeg, cond, tile_symbols, weights)
             if observe is not None:
