@@ -13,10 +13,14 @@ from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
-from engine.inference import Inference, Observer
-from engine.models.adaptation import basis, basis_size
-from engine.models.corrections import block_mask
-from engine.tiling import CancelEvent, Progress, Tile, padded_crop
+from engine.inference import TILE_MARGIN, Inference, Observer, pixels, tile_map
+from engine.models.adaptation import adapted, basis, basis_size
+from engine.models.corrections import block_mask, keep_blocks
+from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
+
+HELD_BYTES = 512 * 2**20
+"""The encoder holds what the decoder computed for each tile (trunk features, restored image) up to this many
+bytes, about 9 megapixels with ``fast``: then the adaptation it fits is applied without decoding again."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,23 @@ def block_sse(image: np.ndarray, original: np.ndarray) -> np.ndarray:
     return diff.reshape(diff.shape[0] // BLOCK, BLOCK, diff.shape[1] // BLOCK, BLOCK).sum(axis=(1, 3))
 
 
+class _Held:
+    """Each tile's restored image and trunk features from one decoder pass, while they fit ``HELD_BYTES``."""
+
+    def __init__(self) -> None:
+        self.room = HELD_BYTES
+        self.tiles: dict[Box, tuple[torch.Tensor, torch.Tensor]] | None = {}
+
+    def add(self, tile: Tile, restored: torch.Tensor, h: torch.Tensor) -> None:
+        if self.tiles is None:
+            return
+        self.room -= sum(t.numel() * t.element_size() for t in (restored, h))
+        if self.room < 0:
+            self.tiles = None
+        else:
+            self.tiles[tile.outer] = (restored, h)
+
+
 class Encoder:
     """Chooses descriptor maps for one model (``Codec.compress`` uses it)."""
 
@@ -65,13 +86,16 @@ class Encoder:
         stages = 3 if self.adapts else 2
         symbols = self.choose(original, decoded, conditioning, lam, _stage(progress, 0, stages), cancel)
         stats = adapt.Statistics.empty(self.basis_size) if self.adapts else None
-        observe = None if stats is None else self._observer(original, decoded, symbols, stats)
+        held = _Held()
+        observe = None if stats is None else self._observer(original, decoded, symbols, stats, held)
         encoded = self.never_worse(
             original, decoded, conditioning, symbols, _stage(progress, 1, stages), cancel, observe
         )
         if stats is None or not np.array_equal(encoded.symbols, symbols):
             return encoded  # no adaptation, or the check changed the map the statistics were gathered for
-        return self.adapt(original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, stages), cancel)
+        return self.adapt(
+            original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, stages), cancel, held
+        )
 
     def choose(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
@@ -120,10 +144,10 @@ class Encoder:
         return Encoded(np.full_like(symbols, keep), decoded.copy())
 
     def _observer(
-        self, original: np.ndarray, decoded: np.ndarray, symbols: np.ndarray, stats: adapt.Statistics
+        self, original: np.ndarray, decoded: np.ndarray, symbols: np.ndarray, stats: adapt.Statistics, held: _Held
     ) -> Observer:
-        """Adds each tile's basis and remaining error to ``stats``: over its inner region, inside the image,
-        outside the blocks that keep the JPEG's pixels."""
+        """Adds each tile's basis and remaining error to ``stats``, over its inner region, inside the image,
+        outside the blocks that keep the JPEG's pixels; and the tile's tensors to ``held``."""
         height, width = decoded.shape[:2]
         keep = self.net.config.keep_symbol
         sent = torch.from_numpy(symbols)[None]
@@ -140,12 +164,13 @@ class Encoder:
             use = ~pixels_kept[a:b, c:d].to(features.device)
             error = (target - restored.float()[0, :, rows, cols])[:, use]
             stats.add(features[:, use].T, error.T)
+            held.add(tile, restored, h)
 
         return observe
 
     def adapt(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, encoded: Encoded,
-        stats: adapt.Statistics, lam: float, progress: Progress | None, cancel: CancelEvent | None,
+        stats: adapt.Statistics, lam: float, progress: Progress | None, cancel: CancelEvent | None, held: _Held,
     ) -> Encoded:
         """``encoded`` with the adaptation that pays at ``lam`` (least squares, quantised by rate and
         distortion), checked by decoding: kept only if the decoder's image comes out better with it."""
@@ -154,10 +179,34 @@ class Encoder:
             return encoded
         height, width = decoded.shape[:2]
         weights = chosen.tensor(self.basis_size)
-        restored = self.inference.restore(
-            decoded, conditioning, encoded.symbols, (0, 0, height, width), progress, cancel, adaptation=weights
-        )
+        if held.tiles is None:
+            restored = self.inference.restore(
+                decoded, conditioning, encoded.symbols, (0, 0, height, width), progress, cancel, adaptation=weights
+            )
+        else:
+            restored = self._adapted(held.tiles, decoded, encoded.symbols, weights, progress, cancel)
         before, after = block_sse(encoded.restored, original).sum(), block_sse(restored, original).sum()
         if after >= before:
             return encoded
         return Encoded(encoded.symbols, restored, chosen, float(10 * np.log10(before / max(after, 1))))
+
+    @torch.inference_mode()
+    def _adapted(
+        self, tiles: dict[Box, tuple[torch.Tensor, torch.Tensor]], decoded: np.ndarray, symbols: np.ndarray,
+        weights: torch.Tensor, progress: Progress | None, cancel: CancelEvent | None,
+    ) -> np.ndarray:
+        """What the decoder restores with ``weights``, from the tiles it computed without them: the
+        adaptation is a per-pixel correction, then the kept blocks take the JPEG's pixels again."""
+        inference, keep = self.inference, self.net.config.keep_symbol
+        sent = torch.from_numpy(symbols.astype(np.int64)).to(inference.device)
+        weights = weights.to(inference.device)
+
+        def run(tile: Tile) -> np.ndarray:
+            restored, h = tiles[tile.outer]
+            jpeg = inference.tensor(padded_crop(decoded, tile.outer))
+            image = inference.run(adapted, h, restored, jpeg, weights)
+            return pixels(image if keep is None else keep_blocks(image, jpeg, tile_map(sent, tile), keep))
+
+        height, width = decoded.shape[:2]
+        box = (0, 0, height, width)
+        return image_box(height, width, box, inference.tile_size, TILE_MARGIN, run, progress, cancel)

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import encoding
 from engine import sidecar as sc
 from engine.coding import adaptation as adapt
 from engine.errors import SideJPEGError
@@ -100,6 +101,20 @@ def test_a_compressed_image_decodes_to_exactly_the_encoders_result(adapting_code
     without = Codec(net=adapting_codec.inference.net, device="cpu", adapts=False).compress(sample_rgb, 20, 0.0)
     assert without.adaptation == adapt.NOTHING and sc.unpack(without.sidecar)[0].adaptation_bytes == 0
     assert psnr(made.restored, sample_rgb) > psnr(without.restored, sample_rgb)
+
+
+@pytest.mark.parametrize("tile_size", [128, None], ids=["tiles", "whole"])
+def test_the_encoder_applies_its_adaptation_to_the_held_tiles_as_the_decoder_does(
+    adapting_codec: Codec, sample_rgb, tile_size: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if tile_size is not None:
+        monkeypatch.setattr(adapting_codec.inference, "tile_size", tile_size)
+    held = adapting_codec.compress(sample_rgb, 20, 0.0)
+    monkeypatch.setattr(encoding, "HELD_BYTES", 0)
+    decoded_again = adapting_codec.compress(sample_rgb, 20, 0.0)
+    assert held.adaptation.sent and held.sidecar == decoded_again.sidecar
+    np.testing.assert_array_equal(held.restored, decoded_again.restored)
+    np.testing.assert_array_equal(adapting_codec.restore(held.jpeg, held.sidecar).image, held.restored)
 
 
 def test_version_2_sidecars_are_still_read(adapting_codec: Codec, sample_rgb) -> None:
