@@ -8,6 +8,7 @@ convolution, so a cancelled job stops within one layer, not one tile.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -37,6 +38,17 @@ _CANCEL = threading.local()
 
 def _check_cancel(_module: nn.Module, _args: tuple) -> None:
     check_cancel(getattr(_CANCEL, "event", None))
+
+
+_CHECKING: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+"""Convolutions that check the cancel event before they run (once each, however many ``Inference`` share them)."""
+
+
+def _check_cancel_before_convolutions(net: nn.Module) -> None:
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d) and module not in _CHECKING:
+            module.register_forward_pre_hook(_check_cancel)
+            _CHECKING.add(module)
 
 
 @contextmanager
@@ -82,11 +94,9 @@ class Inference:
 
     def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
         self.device = device
-        self.net = net.eval().to(device, memory_format=torch.channels_last)
+        self.net = net.to(device).prepare_for_inference()
         self.tile_size = TILE_SIDE * net.config.trunk_scale
-        for module in self.net.modules():
-            if isinstance(module, nn.Conv2d) and _check_cancel not in module._forward_pre_hooks.values():
-                module.register_forward_pre_hook(_check_cancel)
+        _check_cancel_before_convolutions(self.net)
 
     def tensor(self, rgb: np.ndarray) -> torch.Tensor:
         """(H, W, 3) uint8 -> (1, 3, H, W) float in [0, 1], channels-last, on the device."""

@@ -93,13 +93,13 @@ class BlockCorrections(nn.Module):
         self.symbols = symbols
         self.scale = scale
         self.hidden = conv(features, hidden)
-        self.out = nn.Conv2d(hidden, symbols * 3 * scale * scale, 1)
+        self.out = conv(hidden, symbols * 3 * scale * scale, 1)
         nn.init.normal_(self.out.weight, std=INIT_STD)
         nn.init.zeros_(self.out.bias)
 
     def candidates(self, features: torch.Tensor) -> torch.Tensor:
         """All candidate residuals at the trunk's resolution, (B, symbols * 3 s^2, H/s, W/s)."""
-        return self.out(F.relu(self.hidden(features)))
+        return self.out(self.hidden(features, relu=True))
 
     def select(self, features: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
         """The residual each block's symbol picks, at the trunk's resolution (B, 3 s^2, H/s, W/s)."""

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from engine.conditioning import FULL_COND
 from engine.config import ModelConfig
-from engine.models.layers import cond_planes, conv
+from engine.models.layers import Conv, ConvStack, DifferenceConv, cond_planes, conv
 
 
-def _branch(features: int) -> nn.Sequential:
+def _branch(features: int) -> ConvStack:
     """Three convolutions that turn an RGB image into features."""
-    return nn.Sequential(
-        conv(3, features),
-        nn.ReLU(inplace=True),
-        conv(features, features),
-        nn.ReLU(inplace=True),
-        conv(features, features),
-    )
+    return ConvStack(conv(3, features), nn.ReLU(), conv(features, features), nn.ReLU(), conv(features, features))
 
 
 class DescriptorExtractor(nn.Module):
@@ -36,18 +29,16 @@ class DescriptorExtractor(nn.Module):
         self.ori = _branch(f)
         self.rec = _branch(f)
         widths = [3 * f, 2 * f, 2 * f, 4 * f, 4 * f]
-        self.down = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 4, stride=2, padding=1) for i in range(4))
-        self.head = nn.Sequential(
-            nn.Conv2d(widths[-1] + FULL_COND, widths[-1], 1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(widths[-1], config.symbols, 1),
+        down = (DifferenceConv, Conv, Conv, Conv)
+        self.down = nn.ModuleList(down[i](widths[i], widths[i + 1], 4, stride=2, padding=1) for i in range(4))
+        self.head = ConvStack(
+            conv(widths[-1] + FULL_COND, widths[-1], 1), nn.ReLU(), conv(widths[-1], config.symbols, 1)
         )
 
     def forward(self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        f_ori = self.ori(original - 0.5)
-        f_rec = self.rec(jpeg - 0.5)
-        h = torch.cat([f_ori, f_rec, f_ori - f_rec], dim=1)
-        for layer in self.down:
-            h = F.relu(layer(h))
+        first, *rest = self.down
+        h = first(self.ori(original - 0.5), self.rec(jpeg - 0.5), relu=True)
+        for layer in rest:
+            h = layer(h, relu=True)
         h = torch.cat([h, cond_planes(cond, h.shape[2], h.shape[3])], dim=1)
         return self.head(h)

@@ -7,12 +7,13 @@ from torch import nn
 
 from engine.conditioning import FULL_COND
 from engine.config import BLOCK, ModelConfig
-from engine.models.layers import cond_planes, conv
+from engine.models.layers import ConvStack, cond_planes, conv
 
 
-def _upsample(features: int, factor: int) -> nn.Sequential:
-    """A convolution followed by a pixel shuffle: one learned upsampling stage."""
-    return nn.Sequential(conv(features, features * factor * factor), nn.PixelShuffle(factor), nn.ReLU(inplace=True))
+def _upsample(features: int, factor: int) -> ConvStack:
+    """A convolution followed by a pixel shuffle: one learned upsampling stage (the ReLU commutes with the shuffle,
+    so it runs first, inside the convolution)."""
+    return ConvStack(conv(features, features * factor * factor), nn.ReLU(), nn.PixelShuffle(factor))
 
 
 class ArtifactFeatureMapping(nn.Module):
@@ -26,9 +27,7 @@ class ArtifactFeatureMapping(nn.Module):
         super().__init__()
         f = config.mapping_features
         second = BLOCK // (2 * config.trunk_scale)
-        self.embed = nn.Sequential(
-            conv(config.symbols + FULL_COND, f), nn.ReLU(inplace=True), conv(f, f), nn.ReLU(inplace=True)
-        )
+        self.embed = ConvStack(conv(config.symbols + FULL_COND, f), nn.ReLU(), conv(f, f), nn.ReLU())
         self.up2 = _upsample(f, 2)
         self.up_rest = _upsample(f, second) if second > 1 else nn.Identity()
         self.out = conv(f, config.modulation_features)

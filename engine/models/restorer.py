@@ -10,7 +10,7 @@ from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
 from engine.models.adaptation import adapted
 from engine.models.corrections import BlockCorrections, keep_blocks
-from engine.models.layers import cond_planes, conv
+from engine.models.layers import ConvStack, cond_planes, conv
 
 
 class ConditionalResBlock(nn.Module):
@@ -22,13 +22,12 @@ class ConditionalResBlock(nn.Module):
 
     def __init__(self, features: int, modulation_features: int, res_scale: float) -> None:
         super().__init__()
-        self.body = nn.Sequential(conv(features, features), nn.ReLU(inplace=True), conv(features, features))
-        self.modulation = nn.Conv2d(modulation_features, features, 1)
-        self.res_scale = res_scale
+        self.body = ConvStack(conv(features, features), nn.ReLU(), conv(features, features, scale=res_scale))
+        self.modulation = conv(modulation_features, features, 1, shift=1.0)
 
     def forward(self, x: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
-        h = x if artifact is None else x * (1 + self.modulation(artifact))
-        return x + self.res_scale * self.body(h)
+        h = x if artifact is None else self.modulation(artifact, mul=x)
+        return self.body(h, add=x)
 
 
 class Restorer(nn.Module):
@@ -62,7 +61,7 @@ class Restorer(nn.Module):
         skip = h
         for block in self.blocks:
             h = block(h, artifact)
-        return self.body_end(h) + skip
+        return self.body_end(h, add=skip)
 
     def scaled_up(self, residual: torch.Tensor) -> torch.Tensor:
         """A residual at the trunk's resolution, at the image's."""

@@ -13,6 +13,7 @@ from engine.config import ModelConfig
 from engine.models.context_model import ContextModel, bits_per_block
 from engine.models.corrections import block_errors, jpeg_errors, never_worse
 from engine.models.extractor import DescriptorExtractor
+from engine.models.layers import Conv
 from engine.models.mapping import ArtifactFeatureMapping
 from engine.models.quantizer import SoftHardQuantizer
 from engine.models.restorer import Restorer
@@ -49,6 +50,18 @@ class SideJPEGNet(nn.Module):
         self.context = ContextModel(config)
         self.mapping = ArtifactFeatureMapping(config)
         self.restorer = Restorer(config)
+
+    def prepare_for_inference(self) -> SideJPEGNet:
+        """Evaluation mode, channels-last weights and every convolution prepared (``engine.models.layers.Conv``).
+
+        Idempotent. The parameters keep their values, so the state dict (and the weights' identity) do not change;
+        ``train()`` drops the preparation, and weights changed in place need a new one.
+        """
+        self.eval().to(memory_format=torch.channels_last)
+        for module in self.modules():
+            if isinstance(module, Conv):
+                module.prepare()
+        return self
 
     def forward(
         self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, blind: bool = False
