@@ -29,9 +29,9 @@ from engine import (
     write_files,
 )
 from gui.captions import file_size
-from gui.document import Settings
 from gui.files import OPEN_SUFFIXES, export_png
 from gui.jobs import CodecCache, JobContext
+from gui.state import Settings
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
 """The files of a folder that a batch restore takes (as the command line's)."""

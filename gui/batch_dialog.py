@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from gui.batch import BatchReport, BatchRequest, Mode, run_request
-from gui.document import Settings
 from gui.jobs import CodecCache
+from gui.state import Settings
 from gui.theme import MUTED
 from gui.workers import Stage
 

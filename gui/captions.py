@@ -1,11 +1,11 @@
 """Overlay text for each view: which setting it shows, rates and file sizes, PSNR and SSIM against the
-original, image size."""
+original, image size; and the other text the window shows about the document (no Qt here)."""
 
 from __future__ import annotations
 
 import math
 
-from gui.document import Document, Rates, Role, Settings, Source
+from gui.state import BLOCK, DocumentState, Rates, Role, Settings, Source, ViewState
 
 NO_VALUE = "—"
 PENDING = "…"
@@ -57,7 +57,7 @@ def setting_label(settings: Settings, source: Source) -> str:
     return f"q{settings.quality} · {settings.subsampling} · λ {settings.lam:.1f} · {decoder}"
 
 
-def restore_status(doc: Document, restoring: bool) -> str:
+def restore_status(doc: DocumentState, restoring: bool) -> str:
     """What became of the current setting's restoration while the view does not show it."""
     wanted = setting_label(doc.settings, doc.source)
     failure = doc.restore_failure()
@@ -84,7 +84,7 @@ def adaptation_label(channels: tuple[str, ...], gain_db: float | None) -> str:
     return ", ".join(channels) + ("" if gain_db is None else f" (+{gain_db:.2f} dB)")
 
 
-def restored_caption(doc: Document, restoring: bool) -> tuple[str, list[str]]:
+def restored_caption(doc: DocumentState, restoring: bool) -> tuple[str, list[str]]:
     """The restored view's overlay; it says which setting it shows and whether that is the current one."""
     out = doc.restored
     if out is None:
@@ -104,7 +104,7 @@ def restored_caption(doc: Document, restoring: bool) -> tuple[str, list[str]]:
     return title, [*lines, f"size  {width} × {height} px"]
 
 
-def jpeg_caption(doc: Document) -> tuple[str, list[str]]:
+def jpeg_caption(doc: DocumentState) -> tuple[str, list[str]]:
     source = doc.source
     width, height = source.size
     if source.received:
@@ -121,7 +121,7 @@ def jpeg_caption(doc: Document) -> tuple[str, list[str]]:
     return title, [bpp, *fidelity_lines(psnr, doc.ssim(Role.JPEG)), f"size  {width} × {height} px"]
 
 
-def caption(role: Role, doc: Document, restoring: bool = False) -> tuple[str, list[str]]:
+def caption(role: Role, doc: DocumentState, restoring: bool = False) -> tuple[str, list[str]]:
     """(title, detail lines) of the overlay on the view showing ``role``; ``restoring`` while a restoration
     of the current setting is being computed."""
     source = doc.source
@@ -133,3 +133,47 @@ def caption(role: Role, doc: Document, restoring: bool = False) -> tuple[str, li
         width, height = source.size
         return "Original", [f"size  {width} × {height} px", *(f"note  {n}" for n in source.notes)]
     return jpeg_caption(doc) if role is Role.JPEG else restored_caption(doc, restoring)
+
+
+def view_caption(role: Role, doc: DocumentState, view: ViewState, restoring: bool) -> tuple[str, list[str]]:
+    """``caption`` of what the view of ``role`` shows: the restored view may show a preview, or the JPEG while
+    flipped."""
+    if role is Role.RESTORED and view.flipped:
+        title, lines = caption(Role.JPEG, doc)
+        return f"{title} · flipped (B: restored)", lines
+    if role is Role.RESTORED and view.preview is not None:
+        return view.preview[1], view.preview[2]
+    return caption(role, doc, restoring)
+
+
+def view_title(role: Role, view: ViewState) -> str:
+    """What the view of ``role`` shows, in a word or two."""
+    return "JPEG (flipped)" if role is Role.RESTORED and view.flipped else role.value
+
+
+def export_title(doc: DocumentState, what: str) -> str:
+    """An export dialog's title names the setting it writes: the one the restored view shows, which may be a
+    previous one while the current one is computed or after Cancel."""
+    title = f"{what} · {setting_label(doc.restored.settings, doc.source)}"
+    return title if doc.restored_is_current() else f"{title} (shown; the current setting is not computed)"
+
+
+def hover_text(doc: DocumentState, x: float, y: float) -> str:
+    """The status bar under the pointer at image position (x, y): each image's pixel, the block, its descriptor and
+    bits; empty outside the image."""
+    width, height = doc.source.size
+    if not (0 <= x < width and 0 <= y < height):
+        return ""
+    col, row = int(x), int(y)
+    parts = [f"x {col}  y {row}"]
+    for role in Role:
+        image = doc.image(role)
+        if image is not None:
+            parts.append(f"{role.value} {' '.join(str(v) for v in image[row, col])}")
+    parts.append(f"block ({row // BLOCK}, {col // BLOCK})")
+    out = doc.restored
+    if out is not None and out.symbols is not None:
+        parts.append(f"descriptor {out.symbols[row // BLOCK, col // BLOCK]}")
+    if out is not None and out.block_bits is not None:
+        parts.append(f"{out.block_bits[row // BLOCK, col // BLOCK]:.2f} bits")
+    return "   ·   ".join(parts)

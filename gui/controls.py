@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine import LAMBDA_MAX, LAMBDA_MIN, measured_side_vs_blind
-from gui.document import Role, Settings, Source
+from gui.state import Role, Settings, Source
 from gui.theme import MUTED
 
 LOG_STEPS = 1000

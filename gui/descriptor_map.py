@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPixmap
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from gui.difference_map import DIFFERENCE_COLORMAP, DIFFERENCE_RANGE
-from gui.document import BLOCK
+from gui.state import BLOCK
 
 DESCRIPTOR_COLOURS = (
     "#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6",

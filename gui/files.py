@@ -1,5 +1,5 @@
-"""Files: dialog filters, atomic export of JPEG + sidecar / embedded JPEG / restored PNG, recent files, the next
-image in a folder."""
+"""Files: dialog filters, atomic export of JPEG + sidecar / embedded JPEG / restored PNG, the next image in a
+folder (no Qt here)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QSettings
 
 from engine import ImageMetadata, embed_sidecar, insert_metadata, png_save_options, sidecar_path, write_files
+from gui.state import RestoreOutcome, Source
 
 NO_METADATA = ImageMetadata()
 
@@ -19,13 +19,24 @@ OPEN_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 OPEN_FILTER = f"Images ({' '.join('*' + s for s in OPEN_SUFFIXES)});;All files (*)"
 JPEG_FILTER = "JPEG (*.jpg *.jpeg)"
 PNG_FILTER = "PNG image (*.png)"
-RECENT_KEY = "recent_files"
-RECENT_MAX = 10
 
 
 def with_suffix(path: Path, suffixes: tuple[str, ...]) -> Path:
     """``path``, with the first suffix appended when it has none of them."""
     return path if path.suffix.lower() in suffixes else path.with_name(path.name + suffixes[0])
+
+
+def suggested_path(source: Source | None, out: RestoreOutcome | None, suffix: str) -> Path:
+    """Where an export is offered: beside the opened file, named after it and the quality (``photo_q30.jpg``)."""
+    folder = source.path.parent if source and source.path else Path.cwd()
+    stem = source.path.stem if source and source.path else "image"
+    tag = f"_q{out.quality}" if out and out.quality and not source.received else "_restored"
+    return folder / f"{stem}{tag}{suffix}"
+
+
+def added_metadata(source: Source) -> ImageMetadata:
+    """What a JPEG export adds: the original's EXIF, XMP and profile (a received JPEG carries its own)."""
+    return NO_METADATA if source.received else source.metadata
 
 
 def export_pair(
@@ -49,24 +60,6 @@ def export_png(path: Path, rgb: np.ndarray, meta: ImageMetadata = NO_METADATA) -
     Image.fromarray(rgb).save(buffer, format="PNG", **png_save_options(meta))
     write_files([(path, buffer.getvalue())])
     return path
-
-
-class RecentFiles:
-    """The most recently opened files, newest first, kept in QSettings."""
-
-    def __init__(self, settings: QSettings | None = None) -> None:
-        self.settings = settings or QSettings()
-
-    def paths(self) -> list[Path]:
-        stored = self.settings.value(RECENT_KEY, [])
-        if isinstance(stored, str):
-            stored = [stored]
-        return [Path(p) for p in stored or []]
-
-    def add(self, path: Path) -> None:
-        path = path.resolve()
-        kept = [p for p in self.paths() if p != path]
-        self.settings.setValue(RECENT_KEY, [str(p) for p in [path, *kept][:RECENT_MAX]])
 
 
 def _natural_key(path: Path) -> list[object]:

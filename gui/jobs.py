@@ -30,7 +30,7 @@ from engine import (
     read_sidecar_header,
     ssim,
 )
-from gui.document import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Source
+from gui.state import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Source
 
 Progress = Callable[[int, int], None]
 

@@ -1,93 +1,54 @@
-"""The main window: assembles views, controls, RD plot and status bar, and schedules the background stages."""
+"""The main window: assembles views, controls, RD plot and status bar, connects them to the document and its
+scheduler, and displays what they hold."""
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QDockWidget,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QScrollArea,
-    QStackedWidget,
     QWidget,
 )
 
-from engine import (
-    GPU_PRESET,
-    PRESETS,
-    SIDECAR_SUFFIX,
-    ImageMetadata,
-    SideJPEGError,
-    available_devices,
-    measured_side_vs_blind,
-    sidecar_path,
-)
+from engine import PRESETS, SIDECAR_SUFFIX, SideJPEGError, available_devices, sidecar_path
 from gui import files, preferences
 from gui.about import AboutDialog
 from gui.batch_dialog import BatchDialog
-from gui.captions import caption, file_size, setting_label, time_left
+from gui.captions import export_title, file_size, hover_text, setting_label, view_caption
 from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
-from gui.descriptor_map import MapLegend, bits_rgba, descriptor_rgba
-from gui.difference_map import difference_rgba, mean_absolute_difference
-from gui.document import BLOCK, Document, Role, Settings, Source
-from gui.jobs import (
-    CodecCache,
-    JobContext,
-    RegionPreview,
-    compress_and_restore,
-    encode_preview,
-    load_source,
-    measure_ssim,
-    preview_box,
-    restore_received,
-    sidecar_preset,
-)
+from gui.descriptor_map import MapLegend
+from gui.document import Document
+from gui.jobs import CodecCache, RegionPreview
+from gui.maps import map_layers
+from gui.progress import JobProgress
 from gui.rd_plot import RdPlot
-from gui.rd_sweep import RD_QUALITIES, Curve, RdCurves, RdPoint, curve_keys, rd_sweep, sweep_image, sweep_size
+from gui.rd_sweep import Curve, rd_title, shown_points
+from gui.scheduler import Scheduler, ViewRect
 from gui.shortcuts import NumberFieldKeys, ShortcutsDialog, shortcut_rows
-from gui.target_size import Fit, fit_to_size
+from gui.state import Role, Settings, Source, ViewState, default_settings, fit_applies, view_image
+from gui.target_size import Fit
 from gui.theme import MUTED
-from gui.views import ImagePane, PaneGroup, SplitPane, caption_html, zoom_step
-from gui.workers import Stage
+from gui.view_area import ViewArea
+from gui.views import caption_html
 
 ZOOM_KEYS = {"1": 1.0, "2": 2.0, "4": 4.0}
+"""Key -> screen pixels per image pixel."""
 RD_SHARE = 0.32
 """Height of the RD plot as a share of the window's, the first time it is shown (then the user's)."""
-"""Key -> screen pixels per image pixel."""
-Preview = tuple[np.ndarray, str, list[str]]
-"""A preview in the restored view: image, caption title and lines."""
-
-
-def default_settings(presets: list[str], devices: list[str], remembered: str | None = None) -> Settings:
-    """The remembered preset, else the fast one on a CPU and the better one where CUDA makes it interactive;
-    sidecar on where it pays."""
-    base = Settings()
-    device = "cuda" if "cuda" in devices else "cpu"
-    preferred = [GPU_PRESET] if device == "cuda" else []
-    preset = next(p for p in [remembered, *preferred, base.preset, *presets] if p in presets)
-    return dataclasses.replace(base, preset=preset, device=device, use_sidecar=side_pays(preset) is not False)
-
-
-def side_pays(preset: str) -> bool | None:
-    """Whether the preset's measured side information beats blind decoding (None: not measured)."""
-    measured = measured_side_vs_blind(preset)
-    return None if not measured else all(v < 0 for v in measured.values())
 
 
 class MainWindow(QMainWindow):
@@ -108,33 +69,14 @@ class MainWindow(QMainWindow):
         self.document = Document(
             dataclasses.replace(default_settings(self.presets, devices, kept.pop("preset", None)), **kept)
         )
-        self.recent = files.RecentFiles(self.store)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(4)
-        self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage = (
-            Stage(self.pool, self) for _ in range(6)
-        )
-        self._fitted: Settings | None = None
-        """The settings whose quality the target size search chose, while they are the current ones."""
-        self.rd_curves = RdCurves()
-        self._rd_running: dict[Curve, tuple] | None = None
-        """The curve keys of the sweep in flight."""
-        self._deferred: set[Callable[[], None]] = set()
-        self._sources = itertools.count()
-        self._source_token = 0
-        self._requested: Path | None = None
-        """The file asked for last (next / previous image step from it, even before it is open)."""
-        self._preview: Preview | None = None
-        self.details = True
-        self.flipped = False
-        self.grid_shown = False
+        self.scheduler = Scheduler(self.document, self.codecs, self.presets, self._visible_rect, self)
+        self.recent = preferences.RecentFiles(self.store)
+        self.view = ViewState()
         self._docks_sized = False
         """Whether the docks got their sizes (from the last run, or at the first show)."""
-        self.map_mode = "none"
 
-        self.panes = {role: ImagePane() for role in Role}
-        self.group = PaneGroup(list(self.panes.values()))
-        self.split = SplitPane()
+        self.views = ViewArea()
+        self.panes, self.split = self.views.panes, self.views.split
         self.encode = EncodeControls(self.document.settings, {p: p in self.presets for p in PRESETS}, devices)
         self.view_controls = ViewControls()
         self.legend = MapLegend()
@@ -153,17 +95,7 @@ class MainWindow(QMainWindow):
     # --- assembly -------------------------------------------------------------------------------------------
 
     def _build_layout(self) -> None:
-        side_by_side = QWidget()
-        row = QHBoxLayout(side_by_side)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.setSpacing(3)
-        for pane in self.panes.values():
-            row.addWidget(pane)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(side_by_side)
-        self.stack.addWidget(self.split)
-        self.setCentralWidget(self.stack)
-
+        self.setCentralWidget(self.views)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         # Always there, so that the panel's width never changes with its height: word-wrapped notes are then
@@ -184,11 +116,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_status_bar(self) -> None:
-        self.progress = QProgressBar()
-        self.progress.setFixedWidth(240)
-        self.progress.setTextVisible(True)
-        self._progress_started: float | None = None
-        self.progress.setVisible(False)
+        self.progress = JobProgress()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         hint = QLabel("Drop an image to open it  ·  F fit  ·  + / − zoom  ·  ← / → folder  ·  B flip  ·  F1 shortcuts")
@@ -233,19 +161,19 @@ class MainWindow(QMainWindow):
         edit_menu = self.menuBar().addMenu("&Edit")
         self._action(edit_menu, "&Copy view", self.copy_view, QKeySequence.StandardKey.Copy)
         view_menu = self.menuBar().addMenu("&View")
-        self._action(view_menu, "&Fit", self.fit, "F")
+        self._action(view_menu, "&Fit", self.views.fit, "F")
         for key, factor in ZOOM_KEYS.items():
-            self._action(view_menu, f"Zoom {100 * factor:.0f} %", lambda f=factor: self.zoom_to(f), key)
-        self._action(view_menu, "Zoom &in", lambda: self.zoom_by(1), "+", "=", "Ctrl+=", "Ctrl++")
-        self._action(view_menu, "Zoom o&ut", lambda: self.zoom_by(-1), "-", "Ctrl+-")
-        self.grid_action = self._action(view_menu, "8×8 &grid", lambda: self.set_grid(not self.grid_shown), "G")
+            self._action(view_menu, f"Zoom {100 * factor:.0f} %", lambda f=factor: self.views.zoom_to(f), key)
+        self._action(view_menu, "Zoom &in", lambda: self.views.zoom_by(1), "+", "=", "Ctrl+=", "Ctrl++")
+        self._action(view_menu, "Zoom o&ut", lambda: self.views.zoom_by(-1), "-", "Ctrl+-")
+        self.grid_action = self._action(view_menu, "8×8 &grid", lambda: self.set_grid(not self.view.grid_shown), "G")
         self.grid_action.setCheckable(True)
         self._action(view_menu, "Toggle &overlays", self.view_controls.overlays.toggle, "O")
         self._action(
             view_menu, "Cycle &map (none / descriptors / bits / difference)", self.view_controls.cycle_map_mode, "D"
         )
         self.flip_action = self._action(
-            view_menu, "Flip: show the JPEG in the restored view", lambda: self.set_flipped(not self.flipped), "B",
+            view_menu, "Flip: show the JPEG in the restored view", lambda: self.set_flipped(not self.view.flipped), "B",
         )
         self.flip_action.setCheckable(True)
         view_menu.addSeparator()
@@ -267,44 +195,41 @@ class MainWindow(QMainWindow):
             field.committed.connect(self._focus_views)
 
     def _focus_views(self) -> None:
-        self._active_pane().setFocus(Qt.FocusReason.OtherFocusReason)
+        self.views.active_pane().setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _connect(self) -> None:
-        doc = self.document
+        doc, scheduler = self.document, self.scheduler
         doc.source_changed.connect(self._on_source_changed)
         doc.settings_changed.connect(self._on_settings_changed)
         doc.jpeg_changed.connect(self._on_jpeg_changed)
         doc.restored_changed.connect(self._on_restored_changed)
         doc.ssim_changed.connect(self._on_ssim_changed)
         self.encode.changed.connect(lambda changes: doc.update_settings(**changes))
-        self.view_controls.layout_changed.connect(self._set_split_layout)
+        self.encode.target.requested.connect(self.fit_to_size)
+        self.view_controls.layout_changed.connect(self.views.set_split)
         self.view_controls.split_changed.connect(lambda *_: (self._refresh_split(), self._refresh_maps()))
         self.view_controls.overlays_toggled.connect(self._set_details)
         self.view_controls.map_mode_changed.connect(self._set_map_mode)
-        self.view_controls.opacity_changed.connect(self._set_map_opacity)
-        self.load_stage.result.connect(lambda _seq, source: self._on_loaded(source))
-        self.jpeg_stage.result.connect(lambda _seq, outcome: doc.set_jpeg(outcome))
-        self.restore_stage.result.connect(lambda _seq, outcome: doc.set_restored(outcome))
-        self.restore_stage.failed.connect(lambda _seq, message: self._on_restore_failed(message))
-        for stage, title in ((self.load_stage, "Cannot open file"), (self.jpeg_stage, "JPEG encoding failed"),
-                             (self.ssim_stage, "SSIM failed"), (self.rd_stage, "RD sweep failed")):
+        self.view_controls.opacity_changed.connect(self.views.set_map_opacity)
+        scheduler.preview_dropped.connect(self._drop_preview)
+        scheduler.curves_changed.connect(self._on_curves_changed)
+        scheduler.model_switched.connect(self._on_model_switched)
+        for stage, title in ((scheduler.load_stage, "Cannot open file"), (scheduler.jpeg_stage, "JPEG encoding failed"),
+                             (scheduler.ssim_stage, "SSIM failed"), (scheduler.rd_stage, "RD sweep failed"),
+                             (scheduler.fit_stage, "Target size search failed")):
             stage.failed.connect(lambda _seq, message, title=title: self.show_error(title, message))
-        self.restore_stage.progress.connect(self._on_progress)
-        self.restore_stage.partial.connect(self._on_restore_preview)
-        self.restore_stage.busy_changed.connect(self._on_restore_busy)
-        self.ssim_stage.partial.connect(lambda result: doc.set_ssim(*result))
-        self.rd_stage.partial.connect(self._on_rd_point)
-        self.rd_stage.progress.connect(lambda done, total: self.rd_plot.set_status(f"sweep {done}/{total}…"))
-        self.rd_stage.busy_changed.connect(self._on_rd_busy)
-        self.encode.target.requested.connect(self.fit_to_size)
-        self.fit_stage.result.connect(lambda _seq, found: self._on_fit(*found))
-        self.fit_stage.failed.connect(lambda _seq, message: self.show_error("Target size search failed", message))
-        self.fit_stage.progress.connect(self._on_progress)
-        self.fit_stage.busy_changed.connect(self._on_fit_busy)
+        scheduler.restore_stage.failed.connect(lambda _seq, message: self._on_restore_failed(message))
+        scheduler.restore_stage.progress.connect(self.progress.show_progress)
+        scheduler.restore_stage.partial.connect(self._on_restore_preview)
+        scheduler.restore_stage.busy_changed.connect(self._on_restore_busy)
+        scheduler.rd_stage.progress.connect(lambda done, total: self.rd_plot.set_status(f"sweep {done}/{total}…"))
+        scheduler.rd_stage.busy_changed.connect(self._on_rd_busy)
+        scheduler.fit_stage.result.connect(lambda _seq, found: self._on_fit(*found))
+        scheduler.fit_stage.progress.connect(self.progress.show_progress)
+        scheduler.fit_stage.busy_changed.connect(self._on_fit_busy)
         self.cancel_button.clicked.connect(self.cancel)
-        for pane in [*self.panes.values(), self.split]:
-            pane.hovered.connect(self._show_hover)
-            pane.zoom_changed.connect(self._show_zoom)
+        self.views.hovered.connect(self._show_hover)
+        self.views.zoom_changed.connect(self._show_zoom)
 
     # --- dialogs (tests monkeypatch these) ---------------------------------------------------------------------
 
@@ -329,30 +254,24 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, as_received: bool = False) -> None:
         """Open an image (or a received JPEG) in the background; errors come back as a dialog."""
         path = Path(path)
-        self._requested = path
+        self.view.requested = path
         self.statusBar().showMessage(f"Opening {path.name}…")
-        self.load_stage.submit(lambda ctx: load_source(path, as_received))
+        self.scheduler.open(path, as_received)
 
     def open_neighbour(self, step: int) -> None:
         """Open the next (``step`` 1) or previous (-1) image in the folder, with the same settings."""
-        target = files.neighbour(self._requested, step) if self._requested else None
+        requested = self.view.requested
+        target = files.neighbour(requested, step) if requested else None
         if target is None:
             self.statusBar().showMessage(f"No {'next' if step > 0 else 'previous'} image in this folder", 5000)
         else:
             self.open_path(target)
 
-    def _on_loaded(self, source: Source) -> None:
-        """Show an opened file. A received sidecar made with another installed model switches to that model,
-        as the command line does, and the status bar says so."""
-        settings = self.document.settings
-        preset = sidecar_preset(source)
-        switch = preset is not None and preset != settings.preset and preset in self.presets
-        self.document.set_source(source, dataclasses.replace(settings, preset=preset) if switch else None)
-        if switch:
-            self.statusBar().showMessage(
-                f"Opened {source.path.name}: its sidecar was made with the {preset} model, so the model switched "
-                f"from {settings.preset} to {preset}", 15000,
-            )
+    def _on_model_switched(self, old: str, new: str) -> None:
+        self.statusBar().showMessage(
+            f"Opened {self.document.source.path.name}: its sidecar was made with the {new} model, so the model "
+            f"switched from {old} to {new}", 15000,
+        )
 
     def open_dialog(self, as_received: bool = False) -> None:
         path = self.ask_open_path("Open received JPEG" if as_received else "Open image")
@@ -376,23 +295,11 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_path(local[0])
 
-    def _export_title(self, what: str) -> str:
-        """Export dialogs name the setting they write: the one the restored view shows, which may be a previous
-        one while the current one is computed or after Cancel."""
-        doc = self.document
-        title = f"{what} · {setting_label(doc.restored.settings, doc.source)}"
-        return title if doc.restored_is_current() else f"{title} (shown; the current setting is not computed)"
-
-    def _suggested(self, suffix: str) -> Path:
-        source, out = self.document.source, self.document.restored
-        folder = source.path.parent if source and source.path else Path.cwd()
-        stem = source.path.stem if source and source.path else "image"
-        tag = f"_q{out.quality}" if out and out.quality and not source.received else "_restored"
-        return folder / f"{stem}{tag}{suffix}"
-
     def _save_target(self, title: str, suffixes: tuple[str, ...], name_filter: str) -> Path | None:
         """Ask where to save; the dialog confirms overwriting its own choice, we confirm any other name."""
-        chosen = self.ask_save_path(self._export_title(title), self._suggested(suffixes[0]), name_filter)
+        doc = self.document
+        suggested = files.suggested_path(doc.source, doc.restored, suffixes[0])
+        chosen = self.ask_save_path(export_title(doc, title), suggested, name_filter)
         if chosen is None:
             return None
         path = files.with_suffix(chosen, suffixes)
@@ -416,7 +323,7 @@ class MainWindow(QMainWindow):
         path = self._save_target("Export JPEG + sidecar", (".jpg", ".jpeg"), files.JPEG_FILTER)
         if path is None or not self._may_overwrite(sidecar_path(path)):
             return False
-        meta = self._added_metadata()
+        meta = files.added_metadata(self.document.source)
         return self._write(f"{path.name} + {path.name}{SIDECAR_SUFFIX}",
                            lambda: files.export_pair(path, out.jpeg, out.sidecar, meta))
 
@@ -424,15 +331,10 @@ class MainWindow(QMainWindow):
         """One JPEG that carries its side information."""
         out = self.document.restored
         path = self._save_target("Export JPEG with embedded side info", (".jpg", ".jpeg"), files.JPEG_FILTER)
-        meta = self._added_metadata()
+        meta = files.added_metadata(self.document.source)
         return path is not None and self._write(
             path.name, lambda: files.export_embedded(path, out.jpeg, out.sidecar, meta)
         )
-
-    def _added_metadata(self) -> ImageMetadata:
-        """What a JPEG export adds: the original's EXIF, XMP and profile (a received JPEG carries its own)."""
-        source = self.document.source
-        return files.NO_METADATA if source.received else source.metadata
 
     def export_png(self) -> bool:
         out = self.document.restored
@@ -445,137 +347,22 @@ class MainWindow(QMainWindow):
         for action, usable in zip(self.export_actions, (has_side, has_side, enabled), strict=True):
             action.setEnabled(usable)
 
-    # --- scheduling ----------------------------------------------------------------------------------------------
 
-    def _submit(self, stage: Stage, compute: Callable[..., object], *args: object) -> None:
-        """Run ``compute(codec, *args, settings, ctx)`` on ``stage`` with a snapshot of the current settings."""
-        settings, codecs = self.document.settings, self.codecs
+    # --- background work -> status ------------------------------------------------------------------------------
 
-        def work(ctx: JobContext) -> object:
-            return compute(codecs.get(settings.preset, settings.device), *args, settings, ctx)
-
-        stage.submit(work)
-
-    def _schedule_jpeg(self) -> None:
-        source = self.document.source
-        if source is not None and not source.received:
-            self._submit(self.jpeg_stage, encode_preview, source.original)
-
-    def _schedule_restore(self) -> None:
-        """Restore the current setting, or show it at once when it was computed for this file before."""
-        source, doc = self.document.source, self.document
-        if source is None:
-            return
-        cached = doc.cached_restore()
-        if cached is not None:
-            self.restore_stage.cancel()
-            self._drop_preview()
-            if cached is not doc.restored:
-                doc.set_restored(cached)
-            return
-        rect = self._active_pane().vb.viewRect()
-        box = preview_box((rect.left(), rect.top(), rect.right(), rect.bottom()), *source.size)
-        if source.received:
-            self._submit(self.restore_stage, restore_received, source, box)
-        else:
-            self._submit(self.restore_stage, compress_and_restore, source.original, box)
-
-    def _after_restore(self, schedule: Callable[[], None]) -> bool:
-        """True when ``schedule`` may run now; otherwise it runs once the restored view is in."""
-        if self.restore_stage.busy:
-            self._deferred.add(schedule)
-            return False
-        self._deferred.discard(schedule)
-        return True
-
-    def _schedule_ssim(self) -> None:
-        """SSIM of the JPEG and restored views (slow on large images, so it follows them)."""
-        doc = self.document
-        if doc.source is None or doc.source.received or not self._after_restore(self._schedule_ssim):
-            return
-        images = [(role, doc.image(role)) for role in (Role.RESTORED, Role.JPEG)]
-        missing = [(role, image) for role, image in images if image is not None and doc.ssim(role) is None]
-        if missing:
-            original = doc.source.original
-            self.ssim_stage.submit(lambda ctx: measure_ssim(original, missing, ctx))
-
-    def _schedule_rd(self) -> None:
-        """Sweep the points the shown curves lack, after the restored view is in; curves that the change left valid
-        (all but the side-information curve, when only lambda moved) are kept."""
-        source, settings = self.document.source, self.document.settings
-        if source is None or source.received:
-            self.rd_stage.cancel()
-            self.rd_curves.clear()
-            self._redraw_rd()
-            self.rd_plot.set_title("RD plot needs an original image")
-            return
-        keys = curve_keys(self._source_token, settings)
-        self.rd_curves.select(keys)
-        width, height = sweep_size(*source.size)
-        sweep = "whole image" if (width, height) == source.size else f"copy scaled to {width}×{height}"
-        self.rd_plot.set_title(
-            f"PSNR vs bpp · {sweep} · λ {settings.lam:.1f} · {settings.subsampling} · {settings.preset}"
-        )
-        self._redraw_rd()
-        missing = self.rd_curves.missing(RD_QUALITIES)
-        if not missing:
-            if self._rd_running is not None and self._rd_running != keys:
-                self.rd_stage.cancel()
-            return
-        if (self._rd_running == keys and self.rd_stage.busy) or not self._after_restore(self._schedule_rd):
-            return
-        original = source.original
-        self._rd_running = keys
-
-        def work(codec, settings: Settings, ctx: JobContext) -> None:
-            rd_sweep(codec, sweep_image(original), missing, keys, settings, ctx)
-
-        self._submit(self.rd_stage, work)
-
-    def _on_rd_point(self, reported: tuple[Curve, tuple, RdPoint]) -> None:
-        if self.rd_curves.add(*reported):
-            self._redraw_rd()
-
-    def _current_rd_points(self) -> dict[Curve, RdPoint]:
-        """The points the views show, with the overlays' own numbers (whole image, never a scaled copy)."""
-        doc, current = self.document, {}
-        if doc.source is None or doc.source.received:
-            return current
-        if doc.jpeg_is_current() and doc.jpeg.psnr is not None:
-            current[Curve.JPEG] = RdPoint(doc.jpeg.quality, doc.jpeg.rates.jpeg, doc.jpeg.psnr)
-        out = doc.restored
-        if doc.restored_is_current() and out.psnr is not None:
-            curve = Curve.BLIND if out.blind else Curve.SIDE
-            current[curve] = RdPoint(out.settings.quality, out.rates.total, out.psnr)
-        return current
-
-    def _redraw_rd(self) -> None:
-        curves = {curve: self.rd_curves.points(curve) for curve in Curve}
-        self.rd_plot.show_points(curves, self._current_rd_points())
-
-    def _on_rd_busy(self, busy: bool) -> None:
-        if not busy:
-            self._rd_running = None
-            n = len(self.rd_curves.points(Curve.JPEG))
-            self.rd_plot.set_status(f"{n} qualities · ◯ the views' setting, with their numbers" if n else "")
+    def _visible_rect(self) -> ViewRect:
+        rect = self.views.active_pane().vb.viewRect()
+        return rect.left(), rect.top(), rect.right(), rect.bottom()
 
     def fit_to_size(self, limit: int) -> None:
         """Choose the highest quality whose file (JPEG + sidecar, or the JPEG alone when blind) is at most ``limit``
         bytes, searching in the background with the current settings."""
-        source = self.document.source
-        if source is None or source.received:
-            return
-        original = source.original
-        self.encode.show_target_note(f"Searching the quality for at most {file_size(limit)}…")
-
-        def search(codec, settings: Settings, ctx: JobContext) -> tuple[Settings, Fit]:
-            return settings, fit_to_size(codec, original, limit, settings, ctx)
-
-        self._submit(self.fit_stage, search)
+        if self.scheduler.fit_to_size(limit):
+            self.encode.show_target_note(f"Searching the quality for at most {file_size(limit)}…")
 
     def _on_fit(self, searched: Settings, fit: Fit) -> None:
         doc = self.document
-        if dataclasses.replace(searched, quality=doc.settings.quality) != doc.settings:
+        if not fit_applies(searched, doc.settings):
             self.encode.show_target_note("The settings changed during the search: fit again.")
             return
         if fit.quality is None:
@@ -584,7 +371,7 @@ class MainWindow(QMainWindow):
                 f"Even at quality 1 this image's file is {file_size(fit.total_bytes)}, more than "
                 f"{file_size(fit.limit)}. Allow a larger size, or choose Blind to leave the sidecar out."))
             return
-        self._fitted = dataclasses.replace(searched, quality=fit.quality)
+        self.view.fitted = dataclasses.replace(searched, quality=fit.quality)
         doc.update_settings(quality=fit.quality)
         self.encode.show_settings(doc.settings, doc.source)
         what = "JPEG + sidecar" if searched.use_sidecar else "JPEG alone, blind"
@@ -593,25 +380,23 @@ class MainWindow(QMainWindow):
         )
 
     def _on_fit_busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy or self.restore_stage.busy)
-        self.cancel_button.setEnabled(busy or self.restore_stage.busy)
+        restoring = self.scheduler.restore_stage.busy
+        self.progress.setVisible(busy or restoring)
+        self.cancel_button.setEnabled(busy or restoring)
         self.encode.target.button.setEnabled(not busy)
 
     def cancel(self) -> None:
         """Stop the restore, the RD sweep and a target size search; the restored view keeps its last result,
         captioned as such."""
-        if self.fit_stage.busy:
+        if self.scheduler.fit_stage.busy:
             self.encode.show_target_note("Target size search cancelled.")
-        for stage in (self.load_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage):
-            stage.cancel()
-        self._deferred.clear()
+        self.scheduler.cancel()
         self._drop_preview()
         self.statusBar().showMessage("Cancelled", 5000)
 
     def _on_restore_failed(self, message: str) -> None:
         """The restored view says so; a received sidecar that cannot be used may be left out for a blind restore.
         The dialog waits until the stage has ended, so that the caption behind it no longer says restoring."""
-        self.document.fail_restore(message)
         self.statusBar().showMessage(f"Restoration failed: {message}", 10000)
         source = self.document.source
         QTimer.singleShot(0, self, lambda: self._report_restore_failure(source, message))
@@ -626,33 +411,32 @@ class MainWindow(QMainWindow):
             self.document.update_settings(use_sidecar=False)
             self.encode.show_settings(self.document.settings, source)
 
-    def _on_progress(self, done: int, total: int) -> None:
-        """Progress of the running job, with the time left estimated from its pace so far (a job that starts
-        over, as after a slider move, restarts the clock)."""
-        now = time.monotonic()
-        if done < self.progress.value() or self.progress.maximum() != total or self._progress_started is None:
-            self._progress_started = now
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-        self.progress.setFormat(time_left(now - self._progress_started, done, total))
-
     def _on_restore_busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy or self.fit_stage.busy)
-        self.progress.setValue(0)
-        self._progress_started = None
-        self.cancel_button.setEnabled(busy or self.fit_stage.busy)
+        fitting = self.scheduler.fit_stage.busy
+        self.progress.setVisible(busy or fitting)
+        self.progress.restart()
+        self.cancel_button.setEnabled(busy or fitting)
         self._refresh_captions()
+
+    def _on_curves_changed(self) -> None:
+        self.rd_plot.set_title(rd_title(self.document))
+        self._redraw_rd()
+
+    def _redraw_rd(self) -> None:
+        curves = {curve: self.scheduler.rd_curves.points(curve) for curve in Curve}
+        self.rd_plot.show_points(curves, shown_points(self.document))
+
+    def _on_rd_busy(self, busy: bool) -> None:
         if not busy:
-            for schedule in list(self._deferred):
-                schedule()
+            n = len(self.scheduler.rd_curves.points(Curve.JPEG))
+            self.rd_plot.set_status(f"{n} qualities · ◯ the views' setting, with their numbers" if n else "")
 
     # --- document -> views ---------------------------------------------------------------------------------------
 
     def _on_source_changed(self) -> None:
         source = self.document.source
-        self._source_token = next(self._sources)
-        self._preview = None
-        self._fitted = None
+        self.view.preview = None
+        self.view.fitted = None
         self.encode.show_target_note("")
         self.encode.show_settings(self.document.settings, source)
         if source.path is not None:
@@ -666,32 +450,24 @@ class MainWindow(QMainWindow):
         self._refresh_split()
         self._refresh_maps()
         self._set_exports_enabled(False)
-        self.fit()
-        self._schedule_jpeg()
-        self._schedule_restore()
-        self._schedule_rd()
+        self.views.fit()
 
-    def _on_settings_changed(self, old: Settings, new: Settings) -> None:
-        if self._fitted is not None and new != self._fitted:
-            self._fitted = None
+    def _on_settings_changed(self, _old: Settings, new: Settings) -> None:
+        if self.view.fitted is not None and new != self.view.fitted:
+            self.view.fitted = None
             self.encode.show_target_note("")
-        if (old.quality, old.subsampling) != (new.quality, new.subsampling):
-            self._schedule_jpeg()
-        self._schedule_restore()
-        self._schedule_rd()
         self._refresh_captions()
 
     def _on_jpeg_changed(self) -> None:
         self._show(Role.JPEG)
         self._redraw_rd()
-        if self.flipped:
+        if self.view.flipped:
             self._show(Role.RESTORED)
         self._refresh_split()
         self._refresh_differences()
-        self._schedule_ssim()
 
     def _on_restored_changed(self) -> None:
-        self._preview = None
+        self.view.preview = None
         self._show(Role.RESTORED)
         if self.document.source.received:
             self._show(Role.JPEG)
@@ -699,18 +475,17 @@ class MainWindow(QMainWindow):
         self._refresh_maps()
         self._set_exports_enabled(True)
         self._redraw_rd()
-        self._schedule_ssim()
 
     def _on_restore_preview(self, preview: RegionPreview) -> None:
         """Show a preview of the restored image (of the current setting) while the decoder's pass still runs."""
         label = setting_label(self.document.settings, self.document.source)
-        self._preview = (preview.composed(), f"Restored · preview · {label}", [preview.note])
+        self.view.preview = (preview.composed(), f"Restored · preview · {label}", [preview.note])
         self._show_restored()
 
     def _drop_preview(self) -> None:
         """Show the restored result again instead of a preview whose job will not finish."""
-        if self._preview is not None:
-            self._preview = None
+        if self.view.preview is not None:
+            self.view.preview = None
             self._show_restored()
 
     def _show_restored(self) -> None:
@@ -721,12 +496,12 @@ class MainWindow(QMainWindow):
 
     def _refresh_differences(self) -> None:
         """A difference map follows the image under it."""
-        if self.map_mode == "difference":
+        if self.view.map_mode == "difference":
             self._refresh_maps()
 
     def set_flipped(self, flipped: bool) -> None:
         """Show the JPEG in the restored view (before / after at the same place), or the restored image again."""
-        self.flipped = flipped
+        self.view.flipped = flipped
         self.flip_action.setChecked(flipped)
         self._show_restored()
 
@@ -735,20 +510,11 @@ class MainWindow(QMainWindow):
         self._refresh_split()
 
     def _view_image(self, role: Role) -> np.ndarray | None:
-        """What the view of ``role`` shows: the restored view may show a preview, or the JPEG while flipped."""
-        if role is Role.RESTORED and self.flipped:
-            return self.document.image(Role.JPEG)
-        if role is Role.RESTORED and self._preview is not None:
-            return self._preview[0]
-        return self.document.image(role)
+        return view_image(self.document, self.view, role)
 
     def _caption(self, role: Role) -> str:
-        if role is Role.RESTORED and self.flipped:
-            title, lines = caption(Role.JPEG, self.document)
-            return caption_html(f"{title} · flipped (B: restored)", lines, self.details)
-        if role is Role.RESTORED and self._preview is not None:
-            return caption_html(*self._preview[1:], self.details)
-        return caption_html(*caption(role, self.document, self.restore_stage.busy), self.details)
+        restoring = self.scheduler.restore_stage.busy
+        return caption_html(*view_caption(role, self.document, self.view, restoring), self.view.details)
 
     def _show(self, role: Role) -> None:
         pane = self.panes[role]
@@ -766,137 +532,50 @@ class MainWindow(QMainWindow):
         self.split.set_captions(*(self._caption(role) for role in self.view_controls.split_pair()))
 
     def _set_details(self, on: bool) -> None:
-        self.details = on
+        self.view.details = on
         self._refresh_captions()
 
-    def _set_split_layout(self, split: bool) -> None:
-        """Switch layouts keeping the region in view."""
-        shown = self._active_pane()
-        self.stack.setCurrentIndex(1 if split else 0)
-        self._active_pane().vb.setRange(shown.vb.viewRect(), padding=0)
-        self._show_zoom()
-
-    def _active_pane(self) -> ImagePane:
-        return self.split if self.stack.currentWidget() is self.split else self.panes[Role.RESTORED]
-
-    def fit(self) -> None:
-        self.group.fit()
-        self.split.fit()
-
-    def zoom_to(self, factor: float) -> None:
-        self._active_pane().zoom_to(factor)
-
-    def zoom_by(self, step: int) -> None:
-        """One step of the zoom ladder in (1) or out (-1)."""
-        pane = self._active_pane()
-        pane.zoom_to(zoom_step(pane.zoom(), step))
-
     def _show_zoom(self) -> None:
-        self.zoom_label.setText(f"Zoom {100 * self._active_pane().zoom():.0f} %")
+        self.zoom_label.setText(f"Zoom {100 * self.views.active_pane().zoom():.0f} %")
 
     def set_grid(self, shown: bool) -> None:
         """The 8x8 grid of JPEG blocks over every view."""
-        self.grid_shown = shown
+        self.view.grid_shown = shown
         self.grid_action.setChecked(shown)
-        for pane in [*self.panes.values(), self.split]:
-            pane.grid.setVisible(shown)
+        self.views.set_grid(shown)
 
     def copy_view(self) -> None:
         """The active view as it is on screen (image, maps, grid, overlay) to the clipboard."""
-        QApplication.clipboard().setImage(self._active_pane().grab().toImage())
+        QApplication.clipboard().setImage(self.views.active_pane().grab().toImage())
         self.statusBar().showMessage("Copied the view to the clipboard", 5000)
 
     def _set_map_mode(self, mode: str) -> None:
-        self.map_mode = mode
+        self.view.map_mode = mode
         self._refresh_maps()
-
-    def _set_map_opacity(self, opacity: float) -> None:
-        for role in (Role.JPEG, Role.RESTORED):
-            self.panes[role].map_layer.setOpacity(opacity)
-        self.split.set_map_opacity(opacity)
 
     def _refresh_maps(self) -> None:
         """The chosen map over the JPEG and restored views (and either side of the split view)."""
-        self.legend.setVisible(self.map_mode != "none")
-        maps = self._difference_maps() if self.map_mode == "difference" else self._block_maps()
+        self.legend.setVisible(self.view.map_mode != "none")
+        maps = map_layers(self.document, self.view, self.legend)
         for role in (Role.JPEG, Role.RESTORED):
             self.panes[role].map_layer.show_map(*maps[role])
         before, after = self.view_controls.split_pair()
         self.split.show_maps(maps[before], maps[after])
 
-    def _block_maps(self) -> dict[Role, tuple[np.ndarray | None, int]]:
-        """The descriptor or bits map of the restored result, the same over every view."""
-        out, rgba = self.document.restored, None
-        if out is None:
-            self.legend.show_none("The map appears once the restored view is in.")
-        elif self.map_mode == "descriptors" and out.symbols is not None:
-            rgba = descriptor_rgba(out.symbols)
-            self.legend.show_descriptors(out.symbols)
-        elif self.map_mode == "bits" and out.block_bits is not None:
-            rgba = bits_rgba(out.block_bits)
-            self.legend.show_bits(out.block_bits)
-        elif self.map_mode != "none":
-            self.legend.show_none(f"No {self.map_mode} map: " + (
-                "the JPEG came without side information." if out.symbols is None
-                else "bit costs are known only when compressing an original."))
-        return {role: (rgba, BLOCK) for role in Role}
-
-    def _difference_maps(self) -> dict[Role, tuple[np.ndarray | None, int]]:
-        """Each view's image minus the original, pixel by pixel (the restored view's as it is shown: flipped or a
-        preview included)."""
-        original = self.document.image(Role.ORIGINAL)
-        maps: dict[Role, tuple[np.ndarray | None, int]] = {role: (None, 1) for role in Role}
-        if original is None:
-            self.legend.show_none("No difference map: a received JPEG has no original to compare with.")
-            return maps
-        errors = {}
-        for role in (Role.JPEG, Role.RESTORED):
-            image = self._view_image(role)
-            if image is not None:
-                maps[role] = (difference_rgba(image, original), 1)
-                errors[self._caption_title(role)] = mean_absolute_difference(image, original)
-        self.legend.show_difference(errors)
-        return maps
-
-    def _caption_title(self, role: Role) -> str:
-        """What the view of ``role`` shows, in a word or two."""
-        return "JPEG (flipped)" if role is Role.RESTORED and self.flipped else role.value
-
     def _show_hover(self, x: float, y: float) -> None:
-        source = self.document.source
-        if source is None:
+        if self.document.source is None:
             return
-        width, height = source.size
-        if not (0 <= x < width and 0 <= y < height):
+        text = hover_text(self.document, x, y)
+        if text:
+            self.statusBar().showMessage(text)
+        else:
             self.statusBar().clearMessage()
-            return
-        col, row = int(x), int(y)
-        parts = [f"x {col}  y {row}"]
-        for role in Role:
-            image = self.document.image(role)
-            if image is not None:
-                parts.append(f"{role.value} {' '.join(str(v) for v in image[row, col])}")
-        parts.append(f"block ({row // BLOCK}, {col // BLOCK})")
-        out = self.document.restored
-        if out is not None and out.symbols is not None:
-            parts.append(f"descriptor {out.symbols[row // BLOCK, col // BLOCK]}")
-        if out is not None and out.block_bits is not None:
-            parts.append(f"{out.block_bits[row // BLOCK, col // BLOCK]:.2f} bits")
-        self.statusBar().showMessage("   ·   ".join(parts))
 
     # --- lifetime ------------------------------------------------------------------------------------------------
 
-    @property
-    def busy(self) -> bool:
-        """True while any background work is running or waiting."""
-        return bool(self._deferred) or any(stage.busy for stage in self._stages())
-
-    def _stages(self) -> tuple[Stage, ...]:
-        return self.load_stage, self.jpeg_stage, self.restore_stage, self.ssim_stage, self.rd_stage, self.fit_stage
-
     def show_batch(self) -> None:
         """File > Batch, with the current settings (window-modal, the batch runs in the background)."""
-        self.batch_dialog = BatchDialog(self.codecs, self.document.settings, self.pool, self)
+        self.batch_dialog = BatchDialog(self.codecs, self.document.settings, self.scheduler.pool, self)
         self.batch_dialog.open()
 
     def show_about(self) -> None:
@@ -917,13 +596,7 @@ class MainWindow(QMainWindow):
             self._docks_sized = self.restoreState(state)
         if split:
             self.view_controls.layout_choice.set_index(1)
-            self._set_split_layout(True)
-
-    def shutdown(self) -> None:
-        """Cancel all background work and wait for it to stop."""
-        for stage in self._stages():
-            stage.cancel()
-        self.pool.waitForDone()
+            self.views.set_split(True)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -933,7 +606,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.remember:
-            split = self.stack.currentWidget() is self.split
+            split = self.views.is_split()
             preferences.remember(self.store, self.document.settings, split, self.saveGeometry(), self.saveState())
-        self.shutdown()
+        self.scheduler.shutdown()
         super().closeEvent(event)

@@ -1,18 +1,22 @@
-"""What the app remembers between runs (QSettings): the encode settings, the layout and the window geometry."""
+"""What the app remembers between runs (QSettings): the encode settings, the layout, the window geometry and the
+recent files."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from engine import LAMBDA_MAX, LAMBDA_MIN
 from gui.controls import SUBSAMPLINGS
-from gui.document import Settings
+from gui.state import Settings
 
 QUALITY, LAMBDA, SUBSAMPLING, PRESET = "encode/quality", "encode/lambda", "encode/subsampling", "encode/preset"
 LAYOUT, GEOMETRY, WINDOW_STATE = "window/layout", "window/geometry", "window/state"
 SPLIT = "split"
+RECENT_KEY = "recent_files"
+RECENT_MAX = 10
 
 
 def _read(store: QSettings, key: str, convert: Callable[[object], object], valid: Callable[[object], bool]) -> object:
@@ -50,3 +54,21 @@ def remember(store: QSettings, settings: Settings, split: bool, geometry: QByteA
                        (PRESET, settings.preset), (LAYOUT, SPLIT if split else "side by side"),
                        (GEOMETRY, geometry), (WINDOW_STATE, state)):
         store.setValue(key, value)
+
+
+class RecentFiles:
+    """The most recently opened files, newest first, kept in QSettings."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.settings = settings or QSettings()
+
+    def paths(self) -> list[Path]:
+        stored = self.settings.value(RECENT_KEY, [])
+        if isinstance(stored, str):
+            stored = [stored]
+        return [Path(p) for p in stored or []]
+
+    def add(self, path: Path) -> None:
+        path = path.resolve()
+        kept = [p for p in self.paths() if p != path]
+        self.settings.setValue(RECENT_KEY, [str(p) for p in [path, *kept][:RECENT_MAX]])

@@ -17,8 +17,8 @@ import numpy as np
 from PIL import Image
 
 from engine import Codec, decode_jpeg, encode_jpeg, psnr
-from gui.document import Rates, Settings
 from gui.jobs import JobContext, honest_blind
+from gui.state import DocumentState, Rates, Settings
 
 RD_QUALITIES = (10, 20, 30, 40, 50, 60, 75, 90)
 RD_MAX_PIXELS = 768 * 512
@@ -98,6 +98,30 @@ def sweep_image(rgb: np.ndarray) -> np.ndarray:
     if size == (rgb.shape[1], rgb.shape[0]):
         return rgb
     return np.array(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
+def rd_title(doc: DocumentState) -> str:
+    """The RD plot's title: what the curves were swept on, and the settings they share."""
+    source, settings = doc.source, doc.settings
+    if source is None or source.received:
+        return "RD plot needs an original image"
+    width, height = sweep_size(*source.size)
+    sweep = "whole image" if (width, height) == source.size else f"copy scaled to {width}×{height}"
+    return f"PSNR vs bpp · {sweep} · λ {settings.lam:.1f} · {settings.subsampling} · {settings.preset}"
+
+
+def shown_points(doc: DocumentState) -> dict[Curve, RdPoint]:
+    """The points the views show, with the overlays' own numbers (whole image, never a scaled copy)."""
+    current: dict[Curve, RdPoint] = {}
+    if doc.source is None or doc.source.received:
+        return current
+    if doc.jpeg_is_current() and doc.jpeg.psnr is not None:
+        current[Curve.JPEG] = RdPoint(doc.jpeg.quality, doc.jpeg.rates.jpeg, doc.jpeg.psnr)
+    out = doc.restored
+    if doc.restored_is_current() and out.psnr is not None:
+        curve = Curve.BLIND if out.blind else Curve.SIDE
+        current[curve] = RdPoint(out.settings.quality, out.rates.total, out.psnr)
+    return current
 
 
 def rd_sweep(

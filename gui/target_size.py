@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine import Cancelled, Codec, encode_jpeg
-from gui.document import Settings
 from gui.jobs import JobContext
+from gui.state import Settings
 
 QUALITIES = (1, 100)
 PROBES = 7

@@ -60,7 +60,7 @@ def errors() -> list[tuple[str, str]]:
 def window(qtbot, codecs: CodecCache, crop_png: Path, errors: list, monkeypatch) -> MainWindow:
     """The main window on the 128x96 crop with everything computed; error dialogs and questions are recorded,
     not shown (questions are answered no)."""
-    monkeypatch.setattr("gui.main_window.side_pays", lambda preset: None)  # tests exercise the sidecar path
+    monkeypatch.setattr("gui.state.side_pays", lambda preset: None)  # tests exercise the sidecar path
     win = MainWindow(codecs)
     qtbot.addWidget(win)
     monkeypatch.setattr(win, "show_error", lambda title, message: errors.append((title, message)))

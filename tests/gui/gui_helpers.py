@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-from gui.document import Role
 from gui.main_window import MainWindow
+from gui.state import Role
 
 WAIT_MS = 60_000
 
 
 def wait_idle(qtbot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.scheduler.busy, timeout=WAIT_MS)
 
 
 def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:

@@ -10,8 +10,8 @@ from PIL import Image
 
 from engine import decode_jpeg, insert_metadata, load_image, psnr
 from gui.batch import BatchRequest, Mode, run_request
-from gui.document import Settings
 from gui.jobs import JobContext
+from gui.state import Settings
 
 
 @pytest.fixture

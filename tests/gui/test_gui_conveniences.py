@@ -6,9 +6,9 @@ from gui_helpers import overlay
 from PySide6.QtCore import QSettings, QSize
 
 from gui.captions import file_size
-from gui.document import Role
 from gui.files import neighbour
 from gui.main_window import MainWindow
+from gui.state import Role
 
 
 def test_settings_layout_and_geometry_are_remembered_between_runs(qtbot, codecs):
@@ -31,7 +31,7 @@ def test_settings_layout_and_geometry_are_remembered_between_runs(qtbot, codecs)
     assert (settings.quality, settings.lam, settings.subsampling, settings.preset) == (42, 200.0, "4:4:4", other)
     assert second.encode.quality.value() == 42 and second.encode.lam.value() == 200.0
     assert second.encode.subsampling.currentText() == "4:4:4" and second.encode.preset.currentData() == other
-    assert second.stack.currentWidget() is second.split and second.view_controls.layout_choice.index() == 1
+    assert second.views.currentWidget() is second.split and second.view_controls.layout_choice.index() == 1
     assert second.size() == QSize(760, 560)
 
 

@@ -5,7 +5,7 @@ import pytest
 from gui_helpers import WAIT_MS, reopen_as_received, wait_idle
 
 from gui.difference_map import DIFFERENCE_RANGE, difference_rgba, mean_absolute_difference, signed_difference
-from gui.document import Role
+from gui.state import Role
 
 
 def choose_difference(window) -> None:

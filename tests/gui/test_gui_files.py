@@ -11,8 +11,8 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from engine import encode_jpeg, load_image, read_metadata, split_embedded
-from gui.document import Role
 from gui.files import export_pair, export_png
+from gui.state import Role
 
 
 def save_to(monkeypatch, window, path: Path) -> None:

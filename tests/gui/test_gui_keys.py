@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from gui.document import Role
+from gui.state import Role
 
 
 def press(qtbot, key: Qt.Key) -> None:
@@ -42,7 +42,7 @@ def test_letter_shortcuts_work_while_a_number_field_has_focus(qtbot, window):
     text = spin.text()
     press(qtbot, Qt.Key.Key_O)
     press(qtbot, Qt.Key.Key_D)
-    assert not window.details and window.map_mode == "descriptors"
+    assert not window.view.details and window.view.map_mode == "descriptors"
     assert spin.text() == text and spin.hasFocus()
 
 
@@ -65,7 +65,7 @@ def test_b_flips_the_restored_view_to_the_jpeg_and_back(qtbot, window):
     doc = window.document
     window.view_controls.layout_choice.group.button(1).click()
     press(qtbot, Qt.Key.Key_B)
-    assert window.flipped and window.flip_action.isChecked()
+    assert window.view.flipped and window.flip_action.isChecked()
     assert np.array_equal(window.panes[Role.RESTORED].image.image, doc.image(Role.JPEG))
     assert np.array_equal(window.split.image.image, doc.image(Role.JPEG))
     assert "JPEG · q30 · 4:2:0 · flipped" in overlay(window, Role.RESTORED)

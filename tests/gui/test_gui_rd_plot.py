@@ -4,9 +4,9 @@ import pytest
 from gui_helpers import overlay, reopen_as_received, wait_idle
 
 from engine import decode_jpeg, encode_jpeg, psnr
-from gui.document import Role
 from gui.rd_plot import STYLES
 from gui.rd_sweep import RD_QUALITIES, Curve, RdCurves, RdPoint, sweep_size
+from gui.state import Role
 
 
 def marker(window, curve: Curve) -> tuple[float, float] | None:
@@ -25,7 +25,7 @@ def test_the_current_point_is_the_one_in_the_overlays(window):
         f"q30 · {out.rates.total:.3f} bpp · {out.psnr:.2f} dB"
     )
     # a small image is swept whole: the curve passes through the views' point
-    side = window.rd_curves.points(Curve.SIDE)[30]
+    side = window.scheduler.rd_curves.points(Curve.SIDE)[30]
     assert (side.bpp, side.psnr) == pytest.approx((out.rates.total, out.psnr))
     assert "whole image" in window.rd_plot.plot.plotItem.titleLabel.text
 
@@ -36,14 +36,14 @@ def test_blind_the_ring_moves_to_the_blind_curve(qtbot, window):
     wait_idle(qtbot, window)
     out = window.document.restored
     assert marker(window, Curve.BLIND) == (out.rates.total, out.psnr) and marker(window, Curve.SIDE) is None
-    blind = window.rd_curves.points(Curve.BLIND)[30]
+    blind = window.scheduler.rd_curves.points(Curve.BLIND)[30]
     assert (blind.bpp, blind.psnr) == pytest.approx((out.rates.total, out.psnr))
 
 
 def test_points_carry_their_quality_and_the_curves_differ_without_colour(window, crop):
     labels = [label.textItem.toPlainText() for label in window.rd_plot.labels]
     assert labels == [f"q{q}" for q in RD_QUALITIES]
-    jpeg = window.rd_curves.points(Curve.JPEG)
+    jpeg = window.scheduler.rd_curves.points(Curve.JPEG)
     for label, quality in zip(window.rd_plot.labels, RD_QUALITIES, strict=True):
         assert (label.pos().x(), label.pos().y()) == pytest.approx((jpeg[quality].bpp, jpeg[quality].psnr))
     assert len({style.symbol for style in STYLES.values()}) == 3
@@ -56,28 +56,28 @@ def test_points_carry_their_quality_and_the_curves_differ_without_colour(window,
 
 
 def test_a_lambda_change_keeps_the_jpeg_and_blind_curves_and_a_change_back_keeps_the_side_curve(qtbot, window):
-    before = {curve: dict(window.rd_curves.points(curve)) for curve in Curve}
+    before = {curve: dict(window.scheduler.rd_curves.points(curve)) for curve in Curve}
     window.encode.lam.spin.setValue(1024.0)
     wait_idle(qtbot, window)
     for curve in (Curve.JPEG, Curve.BLIND):
-        kept = window.rd_curves.points(curve)
+        kept = window.scheduler.rd_curves.points(curve)
         assert all(kept[q] is before[curve][q] for q in RD_QUALITIES)
-    side = window.rd_curves.points(Curve.SIDE)
+    side = window.scheduler.rd_curves.points(Curve.SIDE)
     assert set(side) == set(RD_QUALITIES) and all(side[q] is not before[Curve.SIDE][q] for q in RD_QUALITIES)
-    assert window.rd_curves.keys[Curve.SIDE][-1] == 1024.0
-    sweeps = window.rd_stage.started
+    assert window.scheduler.rd_curves.keys[Curve.SIDE][-1] == 1024.0
+    sweeps = window.scheduler.rd_stage.started
     window.encode.lam.spin.setValue(64.0)
     wait_idle(qtbot, window)
-    assert window.rd_stage.started == sweeps
-    assert all(window.rd_curves.points(Curve.SIDE)[q] is before[Curve.SIDE][q] for q in RD_QUALITIES)
+    assert window.scheduler.rd_stage.started == sweeps
+    assert all(window.scheduler.rd_curves.points(Curve.SIDE)[q] is before[Curve.SIDE][q] for q in RD_QUALITIES)
 
 
 def test_a_quality_change_does_not_restart_the_sweep(qtbot, window):
-    sweeps = window.rd_stage.started
+    sweeps = window.scheduler.rd_stage.started
     window.encode.quality.slider.setValue(44)
     qtbot.waitUntil(lambda: window.document.restored.quality == 44, timeout=60_000)
     wait_idle(qtbot, window)
-    assert window.rd_stage.started == sweeps
+    assert window.scheduler.rd_stage.started == sweeps
     out = window.document.restored
     assert marker(window, Curve.SIDE) == (out.rates.total, out.psnr)
 

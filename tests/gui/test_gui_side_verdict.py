@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from gui import main_window
+from gui import state
 
 
 def test_default_follows_the_measured_verdict(monkeypatch) -> None:
-    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: {"kodak": 0.8})
-    assert main_window.default_settings(["fast"], ["cpu"]).use_sidecar is False
-    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: {"kodak": -3.0, "live1": -1.0})
-    assert main_window.default_settings(["fast"], ["cpu"]).use_sidecar is True
-    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: None)
-    assert main_window.default_settings(["fast"], ["cpu"]).use_sidecar is True
+    monkeypatch.setattr(state, "measured_side_vs_blind", lambda preset: {"kodak": 0.8})
+    assert state.default_settings(["fast"], ["cpu"]).use_sidecar is False
+    monkeypatch.setattr(state, "measured_side_vs_blind", lambda preset: {"kodak": -3.0, "live1": -1.0})
+    assert state.default_settings(["fast"], ["cpu"]).use_sidecar is True
+    monkeypatch.setattr(state, "measured_side_vs_blind", lambda preset: None)
+    assert state.default_settings(["fast"], ["cpu"]).use_sidecar is True
 
 
 def test_default_model_is_the_fast_one_on_a_cpu_and_the_better_one_with_cuda(monkeypatch) -> None:
-    monkeypatch.setattr(main_window, "measured_side_vs_blind", lambda preset: None)
-    assert main_window.default_settings(["paper", "fast"], ["cpu"]).preset == "fast"
-    with_cuda = main_window.default_settings(["paper", "fast"], ["cpu", "cuda"])
+    monkeypatch.setattr(state, "measured_side_vs_blind", lambda preset: None)
+    assert state.default_settings(["paper", "fast"], ["cpu"]).preset == "fast"
+    with_cuda = state.default_settings(["paper", "fast"], ["cpu", "cuda"])
     assert (with_cuda.preset, with_cuda.device) == ("paper", "cuda")
-    assert main_window.default_settings(["fast"], ["cpu", "cuda"]).preset == "fast"
-    assert main_window.default_settings(["paper"], ["cpu"]).preset == "paper"
+    assert state.default_settings(["fast"], ["cpu", "cuda"]).preset == "fast"
+    assert state.default_settings(["paper"], ["cpu"]).preset == "paper"
 
 
 def test_shipped_measurement_is_read() -> None:

@@ -81,4 +81,4 @@ def test_a_received_jpeg_has_no_target_size(qtbot, window, tmp_path):
     reopen_as_received(qtbot, window, tmp_path)
     assert not window.encode.target.isEnabled()
     window.fit_to_size(10_000)
-    assert not window.fit_stage.busy
+    assert not window.scheduler.fit_stage.busy

@@ -9,9 +9,9 @@ from gui_helpers import WAIT_MS, open_and_wait, overlay, wait_idle
 from PySide6.QtCore import QRectF, Qt
 
 from engine import Cancelled, decode_jpeg, encode_jpeg, psnr
-from gui import main_window
-from gui.document import Role
+from gui import scheduler
 from gui.jobs import NO_GAIN_NOTE, PASS_THROUGH_NOTE
+from gui.state import Role
 
 
 def restore_until_cancelled(monkeypatch) -> None:
@@ -21,12 +21,12 @@ def restore_until_cancelled(monkeypatch) -> None:
         ctx.cancel.wait(WAIT_MS / 1000)
         raise Cancelled()
 
-    monkeypatch.setattr(main_window, "compress_and_restore", work)
+    monkeypatch.setattr(scheduler, "compress_and_restore", work)
 
 
 def move_quality_and_start(qtbot, window, quality: int) -> None:
     window.encode.quality.slider.setValue(quality)
-    qtbot.waitUntil(lambda: window.restore_stage.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.scheduler.restore_stage.busy, timeout=WAIT_MS)
 
 
 def write_pair(folder: Path, jpeg: bytes, sidecar: bytes, name: str = "photo.jpg") -> Path:
@@ -215,14 +215,14 @@ def test_toggling_back_to_a_computed_setting_shows_it_without_recomputing(qtbot,
     window.encode.side.group.button(1).click()
     qtbot.waitUntil(lambda: doc.restored.blind, timeout=WAIT_MS)
     wait_idle(qtbot, window)
-    blind, started = doc.restored, window.restore_stage.started
+    blind, started = doc.restored, window.scheduler.restore_stage.started
     window.encode.side.group.button(0).click()
-    assert doc.restored is with_sidecar and not window.restore_stage.busy
+    assert doc.restored is with_sidecar and not window.scheduler.restore_stage.busy
     assert np.array_equal(window.panes[Role.RESTORED].image.image, with_sidecar.restored)
     assert "sidecar" in overlay(window, Role.RESTORED) and "previous" not in overlay(window, Role.RESTORED)
     window.encode.side.group.button(1).click()
     assert doc.restored is blind
     wait_idle(qtbot, window)
-    assert window.restore_stage.started == started
+    assert window.scheduler.restore_stage.started == started
     assert doc.ssim(Role.RESTORED) is not None  # its SSIM is kept too
 

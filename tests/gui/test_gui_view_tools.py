@@ -8,7 +8,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QApplication
 
 from engine import PRESETS, measured_side_vs_blind
-from gui.document import Role
+from gui.state import Role
 from gui.views import GRID, ZOOM_STEPS, zoom_step
 
 

@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt
 from engine import decode_jpeg, encode_jpeg, psnr, ssim
 from gui.app import SAMPLE_IMAGE
 from gui.captions import adaptation_label, time_left
-from gui.document import Role
 from gui.jobs import BLIND_NOTE, REGION_NOTE
 from gui.main_window import MainWindow
+from gui.state import Role
 
 
 def test_window_opens_on_the_sample(qtbot, codecs):
@@ -60,14 +60,14 @@ def test_the_adaptation_label_says_what_was_sent_and_bought() -> None:
 
 def test_a_burst_of_slider_moves_ends_on_the_last_value(qtbot, window, fast_codec, crop):
     doc = window.document
-    restores_before = window.restore_stage.started
+    restores_before = window.scheduler.restore_stage.started
     for quality in range(20, 81, 5):
         window.encode.quality.slider.setValue(quality)
         qtbot.wait(2)
     qtbot.waitUntil(lambda: doc.restored.quality == 80 and doc.jpeg.quality == 80, timeout=WAIT_MS)
     wait_idle(qtbot, window)
     assert doc.restored.quality == 80 and doc.jpeg.quality == 80
-    assert window.restore_stage.started - restores_before < 13
+    assert window.scheduler.restore_stage.started - restores_before < 13
     assert np.array_equal(doc.restored.jpeg, encode_jpeg(crop, 80))
     assert "q80" in overlay(window, Role.JPEG)
 
@@ -99,7 +99,7 @@ def test_d_cycles_descriptor_map_bits_map_difference_and_none(qtbot, window, fas
     out = window.document.restored
     assert not layer.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_D)
-    assert window.map_mode == "descriptors" and layer.isVisible()
+    assert window.view.map_mode == "descriptors" and layer.isVisible()
     assert layer.image.shape == (6, 8, 4)
     assert (layer.boundingRect().width(), layer.mapRectToParent(layer.boundingRect()).height()) == (8, 96)
     counts = [int(label.text().split()[1]) for label in window.legend.counts]
@@ -107,12 +107,12 @@ def test_d_cycles_descriptor_map_bits_map_difference_and_none(qtbot, window, fas
     window.view_controls.opacity.spin.setValue(80)
     assert layer.opacity() == pytest.approx(0.8)
     qtbot.keyClick(window, Qt.Key.Key_D)
-    assert window.map_mode == "bits" and layer.isVisible()
+    assert window.view.map_mode == "bits" and layer.isVisible()
     assert "bits/block" in window.legend.scale.text()
     qtbot.keyClick(window, Qt.Key.Key_D)
-    assert window.map_mode == "difference"
+    assert window.view.map_mode == "difference"
     qtbot.keyClick(window, Qt.Key.Key_D)
-    assert window.map_mode == "none" and not layer.isVisible()
+    assert window.view.map_mode == "none" and not layer.isVisible()
 
 
 def test_hover_reports_the_block_symbol_and_cost(window):
@@ -146,7 +146,7 @@ def test_zoom_keys_are_linked_and_pixels_stay_crisp(qtbot, window):
 
 def test_split_view_compares_the_chosen_pair(qtbot, window):
     window.view_controls.layout_choice.group.button(1).click()
-    assert window.stack.currentWidget() is window.split
+    assert window.views.currentWidget() is window.split
     window.view_controls.before.setCurrentIndex(window.view_controls.before.findData(Role.ORIGINAL))
     doc = window.document
     assert np.array_equal(window.split.before.image, doc.image(Role.ORIGINAL))
@@ -205,7 +205,7 @@ def previews_of_quality_move(qtbot, window, quality: int) -> list[tuple[object, 
     """Move the quality slider and wait for everything; each preview with the restored pane's image and
     caption at the moment it was shown."""
     shown = []
-    window.restore_stage.partial.connect(
+    window.scheduler.restore_stage.partial.connect(
         lambda p: shown.append((p, window.panes[Role.RESTORED].image.image.copy(), overlay(window, Role.RESTORED)))
     )
     window.encode.quality.slider.setValue(quality)
@@ -276,9 +276,9 @@ def test_progress_says_how_long_is_left() -> None:
 def test_the_progress_bar_shows_the_time_left_of_the_running_job(qtbot, window, monkeypatch):
     wait_idle(qtbot, window)
     times = [100.0, 102.0, 104.0]
-    monkeypatch.setattr("gui.main_window.time.monotonic", lambda: times.pop(0) if times else 104.0)
-    window._on_progress(0, 4)
-    window._on_progress(1, 4)
+    monkeypatch.setattr("gui.progress.time.monotonic", lambda: times.pop(0) if times else 104.0)
+    window.progress.show_progress(0, 4)
+    window.progress.show_progress(1, 4)
     assert window.progress.format() == "25 % · about 6 s left"
-    window._on_progress(0, 4)
+    window.progress.show_progress(0, 4)
     assert window.progress.format() == "0 %", "a job that starts over restarts the clock"
