@@ -15,7 +15,7 @@ from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
 from engine.inference import TILE_MARGIN, Inference, Observer, pixels, tile_map
 from engine.models.adaptation import adapted, basis, basis_size
-from engine.models.corrections import block_mask, keep_blocks
+from engine.models.corrections import block_mask
 from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
 
 HELD_BYTES = 512 * 2**20
@@ -47,6 +47,10 @@ def block_sse(image: np.ndarray, original: np.ndarray) -> np.ndarray:
     h, w = diff.shape
     diff = np.pad(diff, ((0, -h % BLOCK), (0, -w % BLOCK)))
     return diff.reshape(diff.shape[0] // BLOCK, BLOCK, diff.shape[1] // BLOCK, BLOCK).sum(axis=(1, 3))
+
+
+STRIP_ROWS = 64
+"""Rows of a tile whose adaptation basis the encoder builds at once (about 40 MB for 1024 columns)."""
 
 
 class _Held:
@@ -158,12 +162,14 @@ class Encoder:
         def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
             (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
             b, d = min(b, height), min(d, width)
-            rows, cols = slice(a - oa, b - oa), slice(c - oc, d - oc)
-            target = self.inference.tensor(padded_crop(original, tile.outer))[0, :, rows, cols]
-            features = basis(h.float(), restored.float(), jpeg)[0, :, rows, cols]
-            use = ~pixels_kept[a:b, c:d].to(features.device)
-            error = (target - restored.float()[0, :, rows, cols])[:, use]
-            stats.add(features[:, use].T, error.T)
+            cols = slice(c - oc, d - oc)
+            target = self.inference.tensor(padded_crop(original, tile.outer))
+            for top in range(a, b, STRIP_ROWS):
+                rows = slice(top - oa, min(top + STRIP_ROWS, b) - oa)
+                features = basis(h.float(), restored.float(), jpeg, rows)[0, :, :, cols]
+                use = ~pixels_kept[rows.start + oa : rows.stop + oa, c:d].to(features.device)
+                error = (target - restored.float())[0, :, rows, cols][:, use]
+                stats.add(features[:, use].T, error.T)
             held.add(tile, restored, h)
 
         return observe
@@ -197,7 +203,7 @@ class Encoder:
     ) -> np.ndarray:
         """What the decoder restores with ``weights``, from the tiles it computed without them: the
         adaptation is a per-pixel correction, then the kept blocks take the JPEG's pixels again."""
-        inference, keep = self.inference, self.net.config.keep_symbol
+        inference = self.inference
         sent = torch.from_numpy(symbols.astype(np.int64)).to(inference.device)
         weights = weights.to(inference.device)
 
@@ -205,7 +211,7 @@ class Encoder:
             restored, h = tiles[tile.outer]
             jpeg = inference.tensor(padded_crop(decoded, tile.outer))
             image = inference.run(adapted, h, restored, jpeg, weights)
-            return pixels(image if keep is None else keep_blocks(image, jpeg, tile_map(sent, tile), keep))
+            return pixels(self.net.restorer.kept(image, jpeg, tile_map(sent, tile)))
 
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)

@@ -179,11 +179,11 @@ class Codec:
             preset = installed_models().get(header.model_id.hex())
             hint = f"; it matches the installed preset {preset!r}" if preset else "; no installed model matches it"
             raise SideJPEGError(f"sidecar was made with model {header.model_id.hex()}, not the loaded one{hint}")
-        adaptation = adapt.decode(stream)
-        if adaptation.sent and adaptation.size != self.encoder.basis_size:
+        adaptation = adapt.decode(stream, header.adaptation_exponents)
+        expected = adapt.size_for(self.encoder.basis_size, header.adaptation_exponents)
+        if adaptation.sent and adaptation.size != expected:
             raise SideJPEGError(
-                f"sidecar adaptation has {adaptation.size} weights per channel; this model takes "
-                f"{self.encoder.basis_size}"
+                f"sidecar adaptation has {adaptation.size} weights per channel; this model takes {expected}"
             )
         rows, cols = header.grid
         return header, wavefront.decode(self.coder, payload, rows, cols, header.conditioning), adaptation

@@ -9,24 +9,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.coding import adaptation as adapt
 from engine.conditioning import FULL_COND, Conditioning
 from engine.config import BLOCK
 from engine.container import jpeg_size, without_metadata
 from engine.errors import SideJPEGError
 
 MAGIC = b"SJPS"
-VERSION = 3
-"""3: the map is followed by the image's adaptation weights. 2: the header carries the 8-entry JPEG
-conditioning and lambda, the map the keep symbol (still read: it has no adaptation). Version 1 (3-entry
-conditioning, 16 symbols) belongs to models no longer shipped."""
-READS = (2, 3)
+VERSION = 4
+"""4: the adaptation has spatial taps. 3: the map is followed by the image's adaptation weights (still
+read). 2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol (still read:
+it has no adaptation). Version 1 (3-entry conditioning, 16 symbols) belongs to models no longer shipped."""
+READS = (2, 3, 4)
 MAX_SIDE = 65535
 """JPEG's own limit on width and height."""
 _HEADS = {
     2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"),
     3: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH"),
+    4: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH"),
 }
 """Header of each version: version 3 adds the adaptation's length after the payload's."""
+ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS}
+"""Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 _CRC = struct.Struct("<I")
 OVERHEAD_BYTES = _HEADS[VERSION].size + _CRC.size
 MAX_BITS_PER_BLOCK = 32
@@ -62,6 +66,10 @@ class SidecarHeader:
     @property
     def header_bytes(self) -> int:
         return _HEADS[self.version].size
+
+    @property
+    def adaptation_exponents(self) -> int:
+        return ADAPTATION_EXPONENTS[self.version]
 
     @property
     def grid(self) -> tuple[int, int]:

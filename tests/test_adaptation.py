@@ -20,23 +20,33 @@ from engine.pipeline import Codec
 from tests.conftest import random_net
 
 
-def _channels(size: int) -> st.SearchStrategy:
+def _channels(exponents: int, size: int) -> st.SearchStrategy:
     weights = st.builds(
         adapt.ChannelWeights,
-        st.integers(0, 15),
-        st.integers(0, 15),
+        st.tuples(*(st.integers(0, 15) for _ in range(exponents))),
         st.lists(st.integers(-adapt.MAX_VALUE, adapt.MAX_VALUE), min_size=size, max_size=size).map(tuple),
     )
     return st.tuples(*(st.none() | weights for _ in adapt.CHANNELS))
 
 
+def _streams(exponents: int) -> st.SearchStrategy:
+    """Adaptations of streams with ``exponents`` exponents per channel (2: sidecar version 3)."""
+    smallest = 1 + sum(adapt.TAIL_GROUPS[: exponents - 1])
+    return st.integers(smallest, smallest + 60).flatmap(lambda size: _channels(exponents, size))
+
+
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 60).flatmap(_channels))
-def test_every_adaptation_survives_its_stream(channels) -> None:
+@given(st.sampled_from([2, adapt.EXPONENTS]).flatmap(lambda e: st.tuples(st.just(e), _streams(e))))
+def test_every_adaptation_survives_its_stream(case) -> None:
+    exponents, channels = case
     original = adapt.Adaptation(channels)
     data = adapt.encode(original)
-    assert adapt.decode(data) == original
+    assert adapt.decode(data, exponents) == original
     assert len(data) * 8 - 8 < adapt.stream_bits(original) <= len(data) * 8
+
+
+def _one_channel(size: int) -> adapt.Adaptation:
+    return adapt.Adaptation((adapt.ChannelWeights((1, 2, 3), (5, -3) * (size // 2)), None, None))
 
 
 def test_nothing_sent_is_an_empty_stream() -> None:
@@ -47,10 +57,11 @@ def test_nothing_sent_is_an_empty_stream() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (adapt.encode(adapt.Adaptation((adapt.ChannelWeights(1, 2, (5, -3)), None, None)))[:-1], "truncated"),
-        (adapt.encode(adapt.Adaptation((adapt.ChannelWeights(1, 2, (5, -3)), None, None))) + b"\x80", "trailing"),
-        (bytes([2, 0]), "no channel"),
-        (bytes([1, 0b10000000, 0, 0, 0, 0, 0, 0]), "impossibly large"),
+        (adapt.encode(_one_channel(sum(adapt.TAIL_GROUPS) + 6))[:-1], "truncated"),
+        (adapt.encode(_one_channel(sum(adapt.TAIL_GROUPS) + 6)) + b"\x80", "trailing"),
+        (adapt.encode(_one_channel(sum(adapt.TAIL_GROUPS))), "too few weights"),
+        (bytes([40, 0]), "no channel"),
+        (bytes([40, 0b10000000, 0, 0, 0, 0, 0, 0]), "impossibly large"),
     ],
 )
 def test_forged_streams_are_refused_with_a_message(data: bytes, message: str) -> None:
@@ -60,25 +71,30 @@ def test_forged_streams_are_refused_with_a_message(data: bytes, message: str) ->
 
 def test_the_decoders_correction_is_the_basis_the_encoder_fits() -> None:
     torch.manual_seed(0)
-    h, restored, jpeg = torch.randn(1, 6, 4, 5), torch.rand(1, 3, 8, 10), torch.rand(1, 3, 8, 10)
-    weights = torch.randn(basis_size(6), 3)
+    h = torch.randn(1, 6, 4, 5, dtype=torch.float64)
+    restored, jpeg = torch.rand(1, 3, 8, 10, dtype=torch.float64), torch.rand(1, 3, 8, 10, dtype=torch.float64)
+    weights = torch.randn(basis_size(6), 3, dtype=torch.float64)
     correction = torch.einsum("bkhw,kc->bchw", basis(h, restored, jpeg), weights)
-    want = restored + torch.einsum("ij,bjhw->bihw", RGB_OF_YCBCR.float(), correction)
-    torch.testing.assert_close(adapted(h, restored, jpeg, weights), want, atol=1e-5, rtol=1e-5)
+    want = restored + torch.einsum("ij,bjhw->bihw", RGB_OF_YCBCR, correction)
+    torch.testing.assert_close(adapted(h, restored, jpeg, weights), want, atol=1e-10, rtol=1e-10)
+    whole = basis(h, restored, jpeg)
+    for rows in (slice(0, 3), slice(3, 8), slice(1, 2)):
+        torch.testing.assert_close(basis(h, restored, jpeg, rows), whole[:, :, rows], atol=0, rtol=0)
 
 
 def test_least_squares_finds_an_error_the_basis_explains_and_stops_where_it_does_not_pay() -> None:
     rng = np.random.default_rng(1)
-    features = torch.from_numpy(rng.normal(size=(5000, 7)))
-    truth = rng.normal(size=(7, 3)) * 0.01
+    size = basis_size(3)
+    features = torch.from_numpy(rng.normal(size=(5000, size)))
+    truth = rng.normal(size=(size, 3)) * 0.01
     error = features @ torch.from_numpy(truth @ RGB_OF_YCBCR.numpy().T)
-    stats = adapt.Statistics.empty(7)
+    stats = adapt.Statistics.empty(size)
     stats.add(features, error)
     exact = adapt.choose(stats, multiplier=1e-9)
     assert exact.sent == adapt.CHANNELS
-    np.testing.assert_allclose(exact.weights(7), truth, atol=1e-5)
+    np.testing.assert_allclose(exact.weights(size), truth, atol=1e-5)
     cheap = adapt.choose(stats, multiplier=1.0)
-    left = error - features @ torch.from_numpy(cheap.weights(7) @ RGB_OF_YCBCR.numpy().T)
+    left = error - features @ torch.from_numpy(cheap.weights(size) @ RGB_OF_YCBCR.numpy().T)
     assert float(left.square().sum()) < 0.05 * float(error.square().sum())
     assert adapt.stream_bits(cheap) < adapt.stream_bits(exact)
     assert adapt.choose(stats, multiplier=1e12) == adapt.NOTHING
@@ -130,10 +146,36 @@ def test_version_2_sidecars_are_still_read(adapting_codec: Codec, sample_rgb) ->
     np.testing.assert_array_equal(adapting_codec.restore(got).image, made.restored)
 
 
+def test_version_3_sidecars_are_still_read_their_adaptation_without_spatial_taps(
+    adapting_codec: Codec, sample_rgb
+) -> None:
+    made = adapting_codec.compress(sample_rgb, 20, 0.0)
+    header, payload, stream = sc.unpack(made.sidecar)
+    size = adapt.size_for(basis_size(adapting_codec.inference.net.config.trunk_features), 2)
+    old = adapt.Adaptation(tuple(
+        None if ch is None else adapt.ChannelWeights(ch.exponents[:2], ch.values[:size])
+        for ch in adapt.decode(stream).channels
+    ))
+    old_stream = adapt.encode(old)
+    v3 = sc._HEADS[3].pack(
+        sc.MAGIC, 3, 0, header.model_id, header.width, header.height, header.quality, header.lam,
+        *header.cond_codes, header.jpeg_hash, len(payload), len(old_stream),
+    ) + payload + old_stream
+    v3 += sc._CRC.pack(zlib.crc32(v3))
+    got = adapting_codec.receive(made.jpeg, v3)
+    assert got.header.version == 3 and got.adaptation == old and old.size == size
+    without_taps = adapt.Adaptation(tuple(
+        None if ch is None else adapt.ChannelWeights(ch.exponents, ch.values[:size] + (0,) * (len(ch.values) - size))
+        for ch in adapt.decode(stream).channels
+    ))
+    same = sc.pack(header, payload, adapt.encode(without_taps))
+    np.testing.assert_array_equal(adapting_codec.restore(got).image, adapting_codec.restore(made.jpeg, same).image)
+
+
 def test_an_adaptation_for_another_basis_is_refused(adapting_codec: Codec, sample_rgb) -> None:
     made = adapting_codec.compress(sample_rgb, 20, 0.0)
     header, payload, _ = sc.unpack(made.sidecar)
-    other = adapt.encode(adapt.Adaptation((adapt.ChannelWeights(0, 0, (1, 2, 3)), None, None)))
+    other = adapt.encode(adapt.Adaptation((adapt.ChannelWeights((0, 0, 0), (1, 2, 3)), None, None)))
     forged = sc.pack(header, payload, other)
     with pytest.raises(SideJPEGError, match="weights per channel"):
         adapting_codec.receive(made.jpeg, forged)

@@ -14,6 +14,7 @@ from PIL import Image
 from engine.cli import main
 from engine.container import split_embedded
 from engine.metrics import psnr
+from engine.sidecar import VERSION
 
 JSON_KEYS = {
     "adaptation",
@@ -64,7 +65,7 @@ def test_compress_text_report_and_info(image: Path, capsys) -> None:
     assert "side information" in capsys.readouterr().out
     assert main(["info", str(image.with_name("x.jpg.side"))]) == 0
     out = capsys.readouterr().out
-    assert "SideJPEG sidecar" in out and "sidecar version 3" in out and "adaptation: " in out
+    assert "SideJPEG sidecar" in out and f"sidecar version {VERSION}" in out and "adaptation: " in out
 
 
 def test_embedded_side_information_is_found(image: Path, capsys) -> None:

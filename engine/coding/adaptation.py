@@ -3,20 +3,23 @@ quantised, and written with signed Exp-Golomb codes.
 
 The stream starts with the number of weights per channel (8 bits, so that it can be read without the
 model and checked against it). For each of Y, Cb and Cr the encoder then either sends nothing (one bit)
-or a quantiser step for the trunk features' weights, one for the remaining weights (the network's own
-correction and a constant), and the integer weights. The decoder reads integers only, so it recovers
-exactly the weights the encoder chose.
+or a quantiser step for each group of weights (the trunk features', the network's own correction's and
+a constant's, the spatial taps'), and the integer weights. The decoder reads integers only, so it
+recovers exactly the weights the encoder chose. Streams of sidecar version 3 have no spatial taps: two
+steps per channel, and weights that stop before the taps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
 from engine.errors import SideJPEGError
-from engine.models.adaptation import RGB_OF_YCBCR
+from engine.models.adaptation import RGB_OF_YCBCR, SPATIAL_SIZE
 
 CHANNELS = ("Y", "Cb", "Cr")
 SIZE_BITS = 8
@@ -25,33 +28,40 @@ FINEST_STEP = 6
 """Quantiser steps are 2^-(6 + e) for a 4-bit e: from 1/64 to 2^-21."""
 MAX_VALUE = 1 << 24
 """Largest integer weight a reader accepts (bounds its work on forged data)."""
-RESIDUAL_WEIGHTS = 4
-"""Weights after the trunk features: the network's correction in Y, Cb, Cr, and a constant."""
+TAIL_GROUPS = (4, SPATIAL_SIZE)
+"""Sizes of the groups of weights after the trunk features': the network's correction in Y, Cb, Cr and a
+constant; the spatial taps (``engine.models.adaptation.SPATIAL``)."""
+EXPONENTS = 1 + len(TAIL_GROUPS)
+"""Quantiser exponents per channel in the streams written now (2 in sidecar version 3)."""
 
 
 def step(exponent: int) -> float:
     return 2.0 ** -(FINEST_STEP + exponent)
 
 
-def _steps(size: int, feature_exponent: int, residual_exponent: int) -> np.ndarray:
+def size_for(basis_size: int, exponents: int) -> int:
+    """Weights per channel of a stream with ``exponents`` exponents per channel, for a model whose basis
+    has ``basis_size`` entries: older streams stop before the later groups."""
+    return basis_size - sum(TAIL_GROUPS[exponents - 1 :])
+
+
+def _steps(size: int, exponents: tuple[int, ...]) -> np.ndarray:
     """The quantiser step of each of a channel's ``size`` weights."""
-    steps = np.full(size, step(feature_exponent))
-    steps[-RESIDUAL_WEIGHTS:] = step(residual_exponent)
-    return steps
+    tails = TAIL_GROUPS[: len(exponents) - 1]
+    sizes = (size - sum(tails), *tails)
+    return np.concatenate([np.full(n, step(e)) for n, e in zip(sizes, exponents, strict=True)])
 
 
 @dataclass(frozen=True)
 class ChannelWeights:
-    """One channel's quantised weights: ``values * step`` (the features' exponent for the first
-    ``len(values) - RESIDUAL_WEIGHTS``, the residual exponent for the rest)."""
+    """One channel's quantised weights: ``values * step``, each group of weights (trunk features, residual
+    and constant, spatial taps) with the step of its own exponent."""
 
-    feature_exponent: int
-    residual_exponent: int
+    exponents: tuple[int, ...]
     values: tuple[int, ...]
 
     def weights(self) -> np.ndarray:
-        steps = _steps(len(self.values), self.feature_exponent, self.residual_exponent)
-        return np.asarray(self.values, dtype=np.float64) * steps
+        return np.asarray(self.values, dtype=np.float64) * _steps(len(self.values), self.exponents)
 
 
 @dataclass(frozen=True)
@@ -71,11 +81,12 @@ class Adaptation:
         return tuple(name for name, ch in zip(CHANNELS, self.channels, strict=True) if ch is not None)
 
     def weights(self, size: int) -> np.ndarray:
-        """(size, 3) weights in YCbCr, zero for channels not sent (``engine.models.adaptation.adapted``)."""
+        """(size, 3) weights in YCbCr, zero for channels not sent and for groups an older stream lacks
+        (``engine.models.adaptation.adapted``)."""
         out = np.zeros((size, len(CHANNELS)))
         for c, ch in enumerate(self.channels):
             if ch is not None:
-                out[:, c] = ch.weights()
+                out[: len(ch.values), c] = ch.weights()
         return out
 
     def tensor(self, size: int) -> torch.Tensor | None:
@@ -98,7 +109,7 @@ def channel_bits(ch: ChannelWeights | None) -> int:
     """Bits a channel takes in the stream."""
     if ch is None:
         return 1
-    return 1 + 2 * EXPONENT_BITS + sum(_exp_golomb_bits(v) for v in ch.values)
+    return 1 + len(ch.exponents) * EXPONENT_BITS + sum(_exp_golomb_bits(v) for v in ch.values)
 
 
 def stream_bits(adaptation: Adaptation) -> int:
@@ -107,8 +118,8 @@ def stream_bits(adaptation: Adaptation) -> int:
 
 
 def encode(adaptation: Adaptation) -> bytes:
-    """The stream: per channel a flag, then its two exponents and its signed Exp-Golomb values; zero-padded
-    to whole bytes. Nothing sent at all is an empty stream."""
+    """The stream: per channel a flag, then its exponents and its signed Exp-Golomb values; zero-padded to
+    whole bytes. Nothing sent at all is an empty stream."""
     if not adaptation.sent:
         return b""
     bits = [format(adaptation.size, f"0{SIZE_BITS}b")]
@@ -116,7 +127,7 @@ def encode(adaptation: Adaptation) -> bytes:
         bits.append("1" if ch is not None else "0")
         if ch is None:
             continue
-        bits += [format(exponent, f"0{EXPONENT_BITS}b") for exponent in (ch.feature_exponent, ch.residual_exponent)]
+        bits += [format(exponent, f"0{EXPONENT_BITS}b") for exponent in ch.exponents]
         for value in ch.values:
             code = _zigzag(value) + 1
             bits.append("0" * (code.bit_length() - 1) + format(code, "b"))
@@ -147,18 +158,20 @@ class _Reader:
         return (code + 1) // 2 if code % 2 else -(code // 2)
 
 
-def decode(data: bytes) -> Adaptation:
-    """The adaptation of a stream written by ``encode``."""
+def decode(data: bytes, exponents: int = EXPONENTS) -> Adaptation:
+    """The adaptation of a stream written by ``encode`` with ``exponents`` exponents per channel."""
     if not data:
         return NOTHING
     reader, channels = _Reader(data), []
     size = reader.take(SIZE_BITS)
+    if size <= sum(TAIL_GROUPS[: exponents - 1]):
+        raise SideJPEGError(f"sidecar adaptation data has too few weights per channel ({size})")
     for _ in CHANNELS:
         if not reader.take(1):
             channels.append(None)
             continue
-        exponents = reader.take(EXPONENT_BITS), reader.take(EXPONENT_BITS)
-        channels.append(ChannelWeights(*exponents, tuple(reader.exp_golomb() for _ in range(size))))
+        steps = tuple(reader.take(EXPONENT_BITS) for _ in range(exponents))
+        channels.append(ChannelWeights(steps, tuple(reader.exp_golomb() for _ in range(size))))
     if "1" in reader.text[reader.pos :] or len(reader.text) - reader.pos >= 8:
         raise SideJPEGError("sidecar adaptation data has trailing bits")
     adaptation = Adaptation(tuple(channels))
@@ -194,10 +207,9 @@ def _sse_change(stats: Statistics, weights: np.ndarray) -> float:
     return float(np.sum(rgb * (stats.gram @ rgb)) - 2 * np.sum(stats.cross * rgb))
 
 
-def _quantised(target: np.ndarray, feature_exponent: int, residual_exponent: int) -> ChannelWeights:
-    steps = _steps(len(target), feature_exponent, residual_exponent)
-    values = np.clip(np.round(target / steps), -MAX_VALUE, MAX_VALUE).astype(np.int64)
-    return ChannelWeights(feature_exponent, residual_exponent, tuple(int(v) for v in values))
+def _quantised(target: np.ndarray, exponents: tuple[int, ...]) -> ChannelWeights:
+    values = np.clip(np.round(target / _steps(len(target), exponents)), -MAX_VALUE, MAX_VALUE).astype(np.int64)
+    return ChannelWeights(exponents, tuple(int(v) for v in values))
 
 
 def choose(stats: Statistics, multiplier: float) -> Adaptation:
@@ -205,7 +217,7 @@ def choose(stats: Statistics, multiplier: float) -> Adaptation:
 
     Channel by channel (Cb, Cr, Y, then each again), given the others' current weights (at first the joint
     least-squares optimum, then what was chosen): nothing, or its least-squares weights quantised with the
-    best pair of steps.
+    best steps (``_best_steps``).
     """
     size = stats.gram.shape[0]
     if stats.pixels < size:
@@ -221,12 +233,25 @@ def choose(stats: Statistics, multiplier: float) -> Adaptation:
     for c in (1, 2, 0) * 2:
         others = sum(coupling[c, d] * current[:, d] for d in range(len(CHANNELS)) if d != c)
         target = (projected[:, c] - others) / coupling[c, c]
-        exponents = range(2**EXPONENT_BITS)
-        options = [None] + [_quantised(target, fe, re) for fe in exponents for re in exponents]
-        costs = [_cost(stats, multiplier, current, channels, c, option) for option in options]
-        channels[c] = options[int(np.argmin(costs))]
+        cost = partial(_cost, stats, multiplier, current, channels, c)
+        quantised = _best_steps(target, cost)
+        channels[c] = None if cost(None) <= cost(quantised) else quantised
         current[:, c] = 0.0 if channels[c] is None else channels[c].weights()
     return Adaptation(tuple(channels))
+
+
+def _best_steps(target: np.ndarray, cost: Callable[[ChannelWeights | None], float]) -> ChannelWeights:
+    """``target`` quantised with the steps of least ``cost``: every pair of the features' and the other
+    groups' exponents (one shared), then the spatial taps' exponent on its own, then the pair again."""
+    every = range(2**EXPONENT_BITS)
+
+    def best(candidates: list[tuple[int, ...]]) -> ChannelWeights:
+        options = [_quantised(target, exponents) for exponents in candidates]
+        return options[int(np.argmin([cost(option) for option in options]))]
+
+    chosen = best([(fe, re, re) for fe in every for re in every])
+    chosen = best([(*chosen.exponents[:2], se) for se in every])
+    return best([(fe, re, chosen.exponents[2]) for fe in every for re in every])
 
 
 def _cost(

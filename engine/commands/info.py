@@ -17,8 +17,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="a .side sidecar or a JPEG")
 
 
-def describe_adaptation(stream: bytes) -> str:
-    adaptation = adapt.decode(stream)
+def describe_adaptation(stream: bytes, exponents: int) -> str:
+    adaptation = adapt.decode(stream, exponents)
     if not adaptation.sent:
         return "  adaptation: none (it would not pay for this image)"
     return (
@@ -34,7 +34,7 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
     return [
         f"  sidecar version {header.version}: {size} bytes ({header.header_bytes} header, "
         f"{header.payload_bytes} descriptor map, {header.adaptation_bytes} adaptation, 4 checksum)",
-        describe_adaptation(adaptation),
+        describe_adaptation(adaptation, header.adaptation_exponents),
         f"  image {header.width}x{header.height}, {rows}x{cols} descriptors, {bpp:.4f} bpp",
         f"  JPEG quality {header.quality or 'unknown'}, lambda {header.lam:g}",
         f"  model {header.model_id.hex()} (preset: {preset}), for JPEG {header.jpeg_hash.hex()}",

@@ -88,8 +88,14 @@ class Restorer(nn.Module):
         restored = self.to_image(jpeg, self.tail(h))
         if symbols is not None and self.corrections is not None:
             restored = restored + self.scaled_up(self.corrections.select(h, symbols))
+        restored = self.kept(restored, jpeg, symbols)
         if adaptation is not None:
-            restored = adapted(h, restored, jpeg, adaptation)
-        if symbols is not None and self.keep_symbol is not None:
-            restored = keep_blocks(restored, jpeg, symbols, self.keep_symbol)
+            restored = self.kept(adapted(h, restored, jpeg, adaptation), jpeg, symbols)
         return restored, h
+
+    def kept(self, restored: torch.Tensor, jpeg: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
+        """``restored`` with the JPEG's own pixels in the blocks whose symbol keeps them: before the
+        adaptation too, whose spatial taps then see the pixels the encoder fitted them to."""
+        if symbols is None or self.keep_symbol is None:
+            return restored
+        return keep_blocks(restored, jpeg, symbols, self.keep_symbol)
