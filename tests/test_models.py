@@ -98,7 +98,7 @@ def test_descriptors_change_the_restored_image() -> None:
 
 def test_each_block_receives_the_correction_its_symbol_picks() -> None:
     """Block-level selection: the restored block with symbol k is the base plus candidate k, nothing else."""
-    from engine.models.corrections import block_errors, select_per_block
+    from engine.models.corrections import block_errors
 
     net = SideJPEGNet(get_preset("fast")).eval()
     corrections = net.restorer.corrections
@@ -108,13 +108,13 @@ def test_each_block_receives_the_correction_its_symbol_picks() -> None:
     with torch.inference_mode():
         h = net.restorer.trunk(y, cond[:, :JPEG_COND], net.artifact_features(symbols, cond, y.dtype))
         candidates = corrections.candidates(h)
-        picked = select_per_block(candidates, symbols, 16)
+        picked = corrections.select(h, symbols)
         grouped = candidates.reshape(1, 16, 12, 16, 24)
         for r in range(2):
             for c in range(3):
                 rows, cols = slice(8 * r, 8 * r + 8), slice(8 * c, 8 * c + 8)
                 want = grouped[0, int(symbols[0, r, c]), :, rows, cols]
-                assert torch.equal(picked[0, :, rows, cols], want)
+                torch.testing.assert_close(picked[0, :, rows, cols], want, rtol=1e-6, atol=1e-6)
         restored = net.restorer.to_image(y, net.restorer.tail(h))
         errors = block_errors(candidates, 16, 2, restored, x)
         out = net.restore(y, cond, symbols)

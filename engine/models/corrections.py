@@ -20,20 +20,6 @@ INIT_STD = 1e-3
 """Small random initial weights: distinct candidates from the start, so that every symbol can win a block."""
 
 
-def select_per_block(candidates: torch.Tensor, symbols: torch.Tensor, count: int) -> torch.Tensor:
-    """From (B, count * K, H, W) candidates take, per block, the K channels of its symbol: (B, K, H, W).
-
-    A block covers ``H / symbols.shape[1]`` rows of the candidate map. Symbols past the last candidate
-    (the keep symbol) take the last one; ``keep_blocks`` then replaces those blocks.
-    """
-    b, channels, height, width = candidates.shape
-    per_block = height // symbols.shape[1]
-    index = symbols.long().clamp(max=count - 1).repeat_interleave(per_block, 1).repeat_interleave(per_block, 2)
-    grouped = candidates.reshape(b, count, channels // count, height, width)
-    index = index[:, None, None].expand(b, 1, channels // count, height, width)
-    return grouped.gather(1, index)[:, 0]
-
-
 ERROR_CHUNK = 4
 """Symbols whose errors are computed together: bounds the temporary memory to 4 copies of the image."""
 
@@ -102,5 +88,19 @@ class BlockCorrections(nn.Module):
         return self.out(self.hidden(features, relu=True))
 
     def select(self, features: torch.Tensor, symbols: torch.Tensor) -> torch.Tensor:
-        """The residual each block's symbol picks, at the trunk's resolution (B, 3 s^2, H/s, W/s)."""
-        return select_per_block(self.candidates(features), symbols, self.symbols)
+        """The residual each block's symbol picks, at the trunk's resolution (B, 3 s^2, H/s, W/s).
+
+        Only the picked candidate is computed: ``out`` is a 1x1 convolution, so a block's candidate is its pixels'
+        hidden features times its symbol's rows of the weights. Symbols past the last candidate (the keep
+        symbol) take the last one; ``keep_blocks`` then replaces those blocks.
+        """
+        hidden = self.hidden(features, relu=True)
+        b, channels, height, width = hidden.shape
+        rows, cols = symbols.shape[1:]
+        side = height // rows
+        picked = symbols.long().clamp(max=self.symbols - 1).flatten()
+        weight = self.out.weight.reshape(self.symbols, -1, channels)[picked]
+        bias = self.out.bias.reshape(self.symbols, -1)[picked, None]
+        blocks = hidden.reshape(b, channels, rows, side, cols, side).permute(0, 2, 4, 3, 5, 1)
+        residual = torch.baddbmm(bias, blocks.reshape(-1, side * side, channels), weight.transpose(1, 2))
+        return residual.reshape(b, rows, cols, side, side, -1).permute(0, 5, 1, 3, 2, 4).reshape(b, -1, height, width)

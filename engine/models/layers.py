@@ -14,7 +14,8 @@ def fusion_available() -> bool:
 
 
 class Conv(nn.Conv2d):
-    """A convolution with what follows it written once: ``relu((scale * conv(x) + shift) + add or * mul)``.
+    """A convolution with what follows it written once: ``relu((scale * conv(x) + shift) + add or * mul)`` (one of
+    ``add`` and ``mul`` at most).
 
     ``scale`` and ``shift`` are constants of the architecture (a residual scale, the 1 of ``1 + W a``). Training
     and any pass that needs gradients run the steps as separate torch ops. After ``prepare`` an inference pass
@@ -121,7 +122,7 @@ class ConvStack(nn.Sequential):
             if isinstance(layer, Conv):
                 last = i == len(layers) - 1
                 x = layer(x, add=add if last else None, relu=not last and isinstance(layers[i + 1], nn.ReLU))
-            elif not (isinstance(layer, nn.ReLU) and isinstance(layers[i - 1], Conv)):
+            elif not (i > 0 and isinstance(layer, nn.ReLU) and isinstance(layers[i - 1], Conv)):
                 x = layer(x)
         return x
 
