@@ -103,4 +103,5 @@ class BlockCorrections(nn.Module):
         bias = self.out.bias.reshape(self.symbols, -1)[picked, None]
         blocks = hidden.reshape(b, channels, rows, side, cols, side).permute(0, 2, 4, 3, 5, 1)
         residual = torch.baddbmm(bias, blocks.reshape(-1, side * side, channels), weight.transpose(1, 2))
-        return residual.reshape(b, rows, cols, side, side, -1).permute(0, 5, 1, 3, 2, 4).reshape(b, -1, height, width)
+        pixels = residual.reshape(b, rows, cols, side, side, -1).transpose(2, 3).reshape(b, height, width, -1)
+        return pixels.permute(0, 3, 1, 2)  # channels-last
