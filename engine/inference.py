@@ -1,6 +1,7 @@
 """A network on its device, run tile by tile: what both halves of the codec compute with.
 
-The networks run in inference mode on channels-last tensors, under fp16 autocast on CUDA (a tile
+The networks run in inference mode, prepared (``SideJPEGNet.prepare_for_inference``: channels-last, and on
+the CPU each convolution with what follows it as one oneDNN call), under fp16 autocast on CUDA (a tile
 whose fp16 result is not finite is redone in fp32). Cancellation is checked before every
 convolution, so a cancelled job stops within one layer, not one tile.
 """
