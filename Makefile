@@ -7,7 +7,7 @@ SAMPLE := resources/samples/sample.png
 DESKTOP_DIR := $(HOME)/.local/share/applications
 ICON_DIR := $(HOME)/.local/share/icons/hicolor/scalable/apps
 
-.PHONY: setup app qt-libs test lint bench eval wheel desktop
+.PHONY: setup app qt-libs test lint bench eval wheel desktop gpu-prepare
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,16 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks.run
+
+# What a lent GPU needs beside the repository (scripts/gpu_train.sh): a 40 MiB pack of the training data
+# and wheels of the dependencies its image lacks, for its Python 3.12, both under the ignored runs/.
+GPU_WHEELS := pyjpegli==0.3.2 constriction==0.5.0
+gpu-prepare: setup
+	rm -rf runs/pack runs/wheels
+	$(BIN)/sidejpeg pack --out runs/pack --mib 40
+	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d runs/wheels $(GPU_WHEELS)
 
 # The installable wheel in dist/, weights and sample image included (pip install dist/sidejpeg-*.whl).
 # build/ goes first: setuptools would pack stale modules left there by an earlier build.

@@ -17,6 +17,7 @@ COMMANDS = {
     "train": "engine.commands.train",
     "eval": "engine.commands.evaluate",
     "summarise": "engine.commands.summarise",
+    "pack": "engine.commands.pack",
 }
 """Sub-command -> its module, imported only when needed: eval alone pulls in matplotlib and scipy."""
 EXIT_BAD_INPUT = 2

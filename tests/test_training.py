@@ -174,3 +174,53 @@ def test_a_budget_is_refused_when_it_cannot_be_sized(data: Path, tmp_path: Path,
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "zero"), "--minutes", "0"]) == 2
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "ddp"), "--minutes", "5"]) == 2
+
+
+def test_a_pack_is_a_small_training_folder_that_holds_out_the_same_images(
+    tmp_path: Path, sample_rgb: np.ndarray
+) -> None:
+    from engine.training.calibrate import CROP
+    from engine.training.data import VALIDATION_STEMS, split
+    from engine.training.validate import centre_crop
+
+    source = tmp_path / "train"
+    source.mkdir()
+    Image.fromarray(sample_rgb).save(source / f"{VALIDATION_STEMS[0]}.png")
+    for i in range(3):
+        Image.fromarray(np.roll(sample_rgb, 31 * i, axis=0)).save(source / f"img{i}.png")
+    pack = tmp_path / "pack"
+    assert main(["pack", "--data", str(source), "--out", str(pack), "--mib", "0.6", "--side", "64"]) == 0
+    train, held_out = split(pack)
+    size = sum(p.stat().st_size for p in pack.iterdir() if p.suffix == ".png")
+    assert size <= 0.6 * 2**20 and len(train) > 10
+    manifest = json.loads((pack / "pack.json").read_text())
+    assert manifest["training_crops"] == len(train) and manifest["bytes"] == size
+    assert [p.stem for p in held_out] == [VALIDATION_STEMS[0]]
+    kept = np.asarray(Image.open(held_out[0]))
+    np.testing.assert_array_equal(kept, centre_crop(sample_rgb, CROP))
+    assert all(np.asarray(Image.open(p)).shape == (64, 64, 3) for p in train)
+    assert main(["pack", "--data", str(source), "--out", str(pack)]) == 2, "refuses a folder that is not empty"
+    assert main(["pack", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "p2")]) == 2
+
+
+def test_batches_made_in_worker_processes_differ_per_worker_and_repeat_per_seed(data: Path) -> None:
+    from engine.training.data import CropSampler, batches, list_images
+
+    def first(workers: int, count: int) -> list[np.ndarray]:
+        stream = batches(CropSampler(list_images(data), 32, seed=5), 2, seed=5, workers=workers, pin=False)
+        return [next(stream).original.numpy() for _ in range(count)]
+
+    two = first(2, 4)
+    assert not np.array_equal(two[0], two[1]), "each worker draws its own crops"
+    np.testing.assert_array_equal(np.stack(two), np.stack(first(2, 4)))
+    batch = next(batches(CropSampler(list_images(data), 32, seed=1), 3, seed=1, workers=0, pin=False))
+    assert batch.original.shape == batch.jpeg.shape == (3, 3, 32, 32)
+    assert batch.cond.shape[0] == 3 and batch.lambdas.shape == (3,)
+
+
+def test_training_reports_its_throughput(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["--steps", "50", "--blind-steps", "25", "--batch", "2", "--crop", "32", "--val-every", "1000"]
+    assert main(["train", "--data", str(data), "--out", str(run), "--workers", "1", *args]) == 0
+    report = next(h for h in json.loads((run / "last.json").read_text())["history"] if "samples_per_s" in h)
+    assert report["samples_per_s"] > 0 and report["tflops"] > 0

@@ -31,6 +31,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help=f"side of the held-out centre crops the export calibrates on (default {CALIBRATION_CROP})")
     for field in ("steps", "blind_steps", "selection_steps", "warmup_steps", "batch", "crop", "seed", "val_every"):
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(DEFAULTS, field))
+    p.add_argument("--workers", type=int, default=DEFAULTS.workers,
+                   help="processes that make the batches (default -1: none on a CPU, up to 8 with CUDA)")
     p.add_argument("--init", default="", metavar="WEIGHTS", help="start a fresh run from these weights (fine-tuning)")
     p.add_argument("--lr", type=float, default=DEFAULTS.lr)
     p.add_argument("--selection-lr", type=float, default=DEFAULTS.selection_lr)

@@ -8,16 +8,20 @@ cameras' and editors'. The networks see only what the file's header says (``engi
 from __future__ import annotations
 
 import io
+import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from engine import encoders
-from engine.conditioning import JpegParams
-from engine.config import BLOCK
+from engine.conditioning import JpegParams, lambda_code
+from engine.config import BLOCK, LAMBDA_MAX, LAMBDA_MIN
 from engine.image_io import SUPPORTED_SUFFIXES
 from engine.jpeg_io import SUBSAMPLING, decode_with_params, params_of
 
@@ -93,11 +97,22 @@ def random_jpeg(patch: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
     return patch, decoded, params
 
 
+def sample_lambdas(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Lambdas drawn log-uniformly over the whole range."""
+    return np.exp(rng.uniform(math.log(LAMBDA_MIN), math.log(LAMBDA_MAX), n)).astype(np.float32)
+
+
 @dataclass
 class Batch:
     original: torch.Tensor
     jpeg: torch.Tensor
-    jpeg_cond: torch.Tensor
+    cond: torch.Tensor
+    """The JPEG's conditioning and the sample's lambda code (``engine.conditioning``)."""
+    lambdas: torch.Tensor
+
+    def pin_memory(self) -> Batch:
+        """The batch in page-locked memory (what a DataLoader with ``pin_memory`` calls)."""
+        return Batch(*(t.pin_memory() for t in (self.original, self.jpeg, self.cond, self.lambdas)))
 
 
 def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
@@ -105,13 +120,17 @@ def to_tensor(images: list[np.ndarray]) -> torch.Tensor:
 
 
 class CropSampler:
-    """Random, augmented, JPEG-compressed crops (a multiple of the 16x16 block) from RAM."""
+    """Random, augmented, JPEG-compressed crops (a multiple of the 16x16 block) from RAM, each with a random
+    lambda."""
 
     def __init__(self, paths: list[Path], crop: int, seed: int) -> None:
         if crop % BLOCK:
             raise ValueError(f"crop size must be a multiple of {BLOCK}")
         self.images = [img for img in (load_rgb(p) for p in paths) if min(img.shape[:2]) >= crop]
         self.crop = crop
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
 
     def crop_one(self) -> np.ndarray:
@@ -131,4 +150,36 @@ class CropSampler:
             originals.append(target)
             jpegs.append(decoded)
             conds.append(params.vector())
-        return Batch(to_tensor(originals), to_tensor(jpegs), torch.from_numpy(np.stack(conds)))
+        lambdas = sample_lambdas(self.rng, size)
+        lam_codes = torch.tensor([lambda_code(float(v)) for v in lambdas])[:, None]
+        cond = torch.cat([torch.from_numpy(np.stack(conds)), lam_codes], dim=1)
+        return Batch(to_tensor(originals), to_tensor(jpegs), cond, torch.from_numpy(lambdas))
+
+
+class _Batches(IterableDataset):
+    """Endless batches of one sampler; each DataLoader worker reseeds its copy with its own seed."""
+
+    def __init__(self, sampler: CropSampler, size: int, seed: int) -> None:
+        self.sampler, self.size, self.seed = sampler, size, seed
+
+    def __iter__(self) -> Iterator[Batch]:
+        worker = get_worker_info()
+        if worker is not None:
+            self.sampler.seed(self.seed + 7919 * (worker.id + 1))
+        while True:
+            yield self.sampler.batch(self.size)
+
+
+def default_workers(device: torch.device) -> int:
+    """Worker processes that make batches: none on a CPU, whose cores train; on a GPU, cores to spare."""
+    return 0 if device.type == "cpu" else max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def batches(sampler: CropSampler, size: int, seed: int, workers: int, pin: bool) -> Iterator[Batch]:
+    """Endless batches of ``size``, made in ``workers`` processes (0: in this one), the next ones made
+    while the training step runs; pinned for asynchronous copies to a GPU with ``pin``."""
+    loader = DataLoader(
+        _Batches(sampler, size, seed), batch_size=None, num_workers=workers, pin_memory=pin,
+        prefetch_factor=4 if workers else None, persistent_workers=workers > 0,
+    )
+    return iter(loader)

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,16 +15,16 @@ import numpy as np
 import torch
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
-from engine.conditioning import lambda_code
-from engine.config import BLOCK, LAMBDA_MAX, LAMBDA_MIN, ModelConfig, get_preset
+from engine.config import BLOCK, ModelConfig, get_preset
 from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.calibrate import CROP as CALIBRATION_CROP
 from engine.training.calibrate import calibration
 from engine.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
-from engine.training.data import CropSampler, split
+from engine.training.data import CropSampler, batches, default_workers, split
 from engine.training.schedule import phase
 from engine.training.selection import selection_loss
 from engine.training.validate import validate
@@ -54,10 +55,8 @@ class TrainConfig:
     warmup_steps: int = 0
     """Linear learning-rate warm-up at the start of each stage: Adam's first steps move every weight by
     about the learning rate, which throws a trained model off before its moments settle."""
-
-
-def sample_lambdas(rng: np.random.Generator, n: int) -> np.ndarray:
-    return np.exp(rng.uniform(math.log(LAMBDA_MIN), math.log(LAMBDA_MAX), n)).astype(np.float32)
+    workers: int = -1
+    """Processes that cut and compress the crops while the step runs; -1: none on a CPU, up to 8 on a GPU."""
 
 
 def _entropy_bits(p: torch.Tensor, dim: int) -> torch.Tensor:
@@ -97,7 +96,6 @@ class Trainer:
         )
         torch.backends.cudnn.benchmark = self.device.type == "cuda"  # fixed crop size: pick the fastest kernels once
         torch.manual_seed(cfg.seed + self.rank)
-        self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank)
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.net = SideJPEGNet(get_preset(cfg.preset)).to(self.device)
@@ -109,12 +107,17 @@ class Trainer:
         if (self.out / "last.json").exists():
             state = load_checkpoint(self.out, self.net, self.optimizer)
             self.step, self.history = state["step"], state.get("history", [])
-            self.rng = np.random.default_rng(cfg.seed + 1000 * self.rank + self.step)
         elif cfg.init:
             load_model_state(self.net, {k: v.to(self.device) for k, v in read_tensors(cfg.init)[0].items()})
         self.model = DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
         train_paths, self.val_paths = split(Path(cfg.data))
-        self.sampler = CropSampler(train_paths, cfg.crop, cfg.seed + 7 * self.rank + self.step)
+        seed = cfg.seed + 7 * self.rank + self.step
+        workers = default_workers(self.device) if cfg.workers < 0 else cfg.workers
+        sampler = CropSampler(train_paths, cfg.crop, seed)
+        self.batches = batches(sampler, cfg.batch, seed, workers, pin=self.device.type == "cuda")
+        self.step_flops: dict[str, float] = {}
+        """Floating-point operations of a step of each kind (forward and backward), measured once."""
+        self.flops_done = 0.0
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda":
@@ -149,13 +152,12 @@ class Trainer:
         span = max(1, self.cfg.steps - self.cfg.blind_steps)
         return (self.step - self.cfg.blind_steps) / span
 
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
-        """(original, jpeg, cond, lambdas) of a fresh training batch, one lambda per sample."""
-        batch = self.sampler.batch(self.cfg.batch)
-        lams = sample_lambdas(self.rng, self.cfg.batch)
-        lam_codes = torch.tensor([lambda_code(float(v)) for v in lams])[:, None]
-        cond = torch.cat([batch.jpeg_cond, lam_codes], dim=1).to(self.device)
-        original, jpeg = batch.original.to(self.device), batch.jpeg.to(self.device)
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(original, jpeg, cond, lambdas) of the next training batch on the device, one lambda per sample."""
+        batch = next(self.batches)
+        original, jpeg, cond, lams = (
+            t.to(self.device, non_blocking=True) for t in (batch.original, batch.jpeg, batch.cond, batch.lambdas)
+        )
         if self.cfg.channels_last:
             original, jpeg = (t.contiguous(memory_format=torch.channels_last) for t in (original, jpeg))
         return original, jpeg, cond, lams
@@ -171,8 +173,9 @@ class Trainer:
     def selection_step(self) -> dict:
         """One step of the block-level selection stage (the trunk and mapping stay fixed)."""
         original, jpeg, cond, lams = self._batch()
+        self._count("selection", lambda: selection_loss(self.net, original, jpeg, cond, lams))
         with self.autocast():
-            loss, stats, chosen = selection_loss(self.net, original, jpeg, cond, torch.from_numpy(lams).to(self.device))
+            loss, stats, chosen = selection_loss(self.net, original, jpeg, cond, lams)
         self._apply(loss)
         stats.update(loss=float(loss.detach()), perplexity=perplexity(chosen, self.net.config.symbols))
         return stats
@@ -186,6 +189,7 @@ class Trainer:
         q = self.net.quantizer
         q.soft_mix, q.noise, q.sigma = ph.soft_mix, ph.noise, ph.sigma
         original, jpeg, cond, lams = self._batch()
+        self._count("blind" if blind else "end_to_end", lambda: self.net(original, jpeg, cond, blind=blind))
         with self.autocast():
             out = self.model(original, jpeg, cond, blind=blind)
         mse = ((out.restored.float() - original) ** 2).mean(dim=(1, 2, 3)) * 255.0**2
@@ -196,7 +200,7 @@ class Trainer:
         if not blind:
             pixels = original.shape[2] * original.shape[3]
             bpp = out.bits.sum(dim=(1, 2)) / pixels
-            lam_t = torch.from_numpy(lams).to(self.device) * ph.lambda_scale
+            lam_t = lams * ph.lambda_scale
             usage = usage_information_bits(out.logits)
             ctx_bits = self._context_only_bits(out, cond)
             loss = loss + (lam_t * bpp).mean() - ph.usage_bonus * usage + ctx_bits
@@ -208,6 +212,17 @@ class Trainer:
         self._apply(loss)
         stats["loss"] = float(loss.detach())
         return stats
+
+    def _count(self, kind: str, forward: Callable[[], object]) -> None:
+        """Add a step's floating-point operations to ``flops_done``: its forward pass counted once per kind of
+        step, times 3 (the backward pass costs about twice the forward)."""
+        if kind not in self.step_flops:
+            devices = [self.device] if self.device.type == "cuda" else []
+            counter = FlopCounterMode(display=False)
+            with torch.random.fork_rng(devices=devices), torch.no_grad(), self.autocast(), counter:
+                forward()
+            self.step_flops[kind] = 3.0 * counter.get_total_flops()
+        self.flops_done += self.step_flops[kind]
 
     def _context_only_bits(self, out, cond: torch.Tensor) -> torch.Tensor:
         """Rate of the detached hard symbols: trains the context model even while lambda is 0."""
@@ -232,7 +247,7 @@ class Trainer:
         bar = tqdm(
             total=self.total_steps, initial=self.step, disable=self.rank != 0, mininterval=10, dynamic_ncols=True
         )
-        last_save = time.monotonic()
+        last_save = last_report = time.monotonic()
         running: dict[str, list[float]] = {}
         while self.step < self.total_steps:
             stats = self.train_step()
@@ -244,6 +259,10 @@ class Trainer:
             if self.step % 50 == 0 and self.rank == 0:
                 summary = {k: round(float(np.mean(v)), 4) for k, v in running.items()}
                 running.clear()
+                seconds, last_report = time.monotonic() - last_report, time.monotonic()
+                summary["samples_per_s"] = round(50 * cfg.batch / seconds, 1)
+                summary["tflops"] = float(f"{self.flops_done / seconds / 1e12:.3g}")
+                self.flops_done = 0.0
                 bar.set_postfix(
                     loss=summary.get("loss"),
                     gain_db=summary.get("gain_db"),
