@@ -20,7 +20,8 @@ class Document(QObject, DocumentState):
     """The Role whose SSIM came in (SSIM is slow, so it follows the images)."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings=settings)
+        QObject.__init__(self)  # recent PySide6 also runs DocumentState.__init__() from here; once more is harmless
+        DocumentState.__init__(self, settings)
 
     def set_source(self, source: Source, settings: Settings | None = None) -> None:
         """Show a new file; ``settings`` replace the current ones with it (the scheduler starts the work)."""

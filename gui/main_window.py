@@ -15,33 +15,31 @@ from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPushButton,
     QScrollArea,
     QWidget,
 )
 
-from engine import PRESETS, SIDECAR_SUFFIX, SideJPEGError, available_devices, sidecar_path
+from engine import PRESETS, SideJPEGError, available_devices
 from gui import files, preferences
 from gui.about import AboutDialog
 from gui.batch_dialog import BatchDialog
-from gui.captions import export_title, file_size, hover_text, setting_label, view_caption
+from gui.captions import file_size, hover_text, setting_label, view_caption
 from gui.controls import EncodeControls, SidePanel, SliderField, ViewControls
 from gui.descriptor_map import MapLegend
 from gui.document import Document
+from gui.exports import Exports
 from gui.jobs import CodecCache, RegionPreview
 from gui.maps import map_layers
-from gui.progress import JobProgress
 from gui.rd_plot import RdPlot
 from gui.rd_sweep import Curve, rd_title, shown_points
 from gui.scheduler import Scheduler, ViewRect
 from gui.shortcuts import NumberFieldKeys, ShortcutsDialog, shortcut_rows
 from gui.state import Role, Settings, Source, ViewState, default_settings, fit_applies, view_image
+from gui.status_bar import StatusBar
 from gui.target_size import Fit
-from gui.theme import MUTED
 from gui.view_area import ViewArea
 from gui.views import caption_html
 
@@ -72,6 +70,7 @@ class MainWindow(QMainWindow):
         self.scheduler = Scheduler(self.document, self.codecs, self.presets, self._visible_rect, self)
         self.recent = preferences.RecentFiles(self.store)
         self.view = ViewState()
+        self.exports = Exports(self.document, self, lambda text: self.statusBar().showMessage(text, 8000))
         self._docks_sized = False
         """Whether the docks got their sizes (from the last run, or at the first show)."""
 
@@ -82,7 +81,7 @@ class MainWindow(QMainWindow):
         self.legend = MapLegend()
         self.rd_plot = RdPlot()
         self._build_layout()
-        self._build_status_bar()
+        self.setStatusBar(StatusBar())
         self._build_menus()
         self._connect()
         self._route_keys()
@@ -115,19 +114,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _build_status_bar(self) -> None:
-        self.progress = JobProgress()
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        hint = QLabel("Drop an image to open it  ·  F fit  ·  + / − zoom  ·  ← / → folder  ·  B flip  ·  F1 shortcuts")
-        hint.setStyleSheet(f"color: {MUTED};")
-        self.zoom_label = QLabel()
-        self.zoom_label.setToolTip("Zoom of the views: + / − step, 1 / 2 / 4 set, F fits")
-        self.statusBar().addWidget(hint)
-        self.statusBar().addPermanentWidget(self.zoom_label)
-        self.statusBar().addPermanentWidget(self.progress)
-        self.statusBar().addPermanentWidget(self.cancel_button)
-
     def _action(
         self, menu: QMenu, text: str, slot: Callable[[], object], *shortcuts: str | QKeySequence.StandardKey,
     ) -> QAction:
@@ -150,9 +136,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Pre&vious image in folder", lambda: self.open_neighbour(-1), "Left", "PgUp")
         file_menu.addSeparator()
         self.export_actions = [
-            self._action(file_menu, "Export JPEG + &sidecar…", self.export_pair, QKeySequence.StandardKey.Save),
-            self._action(file_menu, "Export JPEG with &embedded side info…", self.export_embedded, "Ctrl+Shift+S"),
-            self._action(file_menu, "Export restored &PNG…", self.export_png, "Ctrl+E"),
+            self._action(file_menu, "Export JPEG + &sidecar…", self.exports.pair, QKeySequence.StandardKey.Save),
+            self._action(file_menu, "Export JPEG with &embedded side info…", self.exports.embedded, "Ctrl+Shift+S"),
+            self._action(file_menu, "Export restored &PNG…", self.exports.png, "Ctrl+E"),
         ]
         file_menu.addSeparator()
         self._action(file_menu, "&Batch: compress or restore a folder…", self.show_batch, "Ctrl+B")
@@ -219,15 +205,15 @@ class MainWindow(QMainWindow):
                              (scheduler.fit_stage, "Target size search failed")):
             stage.failed.connect(lambda _seq, message, title=title: self.show_error(title, message))
         scheduler.restore_stage.failed.connect(lambda _seq, message: self._on_restore_failed(message))
-        scheduler.restore_stage.progress.connect(self.progress.show_progress)
+        scheduler.restore_stage.progress.connect(self.statusBar().progress.show_progress)
         scheduler.restore_stage.partial.connect(self._on_restore_preview)
         scheduler.restore_stage.busy_changed.connect(self._on_restore_busy)
         scheduler.rd_stage.progress.connect(lambda done, total: self.rd_plot.set_status(f"sweep {done}/{total}…"))
         scheduler.rd_stage.busy_changed.connect(self._on_rd_busy)
         scheduler.fit_stage.result.connect(lambda _seq, found: self._on_fit(*found))
-        scheduler.fit_stage.progress.connect(self.progress.show_progress)
+        scheduler.fit_stage.progress.connect(self.statusBar().progress.show_progress)
         scheduler.fit_stage.busy_changed.connect(self._on_fit_busy)
-        self.cancel_button.clicked.connect(self.cancel)
+        self.statusBar().cancel_button.clicked.connect(self.cancel)
         self.views.hovered.connect(self._show_hover)
         self.views.zoom_changed.connect(self._show_zoom)
 
@@ -295,58 +281,10 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_path(local[0])
 
-    def _save_target(self, title: str, suffixes: tuple[str, ...], name_filter: str) -> Path | None:
-        """Ask where to save; the dialog confirms overwriting its own choice, we confirm any other name."""
-        doc = self.document
-        suggested = files.suggested_path(doc.source, doc.restored, suffixes[0])
-        chosen = self.ask_save_path(export_title(doc, title), suggested, name_filter)
-        if chosen is None:
-            return None
-        path = files.with_suffix(chosen, suffixes)
-        return path if path == chosen or self._may_overwrite(path) else None
-
-    def _may_overwrite(self, path: Path) -> bool:
-        return not path.exists() or self.confirm("Replace file?", f"{path.name} already exists. Replace it?")
-
-    def _write(self, what: str, write: Callable[[], object]) -> bool:
-        try:
-            write()
-        except (OSError, SideJPEGError) as exc:
-            self.show_error("Export failed", f"{what}: {exc}")
-            return False
-        self.statusBar().showMessage(f"Exported {what}", 8000)
-        return True
-
-    def export_pair(self) -> bool:
-        """``photo.jpg`` plus ``photo.jpg.side``."""
-        out = self.document.restored
-        path = self._save_target("Export JPEG + sidecar", (".jpg", ".jpeg"), files.JPEG_FILTER)
-        if path is None or not self._may_overwrite(sidecar_path(path)):
-            return False
-        meta = files.added_metadata(self.document.source)
-        return self._write(f"{path.name} + {path.name}{SIDECAR_SUFFIX}",
-                           lambda: files.export_pair(path, out.jpeg, out.sidecar, meta))
-
-    def export_embedded(self) -> bool:
-        """One JPEG that carries its side information."""
-        out = self.document.restored
-        path = self._save_target("Export JPEG with embedded side info", (".jpg", ".jpeg"), files.JPEG_FILTER)
-        meta = files.added_metadata(self.document.source)
-        return path is not None and self._write(
-            path.name, lambda: files.export_embedded(path, out.jpeg, out.sidecar, meta)
-        )
-
-    def export_png(self) -> bool:
-        out = self.document.restored
-        path = self._save_target("Export restored PNG", (".png",), files.PNG_FILTER)
-        meta = self.document.source.metadata
-        return path is not None and self._write(path.name, lambda: files.export_png(path, out.restored, meta))
-
     def _set_exports_enabled(self, enabled: bool) -> None:
         has_side = enabled and self.document.restored.sidecar is not None
         for action, usable in zip(self.export_actions, (has_side, has_side, enabled), strict=True):
             action.setEnabled(usable)
-
 
     # --- background work -> status ------------------------------------------------------------------------------
 
@@ -380,9 +318,7 @@ class MainWindow(QMainWindow):
         )
 
     def _on_fit_busy(self, busy: bool) -> None:
-        restoring = self.scheduler.restore_stage.busy
-        self.progress.setVisible(busy or restoring)
-        self.cancel_button.setEnabled(busy or restoring)
+        self.statusBar().show_working(busy or self.scheduler.restore_stage.busy)
         self.encode.target.button.setEnabled(not busy)
 
     def cancel(self) -> None:
@@ -412,10 +348,8 @@ class MainWindow(QMainWindow):
             self.encode.show_settings(self.document.settings, source)
 
     def _on_restore_busy(self, busy: bool) -> None:
-        fitting = self.scheduler.fit_stage.busy
-        self.progress.setVisible(busy or fitting)
-        self.progress.restart()
-        self.cancel_button.setEnabled(busy or fitting)
+        self.statusBar().show_working(busy or self.scheduler.fit_stage.busy)
+        self.statusBar().progress.restart()
         self._refresh_captions()
 
     def _on_curves_changed(self) -> None:
@@ -536,7 +470,7 @@ class MainWindow(QMainWindow):
         self._refresh_captions()
 
     def _show_zoom(self) -> None:
-        self.zoom_label.setText(f"Zoom {100 * self.views.active_pane().zoom():.0f} %")
+        self.statusBar().show_zoom(self.views.active_pane().zoom())
 
     def set_grid(self, shown: bool) -> None:
         """The 8x8 grid of JPEG blocks over every view."""
@@ -572,6 +506,11 @@ class MainWindow(QMainWindow):
             self.statusBar().clearMessage()
 
     # --- lifetime ------------------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True while any background work is running or waiting."""
+        return self.scheduler.busy
 
     def show_batch(self) -> None:
         """File > Batch, with the current settings (window-modal, the batch runs in the background)."""

@@ -75,8 +75,8 @@ class Scheduler(QObject):
         doc = self.document
         doc.source_changed.connect(self._on_source_changed)
         doc.settings_changed.connect(self._on_settings_changed)
-        doc.jpeg_changed.connect(self.schedule_ssim)
-        doc.restored_changed.connect(self.schedule_ssim)
+        doc.jpeg_changed.connect(self._schedule_ssim)
+        doc.restored_changed.connect(self._schedule_ssim)
         self.load_stage.result.connect(lambda _seq, source: self._on_loaded(source))
         self.jpeg_stage.result.connect(lambda _seq, outcome: doc.set_jpeg(outcome))
         self.restore_stage.result.connect(lambda _seq, outcome: self._show_restored(outcome))
@@ -141,16 +141,16 @@ class Scheduler(QObject):
         """Everything, for a new file; it is shown whole, so no region is restored first."""
         self._source_token = next(self._sources)
         self._outcomes.clear()
-        self.schedule_jpeg()
-        self.schedule_restore(visible_first=False)
-        self.schedule_rd()
+        self._schedule_jpeg()
+        self._schedule_restore(visible_first=False)
+        self._schedule_rd()
 
     def _on_settings_changed(self, old: Settings, new: Settings) -> None:
         """The JPEG only when its quality or subsampling moved; the restoration and the RD curves always."""
         if (old.quality, old.subsampling) != (new.quality, new.subsampling):
-            self.schedule_jpeg()
-        self.schedule_restore()
-        self.schedule_rd()
+            self._schedule_jpeg()
+        self._schedule_restore()
+        self._schedule_rd()
 
     def _submit(self, stage: Stage, compute: Callable[..., object], *args: object) -> None:
         """Run ``compute(codec, *args, settings, ctx)`` on ``stage`` with a snapshot of the current settings."""
@@ -161,12 +161,12 @@ class Scheduler(QObject):
 
         stage.submit(work)
 
-    def schedule_jpeg(self) -> None:
+    def _schedule_jpeg(self) -> None:
         source = self.document.source
         if source is not None and not source.received:
             self._submit(self.jpeg_stage, encode_preview, source.original)
 
-    def schedule_restore(self, visible_first: bool = True) -> None:
+    def _schedule_restore(self, visible_first: bool = True) -> None:
         """Restore the current setting (the region in view first, when it is a small part of the image), or show it
         at once when it was computed for this file before."""
         doc, source = self.document, self.document.source
@@ -202,10 +202,10 @@ class Scheduler(QObject):
             for schedule in list(self._deferred):
                 schedule()
 
-    def schedule_ssim(self) -> None:
+    def _schedule_ssim(self) -> None:
         """SSIM of the JPEG and restored views that lack it (slow on large images, so it follows them)."""
         doc = self.document
-        if doc.source is None or doc.source.received or not self._after_restore(self.schedule_ssim):
+        if doc.source is None or doc.source.received or not self._after_restore(self._schedule_ssim):
             return
         images = [(role, doc.image(role)) for role in (Role.RESTORED, Role.JPEG)]
         missing = [(role, image) for role, image in images if image is not None and doc.ssim(role) is None]
@@ -213,7 +213,7 @@ class Scheduler(QObject):
             original = doc.source.original
             self.ssim_stage.submit(lambda ctx: measure_ssim(original, missing, ctx))
 
-    def schedule_rd(self) -> None:
+    def _schedule_rd(self) -> None:
         """Sweep the points the shown curves lack, after the restored view is in; curves that the change left valid
         (all but the side-information curve, when only lambda moved) are kept, and a sweep of curves no longer
         shown stops."""
@@ -231,7 +231,7 @@ class Scheduler(QObject):
             if self._rd_running is not None and self._rd_running != keys:
                 self.rd_stage.cancel()
             return
-        if (self._rd_running == keys and self.rd_stage.busy) or not self._after_restore(self.schedule_rd):
+        if (self._rd_running == keys and self.rd_stage.busy) or not self._after_restore(self._schedule_rd):
             return
         original = source.original
         self._rd_running = keys

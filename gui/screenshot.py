@@ -24,7 +24,7 @@ def take_screenshot(window: MainWindow, image: Path, out: Path, size: tuple[int,
         loop.quit()
 
     def ready() -> bool:
-        return window.document.restored is not None and not window.scheduler.busy
+        return window.document.restored is not None and not window.busy
 
     def save() -> None:
         if window.grab().save(str(out)):

@@ -1,4 +1,4 @@
-"""Background jobs (QRunnable on a QThreadPool) and the coalescing scheduler that keeps sliders live.
+"""Background jobs (QRunnable on a QThreadPool) and the coalescing stage that keeps sliders live.
 
 Each ``Stage`` runs at most one job at a time. A new request gets the next sequence number, cancels
 the job in flight (its result would be stale) and waits as the single pending request; a newer request

@@ -9,7 +9,7 @@ WAIT_MS = 60_000
 
 
 def wait_idle(qtbot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.scheduler.busy, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not window.busy, timeout=WAIT_MS)
 
 
 def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:

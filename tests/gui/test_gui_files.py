@@ -22,20 +22,20 @@ def save_to(monkeypatch, window, path: Path) -> None:
 def test_export_pair_embedded_and_png_read_back(window, monkeypatch, tmp_path, fast_codec):
     out = window.document.restored
     save_to(monkeypatch, window, tmp_path / "photo.jpg")
-    assert window.export_pair()
+    assert window.exports.pair()
     jpeg, side = (tmp_path / "photo.jpg").read_bytes(), (tmp_path / "photo.jpg.side").read_bytes()
     assert (jpeg, side) == (out.jpeg, out.sidecar)
     back = fast_codec.restore(jpeg, side)
     assert not back.blind and np.array_equal(back.image, out.restored)
 
     save_to(monkeypatch, window, tmp_path / "single")
-    assert window.export_embedded()
+    assert window.exports.embedded()
     single = (tmp_path / "single.jpg").read_bytes()
     assert split_embedded(single) == (out.jpeg, out.sidecar)
     assert np.array_equal(fast_codec.restore(single).image, out.restored)
 
     save_to(monkeypatch, window, tmp_path / "restored.png")
-    assert window.export_png()
+    assert window.exports.png()
     assert np.array_equal(load_image(tmp_path / "restored.png").rgb, out.restored)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
@@ -46,9 +46,9 @@ def test_nothing_is_overwritten_without_asking(window, monkeypatch, tmp_path):
     asked = []
     monkeypatch.setattr(window, "confirm", lambda title, message: asked.append(message) or False)
     save_to(monkeypatch, window, tmp_path / "photo.jpg")
-    assert not window.export_pair()
+    assert not window.exports.pair()
     save_to(monkeypatch, window, tmp_path / "plain")
-    assert not window.export_png()
+    assert not window.exports.png()
     assert (tmp_path / "photo.jpg.side").read_bytes() == b"keep me"
     assert (tmp_path / "plain.png").read_bytes() == b"keep me too"
     assert not (tmp_path / "photo.jpg").exists()
@@ -57,7 +57,7 @@ def test_nothing_is_overwritten_without_asking(window, monkeypatch, tmp_path):
 
 def test_received_jpeg_with_sidecar_or_embedded_is_shown_restored(qtbot, window, monkeypatch, tmp_path, fast_codec):
     out = window.document.restored
-    for name, export in (("pair.jpg", window.export_pair), ("embedded.jpg", window.export_embedded)):
+    for name, export in (("pair.jpg", window.exports.pair), ("embedded.jpg", window.exports.embedded)):
         save_to(monkeypatch, window, tmp_path / name)
         assert export()
     for name in ("pair.jpg", "embedded.jpg"):
@@ -91,7 +91,7 @@ def test_bad_files_show_an_error_and_keep_the_image(qtbot, window, errors, tmp_p
 
 def test_a_sidecar_that_does_not_belong_is_reported(qtbot, window, errors, monkeypatch, tmp_path):
     save_to(monkeypatch, window, tmp_path / "photo.jpg")
-    assert window.export_pair()
+    assert window.exports.pair()
     (tmp_path / "photo.jpg.side").write_bytes(b"SJPS garbage")
     window.open_path(tmp_path / "photo.jpg")
     qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
@@ -151,13 +151,13 @@ def test_exports_keep_the_originals_metadata_and_the_sidecar_still_belongs(
     assert window.document.source.metadata.exif
     out = window.document.restored
     save_to(monkeypatch, window, tmp_path / "photo.jpg")
-    assert window.export_pair()
+    assert window.exports.pair()
     jpeg, side = (tmp_path / "photo.jpg").read_bytes(), (tmp_path / "photo.jpg.side").read_bytes()
     assert read_metadata(jpeg).kinds == ("EXIF",) and b"SideJPEG Test Camera" in jpeg
     assert np.array_equal(fast_codec.restore(jpeg, side).image, out.restored)
     save_to(monkeypatch, window, tmp_path / "single")
-    assert window.export_embedded()
+    assert window.exports.embedded()
     assert read_metadata((tmp_path / "single.jpg").read_bytes()).kinds == ("EXIF",)
     save_to(monkeypatch, window, tmp_path / "restored.png")
-    assert window.export_png()
+    assert window.exports.png()
     assert load_image(tmp_path / "restored.png").metadata.kinds == ("EXIF",)

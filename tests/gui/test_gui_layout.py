@@ -41,7 +41,7 @@ def test_nothing_is_cut_off(qtbot, window, size):
     window.view_controls.layout_choice.group.button(1).click()
     window.view_controls.map_mode.setCurrentText("descriptors")
     window.encode.side.group.button(1).click()
-    qtbot.waitUntil(lambda: window.document.restored.blind and not window.scheduler.busy, timeout=60_000)
+    qtbot.waitUntil(lambda: window.document.restored.blind and not window.busy, timeout=60_000)
     qtbot.wait(100)
     assert cut_off(window) == []
     assert "Restored" in window.split.overlay_right.text() and window.panes[Role.RESTORED].overlay.text()

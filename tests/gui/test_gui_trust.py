@@ -50,7 +50,7 @@ def test_while_recomputing_and_after_cancel_the_restored_view_says_it_shows_the_
     move_quality_and_start(qtbot, window, 45)
     text = overlay(window, Role.RESTORED)
     assert "q30" in text and "previous" in text and "restoring q45" in text
-    window.cancel_button.click()
+    window.statusBar().cancel_button.click()
     wait_idle(qtbot, window)
     assert doc.restored is shown
     assert np.array_equal(window.panes[Role.RESTORED].image.image, shown.restored)
@@ -68,14 +68,14 @@ def test_export_while_recomputing_writes_and_names_the_setting_shown(qtbot, wind
     monkeypatch.setattr(
         window, "ask_save_path", lambda title, suggested, name_filter: titles.append(title) or tmp_path / "now.jpg"
     )
-    assert window.export_pair()
+    assert window.exports.pair()
     assert "q30 · 4:2:0 · λ 64.0 · sidecar · fast" in titles[-1] and "not computed" not in titles[-1]
     restore_until_cancelled(monkeypatch)
     move_quality_and_start(qtbot, window, 45)
     monkeypatch.setattr(
         window, "ask_save_path", lambda title, suggested, name_filter: titles.append(title) or tmp_path / "stale.jpg"
     )
-    assert window.export_pair()
+    assert window.exports.pair()
     assert "q30 · 4:2:0 · λ 64.0 · sidecar · fast" in titles[-1] and "not computed" in titles[-1]
     assert (tmp_path / "stale.jpg").read_bytes() == shown.jpeg
     assert (tmp_path / "stale.jpg.side").read_bytes() == shown.sidecar

@@ -32,14 +32,14 @@ def test_plus_and_minus_step_the_zoom_and_the_indicator_follows(qtbot, window):
     window.activateWindow()
     pane = window.panes[Role.RESTORED]
     press(qtbot, Qt.Key.Key_1)
-    assert window.zoom_label.text() == "Zoom 100 %"
+    assert window.statusBar().zoom_label.text() == "Zoom 100 %"
     press(qtbot, Qt.Key.Key_Plus)
-    assert pane.zoom() == pytest.approx(1.5, rel=0.02) and window.zoom_label.text() == "Zoom 150 %"
+    assert pane.zoom() == pytest.approx(1.5, rel=0.02) and window.statusBar().zoom_label.text() == "Zoom 150 %"
     press(qtbot, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
     assert pane.zoom() == pytest.approx(2, rel=0.02)
     press(qtbot, Qt.Key.Key_Minus)
     press(qtbot, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
-    assert pane.zoom() == pytest.approx(1, rel=0.02) and window.zoom_label.text() == "Zoom 100 %"
+    assert pane.zoom() == pytest.approx(1, rel=0.02) and window.statusBar().zoom_label.text() == "Zoom 100 %"
     assert window.panes[Role.JPEG].zoom() == pytest.approx(1, rel=0.02)  # linked
     assert window.document.settings.quality == 30
     assert zoom_step(0.37, 1) == 1 / 2 and zoom_step(0.37, -1) == 1 / 3 and zoom_step(64, 1) == ZOOM_STEPS[-1]

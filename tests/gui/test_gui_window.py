@@ -163,11 +163,11 @@ def test_cancel_stops_the_restore_and_the_window_recovers(qtbot, codecs, crop_pn
     window.show()
     with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
         window.open_path(SAMPLE_IMAGE)
-    assert window.cancel_button.isEnabled()
-    window.cancel_button.click()
+    assert window.statusBar().cancel_button.isEnabled()
+    window.statusBar().cancel_button.click()
     wait_idle(qtbot, window)
     assert window.document.restored is None
-    assert not window.cancel_button.isEnabled()
+    assert not window.statusBar().cancel_button.isEnabled()
     open_and_wait(qtbot, window, crop_png)
     assert window.document.restored is not None
 
@@ -276,9 +276,9 @@ def test_progress_says_how_long_is_left() -> None:
 def test_the_progress_bar_shows_the_time_left_of_the_running_job(qtbot, window, monkeypatch):
     wait_idle(qtbot, window)
     times = [100.0, 102.0, 104.0]
-    monkeypatch.setattr("gui.progress.time.monotonic", lambda: times.pop(0) if times else 104.0)
-    window.progress.show_progress(0, 4)
-    window.progress.show_progress(1, 4)
-    assert window.progress.format() == "25 % · about 6 s left"
-    window.progress.show_progress(0, 4)
-    assert window.progress.format() == "0 %", "a job that starts over restarts the clock"
+    monkeypatch.setattr("gui.status_bar.time.monotonic", lambda: times.pop(0) if times else 104.0)
+    window.statusBar().progress.show_progress(0, 4)
+    window.statusBar().progress.show_progress(1, 4)
+    assert window.statusBar().progress.format() == "25 % · about 6 s left"
+    window.statusBar().progress.show_progress(0, 4)
+    assert window.statusBar().progress.format() == "0 %", "a job that starts over restarts the clock"
