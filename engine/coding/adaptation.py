@@ -101,15 +101,14 @@ def _zigzag(value: int) -> int:
     return 2 * value - 1 if value > 0 else -2 * value
 
 
-def _exp_golomb_bits(value: int) -> int:
-    return 2 * (_zigzag(value) + 1).bit_length() - 1
-
-
 def channel_bits(ch: ChannelWeights | None) -> int:
-    """Bits a channel takes in the stream."""
+    """Bits a channel takes in the stream: its flag, exponents and signed Exp-Golomb codes."""
     if ch is None:
         return 1
-    return 1 + len(ch.exponents) * EXPONENT_BITS + sum(_exp_golomb_bits(v) for v in ch.values)
+    values = np.asarray(ch.values, dtype=np.int64)
+    codes = np.where(values > 0, 2 * values - 1, -2 * values) + 1
+    lengths = np.frexp(codes.astype(np.float64))[1]  # code = m * 2^length, m in [0.5, 1): its bit length
+    return 1 + len(ch.exponents) * EXPONENT_BITS + int(np.sum(2 * lengths - 1))
 
 
 def stream_bits(adaptation: Adaptation) -> int:
@@ -241,17 +240,20 @@ def choose(stats: Statistics, multiplier: float) -> Adaptation:
 
 
 def _best_steps(target: np.ndarray, cost: Callable[[ChannelWeights | None], float]) -> ChannelWeights:
-    """``target`` quantised with the steps of least ``cost``: every pair of the features' and the other
-    groups' exponents (one shared), then the spatial taps' exponent on its own, then the pair again."""
+    """``target`` quantised with the steps of least ``cost``: the best exponent shared by every group of
+    weights, then each group's own exponent given the others', twice round."""
     every = range(2**EXPONENT_BITS)
 
     def best(candidates: list[tuple[int, ...]]) -> ChannelWeights:
         options = [_quantised(target, exponents) for exponents in candidates]
         return options[int(np.argmin([cost(option) for option in options]))]
 
-    chosen = best([(fe, re, re) for fe in every for re in every])
-    chosen = best([(*chosen.exponents[:2], se) for se in every])
-    return best([(fe, re, chosen.exponents[2]) for fe in every for re in every])
+    chosen = best([(e,) * EXPONENTS for e in every])
+    for _ in range(2):
+        for group in range(EXPONENTS):
+            before, after = chosen.exponents[:group], chosen.exponents[group + 1 :]
+            chosen = best([(*before, e, *after) for e in every])
+    return chosen
 
 
 def _cost(
