@@ -110,14 +110,17 @@ def basis(h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, rows: sli
     """(B, basis_size, R, W) over ``rows`` (all by default): the trunk features ``h`` (repeated over the
     pixels each covers), the correction ``restored - jpeg`` in YCbCr (times ``RESIDUAL_SCALE``), ones, and
     the spatial taps. The encoder fits to it, a few rows at a time to bound its memory."""
-    top, bottom, _ = rows.indices(restored.shape[-2])
-    planes = _planes(restored, jpeg)
+    height = restored.shape[-2]
+    top, bottom, _ = rows.indices(height)
+    low, high = max(0, top - RADIUS), min(height, bottom + RADIUS)
+    planes = _planes(restored[:, :, low:high], jpeg[:, :, low:high])
     scale = restored.shape[-1] // h.shape[-1]
     first = top - top % scale
     features = _upsampled(h[:, :, first // scale : -(-bottom // scale)], restored)[:, :, top - first : bottom - first]
-    inside = planes[:, :3, top:bottom]
+    inside = planes[:, :3, top - low : bottom - low]
     ones = torch.ones_like(inside[:, :1])
-    return torch.cat([features.to(restored.dtype), inside, ones, _taps(planes, top, bottom)], dim=1)
+    taps = _taps(planes, top - low, bottom - low)
+    return torch.cat([features.to(restored.dtype), inside, ones, taps], dim=1)
 
 
 def adapted(h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
