@@ -30,7 +30,7 @@ class Conv(nn.Conv2d):
         super().__init__(in_ch, out_ch, kernel, stride=stride, padding=padding)
         self.scale, self.shift = scale, shift
         self.prepared: tuple[torch.Tensor, ...] | None = None
-        """Folded and prepacked (weight, bias) of the fused path; dropped by ``train()`` and ``load_state_dict``."""
+        """Folded, prepacked (weight, bias) pairs of the fused path; dropped by ``train()`` and ``load_state_dict``."""
         self.register_load_state_dict_post_hook(lambda module, _keys: module.unprepare())
 
     def prepare(self) -> None:
