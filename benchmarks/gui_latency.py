@@ -69,7 +69,7 @@ def _one_move(app: QApplication, window: MainWindow, move: Callable[[float], Non
 
     hooks = [
         (window.document.jpeg_changed, lambda: marks.setdefault("jpeg", time.perf_counter())),
-        (window.restore_stage.partial, on_preview),
+        (window.scheduler.restore_stage.partial, on_preview),
         (window.document.restored_changed, on_restored),
     ]
     for signal, slot in hooks:
