@@ -3,10 +3,14 @@ the code tree in the current directory, as wall time and as CPU time of all thre
 run it in two checkouts in turn to compare them fairly.
 
     cd ../before && python -m benchmarks.view_ab; cd ../after && python -m benchmarks.view_ab
+
+``--compress`` times ``Codec.compress`` of the sample instead (the encoder: extractor, trunk and candidates, RDO,
+the decoder's check and the adaptation), ``--reps`` sets the calls after the warm-up (default 5).
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 from collections.abc import Callable
@@ -14,14 +18,12 @@ from collections.abc import Callable
 import engine
 from engine import SAMPLE_IMAGE, Codec, load_image
 
-REPS = 5
 
-
-def _median_ms(call: Callable[[], object]) -> str:
+def _median_ms(call: Callable[[], object], reps: int) -> str:
     """Median wall and CPU milliseconds of ``call`` after a warm-up."""
     call()
     wall, cpu = [], []
-    for _ in range(REPS):
+    for _ in range(reps):
         start, start_cpu = time.perf_counter(), time.process_time()
         call()
         wall.append(time.perf_counter() - start)
@@ -30,11 +32,18 @@ def _median_ms(call: Callable[[], object]) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compress", action="store_true", help="time compress instead of the view")
+    parser.add_argument("--reps", type=int, default=5)
+    args = parser.parse_args()
     rgb = load_image(SAMPLE_IMAGE).rgb
     codec = Codec("fast", "cpu")
+    if args.compress:
+        print(f"{engine.__file__}: compress {_median_ms(lambda: codec.compress(rgb, 30, 64.0), args.reps)}")
+        return
     made = codec.compress(rgb, 30, 64.0)
-    view = _median_ms(lambda: codec.restore(made.jpeg, made.sidecar))
-    blind = _median_ms(lambda: codec.restore(made.jpeg))
+    view = _median_ms(lambda: codec.restore(made.jpeg, made.sidecar), args.reps)
+    blind = _median_ms(lambda: codec.restore(made.jpeg), args.reps)
     print(f"{engine.__file__}: view {view}, blind {blind}")
 
 
