@@ -15,7 +15,7 @@ from engine.models.corrections import block_errors, jpeg_errors, never_worse
 from engine.models.extractor import DescriptorExtractor
 from engine.models.mapping import ArtifactFeatureMapping
 from engine.models.quantizer import SoftHardQuantizer
-from engine.models.restorer import Restorer
+from engine.models.unet import restorer_for
 
 
 @dataclass
@@ -48,7 +48,7 @@ class SideJPEGNet(nn.Module):
         self.quantizer = SoftHardQuantizer()
         self.context = ContextModel(config)
         self.mapping = ArtifactFeatureMapping(config)
-        self.restorer = Restorer(config)
+        self.restorer = restorer_for(config)
 
     def forward(
         self, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, blind: bool = False
