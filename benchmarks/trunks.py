@@ -123,14 +123,16 @@ def held_out_gains(net: SideJPEGNet, paths: list[Path]) -> dict[str, float]:
     return {"mean": round(float(np.mean(list(means.values()))), 4), **means}
 
 
-def train_blind(name: str, steps: int, data: str, out: Path) -> dict:
-    """Train a fresh candidate blind for ``steps`` (batch 8 of 128x128, channels_last, the ``Trainer``'s
+def train_blind(name: str, steps: int, crop: int, data: str, out: Path) -> dict:
+    """Train a fresh candidate blind for ``steps`` (batch 8 of ``crop`` x ``crop``, channels_last, the ``Trainer``'s
     learning rate with its cosine decay over the last 30 %), measured on held-out images half way and at the
     end. A step budget, not a time budget: on a shared CPU a step's time depends on the neighbours' load."""
     if out.exists():
         raise SystemExit(f"{out} exists: give each run a fresh folder")
     register(CANDIDATES[name])
-    cfg = TrainConfig(preset=name, data=data, out=str(out), steps=steps, blind_steps=steps, channels_last=True)
+    cfg = TrainConfig(
+        preset=name, data=data, out=str(out), steps=steps, blind_steps=steps, crop=crop, channels_last=True
+    )
     trainer = Trainer(cfg)
     held_out = split(Path(data))[1]
     spent, half_way = 0.0, {}
@@ -148,6 +150,7 @@ def train_blind(name: str, steps: int, data: str, out: Path) -> dict:
     save_model(out / "model.safetensors", trainer.net, {"steps": steps, "train": dataclasses.asdict(cfg)})
     return {
         "steps": steps,
+        "crop": crop,
         "train_minutes": round(spent / 60, 1),
         "threads": torch.get_num_threads(),
         "held_out": final,
@@ -220,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--reps", type=int, default=5)
     t = sub.add_parser("train", help="train one candidate blind for a budget and measure it on held-out images")
     t.add_argument("name", choices=list(CANDIDATES))
-    t.add_argument("--steps", type=int, default=400)
+    t.add_argument("--steps", type=int, default=800)
+    t.add_argument("--crop", type=int, default=64)
     t.add_argument("--data", default="../shared/data/train")
     t.add_argument("--out", type=Path, required=True)
     sub.add_parser("table", help="print the Pareto table of the recorded results")
@@ -231,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
             print(name, json.dumps(result), flush=True)
             _merge("cost", name, result)
     elif args.command == "train":
-        result = train_blind(args.name, args.steps, args.data, args.out)
+        result = train_blind(args.name, args.steps, args.crop, args.data, args.out)
         print(json.dumps(result), flush=True)
         _merge("train", args.name, result)
     else:
