@@ -123,7 +123,7 @@ def held_out_gains(net: SideJPEGNet, paths: list[Path]) -> dict[str, float]:
     return {"mean": round(float(np.mean(list(means.values()))), 4), **means}
 
 
-def train_blind(name: str, steps: int, crop: int, data: str, out: Path) -> dict:
+def train_blind(name: str, steps: int, crop: int, data: str, out: Path, seed: int = 0) -> dict:
     """Train a fresh candidate blind for ``steps`` (batch 8 of ``crop`` x ``crop``, channels_last, the ``Trainer``'s
     learning rate with its cosine decay over the last 30 %), measured on held-out images half way and at the
     end. A step budget, not a time budget: on a shared CPU a step's time depends on the neighbours' load."""
@@ -131,7 +131,7 @@ def train_blind(name: str, steps: int, crop: int, data: str, out: Path) -> dict:
         raise SystemExit(f"{out} exists: give each run a fresh folder")
     register(CANDIDATES[name])
     cfg = TrainConfig(
-        preset=name, data=data, out=str(out), steps=steps, blind_steps=steps, crop=crop, channels_last=True
+        preset=name, data=data, out=str(out), steps=steps, blind_steps=steps, crop=crop, seed=seed, channels_last=True
     )
     trainer = Trainer(cfg)
     held_out = split(Path(data))[1]
@@ -151,6 +151,7 @@ def train_blind(name: str, steps: int, crop: int, data: str, out: Path) -> dict:
     return {
         "steps": steps,
         "crop": crop,
+        "seed": seed,
         "train_minutes": round(spent / 60, 1),
         "threads": torch.get_num_threads(),
         "held_out": final,
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     t.add_argument("name", choices=list(CANDIDATES))
     t.add_argument("--steps", type=int, default=800)
     t.add_argument("--crop", type=int, default=64)
+    t.add_argument("--seed", type=int, default=0, help="another seed is recorded beside seed 0's, as NAME@seedN")
     t.add_argument("--data", default="../shared/data/train")
     t.add_argument("--out", type=Path, required=True)
     sub.add_parser("table", help="print the Pareto table of the recorded results")
@@ -235,9 +237,9 @@ def main(argv: list[str] | None = None) -> None:
             print(name, json.dumps(result), flush=True)
             _merge("cost", name, result)
     elif args.command == "train":
-        result = train_blind(args.name, args.steps, args.crop, args.data, args.out)
+        result = train_blind(args.name, args.steps, args.crop, args.data, args.out, args.seed)
         print(json.dumps(result), flush=True)
-        _merge("train", args.name, result)
+        _merge("train", args.name if args.seed == 0 else f"{args.name}@seed{args.seed}", result)
     else:
         print(table(json.loads(RESULTS.read_text())))
 
