@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -78,31 +79,44 @@ def gflops_per_megapixel(net: SideJPEGNet, side: bool, size: int = 256) -> float
 
 
 @torch.inference_mode()
-def wall_ms(net: SideJPEGNet, side: bool, threads: int, reps: int) -> float:
-    """Median wall milliseconds of a 768x512 restore (fp32, channels_last, after a warm-up)."""
+def wall_ms(nets: dict[str, SideJPEGNet], side: bool, threads: int, reps: int) -> dict[str, float]:
+    """Median wall milliseconds of each net's 768x512 restore (fp32, channels_last, after a warm-up). The nets
+    take turns within every repetition, so that a neighbour's load on a shared CPU falls on all of them."""
     torch.set_num_threads(threads)
-    y, cond, symbols = _inputs(net.config, HEIGHT, WIDTH, side)
-    net.restore(y, cond, symbols)
-    times = []
+    inputs = {name: _inputs(net.config, HEIGHT, WIDTH, side) for name, net in nets.items()}
+    for name, net in nets.items():
+        net.restore(*inputs[name])
+    times: dict[str, list[float]] = {name: [] for name in nets}
     for _ in range(reps):
-        start = time.perf_counter()
-        net.restore(y, cond, symbols)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        for name, net in nets.items():
+            start = time.perf_counter()
+            net.restore(*inputs[name])
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: round(statistics.median(v), 1) for name, v in times.items()}
 
 
-def cost(name: str, threads: list[int], reps: int) -> dict:
-    net = SideJPEGNet(CANDIDATES[name]).eval().to(memory_format=torch.channels_last)
-    result = {
-        "params": sum(p.numel() for p in net.parameters()),
-        "restorer_params": sum(p.numel() for p in net.restorer.parameters()),
-        "gflops_per_mp": round(gflops_per_megapixel(net, side=True), 1),
-        "gflops_per_mp_blind": round(gflops_per_megapixel(net, side=False), 1),
+def cost(names: list[str], threads: list[int], reps: int) -> dict[str, dict]:
+    """Parameters, GFLOPs per megapixel (with the sidecar and blind) and wall ms of each candidate, with the
+    machine's load average over the timing."""
+    nets = {name: SideJPEGNet(CANDIDATES[name]).eval().to(memory_format=torch.channels_last) for name in names}
+    results = {
+        name: {
+            "params": sum(p.numel() for p in net.parameters()),
+            "restorer_params": sum(p.numel() for p in net.restorer.parameters()),
+            "gflops_per_mp": round(gflops_per_megapixel(net, side=True), 1),
+            "gflops_per_mp_blind": round(gflops_per_megapixel(net, side=False), 1),
+        }
+        for name, net in nets.items()
     }
+    load_before = os.getloadavg()[0]
     for t in threads:
-        result[f"cpu_ms_{t}t"] = round(wall_ms(net, side=True, threads=t, reps=reps), 1)
-        result[f"cpu_ms_blind_{t}t"] = round(wall_ms(net, side=False, threads=t, reps=reps), 1)
-    return result
+        for side, key in ((True, f"cpu_ms_{t}t"), (False, f"cpu_ms_blind_{t}t")):
+            for name, ms in wall_ms(nets, side, t, reps).items():
+                results[name][key] = ms
+    load = round((load_before + os.getloadavg()[0]) / 2, 1)
+    for result in results.values():
+        result["load_average"] = load
+    return results
 
 
 @torch.inference_mode()
@@ -232,8 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("table", help="print the Pareto table of the recorded results")
     args = parser.parse_args(argv)
     if args.command == "cost":
-        for name in args.names.split(","):
-            result = cost(name, [int(v) for v in args.threads.split(",")], args.reps)
+        results = cost(args.names.split(","), [int(v) for v in args.threads.split(",")], args.reps)
+        for name, result in results.items():
             print(name, json.dumps(result), flush=True)
             _merge("cost", name, result)
     elif args.command == "train":
