@@ -32,9 +32,16 @@ class ModelConfig:
     name: str
     symbols: int = 16
     """Size of the descriptor alphabet, one symbol coded per 16x16 block (the keep symbol included)."""
+    trunk: str = "edsr"
+    """Kind of restoration trunk: ``edsr`` (the paper's single-scale stack) or ``unet`` (``engine.models.unet``)."""
     trunk_blocks: int = 16
     trunk_features: int = 64
+    """Channels of the trunk's features at its own resolution (a U-Net's top level)."""
     trunk_scale: int = 1
+    unet_features: tuple[int, ...] = ()
+    """Channels of a U-Net's lower levels, each at half the resolution of the one above."""
+    unet_blocks: tuple[int, ...] = ()
+    """Conditional residual blocks of a U-Net's levels, top first: on each side of a level, once at the bottom."""
     extractor_features: int = 32
     context_features: int = 64
     mapping_features: int = 32
@@ -61,7 +68,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
-        return cls(**data)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
 PRESETS: dict[str, ModelConfig] = {}

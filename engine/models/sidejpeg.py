@@ -16,7 +16,7 @@ from engine.models.extractor import DescriptorExtractor
 from engine.models.layers import Conv
 from engine.models.mapping import ArtifactFeatureMapping
 from engine.models.quantizer import SoftHardQuantizer
-from engine.models.restorer import Restorer
+from engine.models.unet import restorer_for
 
 
 @dataclass
@@ -49,7 +49,7 @@ class SideJPEGNet(nn.Module):
         self.quantizer = SoftHardQuantizer()
         self.context = ContextModel(config)
         self.mapping = ArtifactFeatureMapping(config)
-        self.restorer = Restorer(config)
+        self.restorer = restorer_for(config)
 
     def prepare_for_inference(self) -> SideJPEGNet:
         """Evaluation mode, channels-last weights and every convolution prepared (``engine.models.layers.Conv``).
