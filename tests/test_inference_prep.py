@@ -41,8 +41,13 @@ def _prepared_convolutions(net: SideJPEGNet) -> list[bool]:
     return [module.prepared is not None for module in net.modules() if isinstance(module, layers.Conv)]
 
 
-@pytest.fixture(params=["fast", "paper"])
+@pytest.fixture(params=["fast", "paper", "unet"])
 def shipped(request: pytest.FixtureRequest) -> SideJPEGNet:
+    """Each shipped model, and a small U-Net trunk with random weights (``tests.test_unet``)."""
+    if request.param == "unet":
+        from tests.test_unet import TINY, _live
+
+        return _live(SideJPEGNet(TINY)).eval()
     return load_model(weights_path(request.param)).eval()
 
 

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
-from engine.models.layers import cond_planes
+from engine.models.layers import Conv, cond_planes
 from engine.models.restorer import ConditionalResBlock, Restorer
 
 
@@ -64,7 +64,7 @@ class UNet(nn.Module):
         self.stride = 2**levels
         blocks = config.unet_blocks
         self.encoder = nn.ModuleList(Stage(widths[i], blocks[i], config) for i in range(levels))
-        self.down = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 2, stride=2) for i in range(levels))
+        self.down = nn.ModuleList(Conv(widths[i], widths[i + 1], 2, stride=2) for i in range(levels))
         self.bottleneck = Stage(widths[-1], blocks[-1], config)
         self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in range(levels))
         self.decoder = nn.ModuleList(Stage(widths[i], blocks[i], config) for i in range(levels))
@@ -102,7 +102,7 @@ class UNetRestorer(Restorer):
     def trunk(self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
         x = F.pixel_unshuffle(jpeg - 0.5, self.scale) if self.scale > 1 else jpeg - 0.5
         h = self.head(torch.cat([x, cond_planes(jpeg_cond, x.shape[2], x.shape[3])], dim=1))
-        return self.body_end(self.unet(h, jpeg_cond, artifact)) + h
+        return self.body_end(self.unet(h, jpeg_cond, artifact), add=h)
 
 
 TRUNKS: dict[str, type[Restorer]] = {"edsr": Restorer, "unet": UNetRestorer}
