@@ -23,12 +23,9 @@ it has no adaptation). Version 1 (3-entry conditioning, 16 symbols) belongs to m
 READS = (2, 3, 4)
 MAX_SIDE = 65535
 """JPEG's own limit on width and height."""
-_HEADS = {
-    2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"),
-    3: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH"),
-    4: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH"),
-}
-"""Header of each version: version 3 adds the adaptation's length after the payload's."""
+_WITH_ADAPTATION = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH")
+_HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WITH_ADAPTATION, 4: _WITH_ADAPTATION}
+"""Header of each version: version 3 adds the adaptation's length after the payload's; 4 keeps 3's header."""
 ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 _CRC = struct.Struct("<I")

@@ -112,7 +112,7 @@ def forge_sidecar(corpus: Corpus, *, version: int = sc.VERSION, flags: int = 0, 
     """A sidecar with any header values; by default it matches the corpus (model, hash, size) and its CRC is right."""
     payload = corpus.payload if payload is None else payload
     fmt = sc._HEADS.get(version, sc._HEADS[sc.VERSION])
-    extra = (len(adaptation),) if fmt is sc._HEADS[3] else ()
+    extra = () if fmt is sc._HEADS[2] else (len(adaptation),)  # every version since 3 declares the adaptation
     head = fmt.pack(
         sc.MAGIC, version, flags, corpus.codec.model_id if model_id is None else model_id,
         corpus.width if width is None else width, corpus.height if height is None else height, quality, lam,
