@@ -60,8 +60,8 @@ def test_nothing_sent_is_an_empty_stream() -> None:
         (adapt.encode(_one_channel(sum(adapt.TAIL_GROUPS) + 6))[:-1], "truncated"),
         (adapt.encode(_one_channel(sum(adapt.TAIL_GROUPS) + 6)) + b"\x80", "trailing"),
         (adapt.encode(_one_channel(sum(adapt.TAIL_GROUPS))), "too few weights"),
-        (bytes([40, 0]), "no channel"),
-        (bytes([40, 0b10000000, 0, 0, 0, 0, 0, 0]), "impossibly large"),
+        (bytes([sum(adapt.TAIL_GROUPS) + 4, 0]), "no channel"),
+        (bytes([sum(adapt.TAIL_GROUPS) + 4, 0b10000000, 0, 0, 0, 0, 0, 0]), "impossibly large"),
     ],
 )
 def test_forged_streams_are_refused_with_a_message(data: bytes, message: str) -> None:
