@@ -8,8 +8,8 @@ each chroma channel get their own weights (chroma is where images differ most fr
 learnt on average).
 
 Version 4 adds spatial weights, an adaptive filter in the manner of VVC's ALF and CC-ALF: point-symmetric
-taps of the network's correction (5x5 in Y, 3x3 in Cb and Cr) and 3x3 high-passes of the JPEG's Y, Cb and
-Cr, which every channel may use. They reach what the features, constant over each 2x2 pixels of the trunk, cannot:
+taps of the network's correction (5x5 in Y, Cb and Cr) and high-passes of the JPEG's Y (5x5), Cb and Cr
+(3x3), which every channel may use. They reach what the features, constant over each 2x2 pixels of the trunk, cannot:
 detail at the image's own resolution.
 """
 
@@ -28,7 +28,7 @@ RESIDUAL_SCALE = 16.0
 order as the features' and one quantiser step per channel serves both."""
 
 
-SPATIAL = ((0, 2, False), (1, 1, False), (2, 1, False), (3, 1, True), (4, 1, True), (5, 1, True))
+SPATIAL = ((0, 2, False), (1, 2, False), (2, 2, False), (3, 2, True), (4, 1, True), (5, 1, True))
 """The spatial taps' planes (0-2: the correction in Y, Cb, Cr; 3-5: the JPEG's Y, Cb, Cr), each with its radius and
 whether it enters as a high-pass (``x(p + d) + x(p - d) - 2 x(p)``) or as a sum (``x(p + d) + x(p - d)``:
 the centre tap is the correction's own, already in the basis)."""
