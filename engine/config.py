@@ -54,6 +54,20 @@ class ModelConfig:
     it, so a restored image is never worse than its JPEG (``docs/block-selection.md``)."""
 
     @property
+    def trunk_summary(self) -> str:
+        """The restoration trunk in words, e.g. for an About box."""
+        resolution = "full" if self.trunk_scale == 1 else f"1/{self.trunk_scale}"
+        if self.trunk == "unet":
+            widths = "/".join(str(w) for w in (self.trunk_features, *self.unet_features))
+            blocks = "/".join(str(b) for b in self.unet_blocks)
+            return (
+                f"U-Net of conditional residual blocks, {widths} channels and {blocks} blocks per level "
+                f"from {resolution} resolution down"
+            )
+        blocks = f"{self.trunk_blocks} conditional residual blocks × {self.trunk_features} channels"
+        return f"{blocks} at {resolution} resolution"
+
+    @property
     def candidates(self) -> int:
         """Correction candidates of the block-level selection head: every symbol but the keep symbol."""
         return self.symbols - 1 if self.keep_jpeg else self.symbols

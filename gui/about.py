@@ -27,11 +27,9 @@ def model_summary(codecs: CodecCache, preset: str, device: str) -> list[str]:
     side information was measured to buy."""
     config = PRESETS[preset]
     codec = codecs.get(preset, device)
-    resolution = "full" if config.trunk_scale == 1 else f"1/{config.trunk_scale}"
     symbols = f"{config.candidates} corrections" + (" + the keep symbol (JPEG pixels)" if config.keep_symbol else "")
     lines = [
-        f"Restorer: {config.trunk_blocks} conditional residual blocks × {config.trunk_features} channels at "
-        f"{resolution} resolution; {symbols} per 16×16 block",
+        f"Restorer: {config.trunk_summary}; {symbols} per 16×16 block",
         f"Model id {codec.model_id.hex()}",
         f"Blind restoration applies down to a mean luma quantiser step of {codec.blind_min_step:.2f}; "
         "finer JPEGs are shown as they are",

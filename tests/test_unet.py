@@ -112,3 +112,11 @@ def test_bad_unet_configs_are_refused() -> None:
         UNetRestorer(dataclasses.replace(TINY, unet_blocks=(1, 1)))
     with pytest.raises(ValueError, match="edsr, unet"):
         restorer_for(dataclasses.replace(TINY, trunk="resnet"))
+
+
+def test_a_unet_trunk_is_described_as_one() -> None:
+    assert TINY.trunk_summary == (
+        "U-Net of conditional residual blocks, 8/12/16 channels and 1/1/2 blocks per level from 1/2 resolution down"
+    )
+    fast = get_preset("fast")
+    assert fast.trunk_summary == "8 conditional residual blocks × 48 channels at 1/2 resolution"
