@@ -163,13 +163,13 @@ class Encoder:
             (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
             b, d = min(b, height), min(d, width)
             cols = slice(c - oc, d - oc)
-            target = self.inference.tensor(padded_crop(original, tile.outer))
+            h, restored = h.float(), restored.float()
+            remaining = self.inference.tensor(padded_crop(original, tile.outer))[0] - restored[0]
             for top in range(a, b, STRIP_ROWS):
                 rows = slice(top - oa, min(top + STRIP_ROWS, b) - oa)
-                features = basis(h.float(), restored.float(), jpeg, rows)[0, :, :, cols]
+                features = basis(h, restored, jpeg, rows)[0, :, :, cols]
                 use = ~pixels_kept[rows.start + oa : rows.stop + oa, c:d].to(features.device)
-                error = (target - restored.float())[0, :, rows, cols][:, use]
-                stats.add(features[:, use].T, error.T)
+                stats.add(features[:, use].T, remaining[:, rows, cols][:, use].T)
             held.add(tile, restored, h)
 
         return observe
@@ -201,8 +201,9 @@ class Encoder:
         self, tiles: dict[Box, tuple[torch.Tensor, torch.Tensor]], decoded: np.ndarray, symbols: np.ndarray,
         weights: torch.Tensor, progress: Progress | None, cancel: CancelEvent | None,
     ) -> np.ndarray:
-        """What the decoder restores with ``weights``, from the tiles it computed without them: the
-        adaptation is a per-pixel correction, then the kept blocks take the JPEG's pixels again."""
+        """What the decoder restores with ``weights``, from the tiles it computed without them. Those tiles
+        already hold the JPEG's pixels in kept blocks, as the decoder's image has them when it applies the
+        correction (whose spatial taps read neighbours); the kept blocks then take the JPEG's pixels again."""
         inference = self.inference
         sent = torch.from_numpy(symbols.astype(np.int64)).to(inference.device)
         weights = weights.to(inference.device)
