@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from engine.atomic import write_bytes
 from engine.conditioning import FULL_COND, Conditioning
-from engine.config import BLOCK, FAST, PAPER, ModelConfig, register
+from engine.config import BLOCK, FAST, PAPER, UNET, ModelConfig, register
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.data import jpeg_roundtrip, load_rgb, split, to_tensor
 from engine.training.train import TrainConfig, Trainer
@@ -48,7 +48,7 @@ CANDIDATES: dict[str, ModelConfig] = {
         FAST,
         PAPER,
         _unet("unet-32", 32, (64, 128), (1, 1, 2)),
-        _unet("unet-32-deep", 32, (64, 128), (2, 2, 4)),
+        dataclasses.replace(UNET, name="unet-32-deep"),
         _unet("unet-32-bottom", 32, (64, 128), (1, 2, 6)),
         _unet("unet-48", 48, (96, 192), (1, 1, 2)),
     )
@@ -156,7 +156,8 @@ def train_blind(name: str, steps: int, crop: int, data: str, out: Path, seed: in
         spent += time.perf_counter() - start
         trainer.step += 1
         if trainer.step % 50 == 0:
-            print(json.dumps({"step": trainer.step, "seconds": round(spent, 1), **stats}), flush=True)
+            logged = {k: round(float(v), 4) for k, v in stats.items()}
+            print(json.dumps({"step": trainer.step, "seconds": round(spent, 1), **logged}), flush=True)
         if trainer.step == steps // 2:
             half_way = held_out_gains(trainer.net, held_out)
             print(json.dumps({"step": trainer.step, "held_out": half_way}), flush=True)

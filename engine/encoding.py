@@ -13,7 +13,7 @@ from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
-from engine.inference import TILE_MARGIN, Inference, Observer, pixels, tile_map
+from engine.inference import Inference, Observer, pixels, tile_map
 from engine.models.adaptation import adapted, basis, basis_size
 from engine.models.corrections import block_mask
 from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
@@ -216,4 +216,4 @@ class Encoder:
 
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)
-        return image_box(height, width, box, inference.tile_size, TILE_MARGIN, run, progress, cancel)
+        return image_box(height, width, box, inference.tile_size, inference.margin, run, progress, cancel)

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from engine.conditioning import Conditioning
-from engine.config import BLOCK
+from engine.config import BLOCK, ModelConfig
 from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
 from engine.tiling import Box, CancelEvent, Progress, Tile, check_cancel, image_box, padded_crop, per_block
@@ -28,7 +28,9 @@ Observer = Callable[[Tile, torch.Tensor, torch.Tensor, torch.Tensor], None]
 """Called with a tile, its JPEG, its restored image and the trunk features, as (1, C, h, w) tensors."""
 
 TILE_MARGIN = 32
-"""Pixels of context on every side of a tile."""
+"""Pixels of context on every side of a tile (the least: trunks that see farther take more, ``tile_margin``)."""
+CUDA_PRECISIONS: dict[str, torch.dtype | None] = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": None}
+"""Autocast dtype of each precision a restore on CUDA may run in (fp32: none)."""
 TILE_SIDE = 512
 """Side of a tile at trunk scale 1 (more for trunks that work at a coarser scale)."""
 
@@ -89,14 +91,27 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def tile_margin(config: ModelConfig) -> int:
+    """Context on every side of a tile: ``TILE_MARGIN``, or for a U-Net four pixels of its coarsest level,
+    whose blocks see that far and farther."""
+    if config.trunk != "unet":
+        return TILE_MARGIN
+    return max(TILE_MARGIN, 4 * config.trunk_scale * 2 ** len(config.unet_features))
+
+
 class Inference:
     """A ``SideJPEGNet`` prepared for inference on one device; safe to share between threads, each with its
     own cancel event."""
 
-    def __init__(self, net: SideJPEGNet, device: torch.device) -> None:
+    def __init__(self, net: SideJPEGNet, device: torch.device, precision: str = "fp16") -> None:
+        """``precision``: what CUDA computes in (``CUDA_PRECISIONS``); a CPU always computes in fp32."""
+        if precision not in CUDA_PRECISIONS:
+            raise SideJPEGError(f"unknown precision {precision!r} (use {', '.join(CUDA_PRECISIONS)})")
         self.device = device
+        self.autocast = CUDA_PRECISIONS[precision]
         self.net = net.to(device).prepare_for_inference()
         self.tile_size = TILE_SIDE * net.config.trunk_scale
+        self.margin = tile_margin(net.config)
         _check_cancel_before_convolutions(self.net)
 
     def tensor(self, rgb: np.ndarray) -> torch.Tensor:
@@ -108,11 +123,11 @@ class Inference:
         return torch.from_numpy(conditioning.vector())[None].to(self.device)
 
     def run(self, fn: Callable[..., Outputs], *args: torch.Tensor | None) -> Outputs:
-        """``fn(*args)`` (a tensor or a tuple of them) under fp16 autocast on CUDA, redone in fp32 if its
+        """``fn(*args)`` (a tensor or a tuple of them), under autocast on CUDA and then redone in fp32 if its
         first output is not finite."""
-        if self.device.type != "cuda":
+        if self.device.type != "cuda" or self.autocast is None:
             return fn(*args)
-        with torch.autocast("cuda", dtype=torch.float16):
+        with torch.autocast("cuda", dtype=self.autocast):
             out = fn(*args)
         if isinstance(out, tuple):
             return tuple(t.float() for t in out) if bool(torch.isfinite(out[0]).all()) else fn(*args)
@@ -131,7 +146,7 @@ class Inference:
 
         height, width = original.shape[:2]
         with _cancellable(cancel):
-            return per_block(height, width, self.tile_size, TILE_MARGIN, tile_map, progress, cancel)
+            return per_block(height, width, self.tile_size, self.margin, tile_map, progress, cancel)
 
     @torch.inference_mode()
     def restore(
@@ -155,4 +170,4 @@ class Inference:
 
         height, width = decoded.shape[:2]
         with _cancellable(cancel):
-            return image_box(height, width, box, self.tile_size, TILE_MARGIN, run, progress, cancel)
+            return image_box(height, width, box, self.tile_size, self.margin, run, progress, cancel)

@@ -119,9 +119,11 @@ class Codec:
     share between threads."""
 
     def __init__(
-        self, preset: str = DEFAULT_PRESET, device: str = "auto", net: SideJPEGNet | None = None, adapts: bool = True
+        self, preset: str = DEFAULT_PRESET, device: str = "auto", net: SideJPEGNet | None = None, adapts: bool = True,
+        precision: str = "fp16",
     ) -> None:
-        """``adapts``: whether ``compress`` sends each image's own adaptation where it pays."""
+        """``adapts``: whether ``compress`` sends each image's own adaptation where it pays; ``precision``: what
+        the network computes in on CUDA (fp16, bf16 or fp32; a CPU computes in fp32)."""
         info: dict = {}
         if net is None:
             if preset not in PRESETS:
@@ -132,7 +134,7 @@ class Codec:
             net, info = load_model_info(path)
         self.model_id = model_id(net)
         self.config = net.config
-        self.inference = Inference(net, resolve_device(device))
+        self.inference = Inference(net, resolve_device(device), precision)
         self.coder = IntegerContextModel(net.context)
         self.encoder = Encoder(self.inference, self.coder, adapts)
         self.blind_min_step = float(info.get(BLIND_MIN_STEP_KEY, 0.0))

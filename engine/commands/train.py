@@ -50,6 +50,9 @@ def configure(p: argparse.ArgumentParser) -> None:
         "(benchmarks/train_step.py)",
     )
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    p.add_argument(
+        "--compile", action="store_true", help="torch.compile the training forward (benchmarks/train_step.py)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

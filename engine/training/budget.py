@@ -11,6 +11,8 @@ import dataclasses
 import tempfile
 import time
 
+import torch
+
 from engine.training.train import TrainConfig, Trainer
 
 STAGE_SHARES = {"blind": 0.6, "end_to_end": 0.1, "selection": 0.3}
@@ -26,10 +28,18 @@ def _seconds_per_step(trainer: Trainer, first_step: int) -> float:
     trainer.step = first_step
     for _ in range(PROBE_WARMUP):
         trainer.train_step()
+    _synchronize(trainer)
     start = time.perf_counter()
     for _ in range(PROBE_STEPS):
         trainer.train_step()
+    _synchronize(trainer)
     return (time.perf_counter() - start) / PROBE_STEPS
+
+
+def _synchronize(trainer: Trainer) -> None:
+    """Wait for the GPU: a step returns once its work is queued."""
+    if trainer.device.type == "cuda":
+        torch.cuda.synchronize(trainer.device)
 
 
 def measure_step_seconds(cfg: TrainConfig) -> dict[str, float]:

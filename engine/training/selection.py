@@ -42,7 +42,8 @@ def rd_choice(net: SideJPEGNet, errors: torch.Tensor, first: torch.Tensor, cond:
 def selection_loss(
     net: SideJPEGNet, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, lams: torch.Tensor
 ) -> tuple[torch.Tensor, dict, torch.Tensor]:
-    """Loss of one batch in the selection stage, what to log about it, and the chosen symbols."""
+    """Loss of one batch in the selection stage, what to log about it (0-d tensors, read only when reported:
+    no host-device round trip per step), and the chosen symbols."""
     logits = net.extractor(original, jpeg, cond)
     first = logits.argmax(dim=1)
     config = net.config
@@ -59,10 +60,10 @@ def selection_loss(
     loss = distortion + bits.mean() + F.cross_entropy(logits, chosen)
     mse = picked.detach().mean(dim=(1, 2)) / VALUES_PER_BLOCK
     stats = {
-        "mse": float(mse.mean()),
-        "selection_gain_db": float((10 * torch.log10(base / mse.clamp_min(1e-8))).mean()),
-        "side_bits_per_block": float(bits.detach().mean()),
-        "extractor_agreement": float((first == chosen).float().mean()),
-        **({} if config.keep_symbol is None else {"kept_share": float((chosen == config.keep_symbol).float().mean())}),
+        "mse": mse.mean(),
+        "selection_gain_db": (10 * torch.log10(base / mse.clamp_min(1e-8))).mean(),
+        "side_bits_per_block": bits.detach().mean(),
+        "extractor_agreement": (first == chosen).float().mean(),
+        **({} if config.keep_symbol is None else {"kept_share": (chosen == config.keep_symbol).float().mean()}),
     }
     return loss, stats, chosen

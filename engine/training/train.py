@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
@@ -57,6 +56,9 @@ class TrainConfig:
     about the learning rate, which throws a trained model off before its moments settle."""
     workers: int = -1
     """Processes that cut and compress the crops while the step runs; -1: none on a CPU, up to 8 on a GPU."""
+    compile: bool = False
+    """Run the network's training forward through ``torch.compile`` (``benchmarks/train_step.py`` says
+    where it pays)."""
 
 
 def _entropy_bits(p: torch.Tensor, dim: int) -> torch.Tensor:
@@ -73,11 +75,11 @@ def usage_information_bits(logits: torch.Tensor) -> torch.Tensor:
     return _entropy_bits(p.mean(dim=(0, 2, 3)), 0) - _entropy_bits(p, 1).mean()
 
 
-def perplexity(symbols: torch.Tensor, count: int) -> float:
+def perplexity(symbols: torch.Tensor, count: int) -> torch.Tensor:
     """2^H of the empirical symbol histogram: how many symbols are effectively in use."""
     hist = torch.bincount(symbols.flatten(), minlength=count).float()
     p = hist / hist.sum()
-    return float(2 ** -(p[p > 0] * torch.log2(p[p > 0])).sum())
+    return 2 ** -torch.special.xlogy(p, p).div(math.log(2)).sum()
 
 
 def psnr_from_mse255(mse: torch.Tensor) -> torch.Tensor:
@@ -101,7 +103,7 @@ class Trainer:
         self.net = SideJPEGNet(get_preset(cfg.preset)).to(self.device)
         if cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=self.device.type == "cuda")
         self.step = 0
         self.history: list[dict] = []
         if (self.out / "last.json").exists():
@@ -110,6 +112,8 @@ class Trainer:
         elif cfg.init:
             load_model_state(self.net, {k: v.to(self.device) for k, v in read_tensors(cfg.init)[0].items()})
         self.model = DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
+        if cfg.compile:
+            self.model = torch.compile(self.model)
         train_paths, self.val_paths = split(Path(cfg.data))
         seed = cfg.seed + 7 * self.rank + self.step
         workers = default_workers(self.device) if cfg.workers < 0 else cfg.workers
@@ -170,17 +174,19 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
         self.optimizer.step()
 
-    def selection_step(self) -> dict:
+    def selection_step(self) -> dict[str, torch.Tensor]:
         """One step of the block-level selection stage (the trunk and mapping stay fixed)."""
         original, jpeg, cond, lams = self._batch()
         self._count("selection", lambda: selection_loss(self.net, original, jpeg, cond, lams))
         with self.autocast():
             loss, stats, chosen = selection_loss(self.net, original, jpeg, cond, lams)
         self._apply(loss)
-        stats.update(loss=float(loss.detach()), perplexity=perplexity(chosen, self.net.config.symbols))
+        stats.update(loss=loss.detach(), perplexity=perplexity(chosen, self.net.config.symbols))
         return stats
 
-    def train_step(self) -> dict:
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One step; what to log about it as 0-d tensors on the device, read only when reported (no
+        host-device round trip per step)."""
         cfg = self.cfg
         if self.step >= cfg.steps:
             return self.selection_step()
@@ -194,9 +200,9 @@ class Trainer:
             out = self.model(original, jpeg, cond, blind=blind)
         mse = ((out.restored.float() - original) ** 2).mean(dim=(1, 2, 3)) * 255.0**2
         loss = mse.mean()
-        stats = {"blind": blind, "mse": float(mse.detach().mean())}
+        stats = {"mse": mse.detach().mean()}
         jpeg_mse = ((jpeg - original) ** 2).mean(dim=(1, 2, 3)) * 255.0**2
-        stats["gain_db"] = float((psnr_from_mse255(mse.detach()) - psnr_from_mse255(jpeg_mse)).mean())
+        stats["gain_db"] = (psnr_from_mse255(mse.detach()) - psnr_from_mse255(jpeg_mse)).mean()
         if not blind:
             pixels = original.shape[2] * original.shape[3]
             bpp = out.bits.sum(dim=(1, 2)) / pixels
@@ -205,12 +211,12 @@ class Trainer:
             ctx_bits = self._context_only_bits(out, cond)
             loss = loss + (lam_t * bpp).mean() - ph.usage_bonus * usage + ctx_bits
             stats.update(
-                side_bits_per_block=float(out.bits.detach().mean()),
+                side_bits_per_block=out.bits.detach().mean(),
                 perplexity=perplexity(out.symbols, self.net.config.symbols),
-                usage_bits=float(usage.detach()),
+                usage_bits=usage.detach(),
             )
         self._apply(loss)
-        stats["loss"] = float(loss.detach())
+        stats["loss"] = loss.detach()
         return stats
 
     def _count(self, kind: str, forward: Callable[[], object]) -> None:
@@ -248,16 +254,16 @@ class Trainer:
             total=self.total_steps, initial=self.step, disable=self.rank != 0, mininterval=10, dynamic_ncols=True
         )
         last_save = last_report = time.monotonic()
-        running: dict[str, list[float]] = {}
+        running: dict[str, list[torch.Tensor]] = {}
         while self.step < self.total_steps:
             stats = self.train_step()
             self.step += 1
             bar.update(1)
             for k, v in stats.items():
-                if isinstance(v, float):
-                    running.setdefault(k, []).append(v)
+                running.setdefault(k, []).append(v)
             if self.step % 50 == 0 and self.rank == 0:
-                summary = {k: round(float(np.mean(v)), 4) for k, v in running.items()}
+                means = torch.stack([torch.stack(v).float().mean() for v in running.values()]).tolist()
+                summary = {k: round(m, 4) for k, m in zip(running, means, strict=True)}
                 running.clear()
                 seconds, last_report = time.monotonic() - last_report, time.monotonic()
                 summary["samples_per_s"] = round(50 * cfg.batch / seconds, 1)
