@@ -136,6 +136,19 @@ def test_unknown_preset_and_missing_weights_give_clear_errors(monkeypatch, tmp_p
     monkeypatch.setattr(pipeline, "weights_path", lambda preset: tmp_path / f"{preset}.safetensors")
     with pytest.raises(SideJPEGError, match="no trained weights"):
         pipeline.Codec(preset="paper")
+    with pytest.raises(SideJPEGError, match="unknown precision 'fp8'"):
+        pipeline.Codec(net=random_net(seed=0), device="cpu", precision="fp8")
+
+
+def test_a_cpu_computes_in_fp32_whatever_precision_cuda_would_use(sample_rgb: np.ndarray) -> None:
+    from engine import pipeline
+
+    jpeg = encode_jpeg(sample_rgb[:64, :96], 20, "4:2:0")
+    restored = {
+        precision: pipeline.Codec(net=random_net(seed=0), device="cpu", precision=precision).restore(jpeg).image
+        for precision in ("fp16", "bf16", "fp32")
+    }
+    assert np.array_equal(restored["fp16"], restored["fp32"]) and np.array_equal(restored["bf16"], restored["fp32"])
 
 
 def _selecting_net(seed: int, modulation_std: float | None = None) -> torch.nn.Module:

@@ -224,3 +224,19 @@ def test_training_reports_its_throughput(data: Path, tmp_path: Path) -> None:
     assert main(["train", "--data", str(data), "--out", str(run), "--workers", "1", *args]) == 0
     report = next(h for h in json.loads((run / "last.json").read_text())["history"] if "samples_per_s" in h)
     assert report["samples_per_s"] > 0 and report["tflops"] > 0
+    assert all(isinstance(report[k], float) for k in ("mse", "gain_db", "loss"))
+
+
+def test_a_step_leaves_its_statistics_on_the_device_until_they_are_reported(data: Path, tmp_path: Path) -> None:
+    """No host-device round trip per step: what a step logs stays a 0-d tensor until the 50-step report."""
+    import torch
+
+    from engine.training.train import TrainConfig, Trainer
+
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), steps=3, blind_steps=1, selection_steps=1, batch=2,
+                      crop=32, workers=0)
+    trainer = Trainer(cfg)
+    for step in range(4):  # blind, end to end (blind every 4th), end to end, selection
+        trainer.step = step if step < 3 else cfg.steps
+        stats = trainer.train_step()
+        assert stats and all(isinstance(v, torch.Tensor) and v.ndim == 0 for v in stats.values()), stats

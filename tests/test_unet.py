@@ -120,3 +120,37 @@ def test_a_unet_trunk_is_described_as_one() -> None:
     )
     fast = get_preset("fast")
     assert fast.trunk_summary == "8 conditional residual blocks × 48 channels at 1/2 resolution"
+
+
+def test_tiles_of_a_unet_see_as_far_as_its_coarsest_level_and_no_less_than_the_edsr_margin() -> None:
+    from engine.config import FAST, UNET
+    from engine.inference import TILE_MARGIN, Inference, tile_margin
+
+    assert tile_margin(FAST) == TILE_MARGIN
+    assert tile_margin(UNET) == 8 * 2 * 4 > TILE_MARGIN  # eight pixels at 1/4 of a trunk at 1/2 resolution
+    assert tile_margin(TINY) == 8 * 2 * 4
+    assert tile_margin(dataclasses.replace(TINY, trunk_scale=1, unet_features=(12,), unet_blocks=(1, 1))) == TILE_MARGIN
+    assert Inference(SideJPEGNet(TINY), torch.device("cpu")).margin == tile_margin(TINY)
+
+
+def test_a_whole_unet_restore_and_a_tiled_one_agree_across_the_tile_seam() -> None:
+    """Two tiles side by side, each with the U-Net's margin of context, give what one pass over the image gives,
+    to within the rounding of the pixels."""
+    import numpy as np
+
+    from engine.conditioning import Conditioning
+    from engine.inference import TILE_SIDE, Inference
+    from engine.jpeg_io import decode_with_params, encode_jpeg
+
+    net = _live(SideJPEGNet(TINY))
+    rng = np.random.default_rng(0)
+    width = TILE_SIDE * TINY.trunk_scale + 96
+    rgb = np.clip(rng.normal(128, 40, (48, width, 3)).cumsum(axis=1) / 8 % 256, 0, 255).astype(np.uint8)
+    decoded, params = decode_with_params(encode_jpeg(rgb, 20, "4:2:0"))
+    inference = Inference(net, torch.device("cpu"))
+    cond = Conditioning.of(params, 64.0)
+    tiled = inference.restore(decoded, cond, None, (0, 0, 48, width), None, None).astype(np.int16)
+    with torch.inference_mode():
+        whole = inference.net.restore(inference.tensor(decoded), inference.cond(cond), None)
+    whole = (whole[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.int16).numpy()
+    assert np.abs(tiled - whole).max() <= 1
