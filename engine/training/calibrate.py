@@ -2,10 +2,11 @@
 
 A blind restorer that has never seen a JPEG's original can only guess, and at very high qualities its
 guess costs more than it gains. The decoder knows from the header how fine the quantiser is, so each
-model carries the finest mean luma step from which on it was measured not to harm any held-out image at
-any chroma sampling or encoder (``engine.weights.BLIND_MIN_STEP_KEY``); finer JPEGs are shown as they are
-(``RestoreResult.passed_through``). One threshold for all samplings: thresholds per sampling, tried, rest on
-too few held-out images (4:2:0 looked safe up to q100 on them and lost up to 0.8 dB on photographs).
+model carries the finest mean luma step from which on it was measured to improve every held-out image by
+a margin (``TOLERANCE_DB``) at any chroma sampling or encoder (``engine.weights.BLIND_MIN_STEP_KEY``); finer
+JPEGs are shown as they are (``RestoreResult.passed_through``). One threshold for all samplings: thresholds
+per sampling, tried, rest on too few held-out images (4:2:0 looked safe up to q100 on them and lost up to
+0.8 dB on photographs).
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ from engine.weights import BLIND_MIN_STEP_KEY
 QUALITIES = (50, 60, 70, 75, 80, 85, 88, 90, 92, 94, 95, 96, 97, 98, 99, 100)
 SETTINGS = (("pillow", "4:2:0"), ("pillow", "4:2:2"), ("pillow", "4:4:4"), ("jpegli", "auto"))
 CROP = 512
-TOLERANCE_DB = -0.03
-"""The worst held-out change of PSNR against the JPEG that blind restoration may cause where it applies."""
+TOLERANCE_DB = 0.05
+"""The least change of PSNR against the JPEG that every held-out point must show where blind restoration
+applies: a margin, not a tolerance of loss, because four held-out images are a small sample of photographs.
+Allowing -0.03 dB, the `fast` of session 8 applied down to jpegli q92 (worst held-out point there +0.14 dB)
+and lost up to 0.08 dB at jpegli q90 on unseen photographs."""
 
 
 @dataclass(frozen=True)
