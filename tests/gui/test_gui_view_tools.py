@@ -106,7 +106,7 @@ def test_about_shows_each_installed_models_card(qtbot, window, codecs):
     for preset in codecs.available_presets():
         config = PRESETS[preset]
         assert f"<code>{preset}</code>" in text
-        assert f"{config.trunk_blocks} conditional residual blocks × {config.trunk_features} channels" in text
+        assert config.trunk_summary in text
         assert codecs.get(preset, "cpu").model_id.hex() in text
         measured = measured_side_vs_blind(preset)
         for name, value in (measured or {}).items():
