@@ -100,6 +100,32 @@ def test_least_squares_finds_an_error_the_basis_explains_and_stops_where_it_does
     assert adapt.choose(stats, multiplier=1e12) == adapt.NOTHING
 
 
+def _channel_cost(option: adapt.ChannelWeights, gram: np.ndarray, pull: np.ndarray, multiplier: float) -> float:
+    w = option.weights()
+    return float(w @ gram @ w - 2 * w @ pull) + multiplier * adapt.channel_bits(option)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 40), st.floats(1e-6, 1e-2), st.integers(0, 6))
+def test_refined_weights_cost_no_more_than_rounded_ones(
+    seed: int, size: int, multiplier: float, exponent: int
+) -> None:
+    """Rate-distortion optimised quantisation never raises a channel's cost (squared error + multiplier *
+    bits) over nearest rounding; with uncorrelated features and free bits, rounding is already optimal."""
+    rng = np.random.default_rng(seed)
+    mixing = rng.normal(size=(size, size)) + 3 * rng.normal(size=(size, 1))
+    gram = mixing @ mixing.T + 1e-3 * np.eye(size)
+    target = rng.normal(size=size) * 0.05
+    rounded = adapt._quantised(target, (exponent,))
+    refined = adapt._refined(rounded, gram, gram @ target, 1.0, multiplier)
+    assert refined.exponents == rounded.exponents
+    assert _channel_cost(refined, gram, gram @ target, multiplier) <= _channel_cost(
+        rounded, gram, gram @ target, multiplier
+    ) + 1e-12
+    diagonal = np.diag(np.diag(gram))
+    assert adapt._refined(rounded, diagonal, diagonal @ target, 1.0, 0.0) == rounded
+
+
 @pytest.fixture(scope="module")
 def adapting_codec() -> Codec:
     net = random_net(seed=11)

@@ -101,6 +101,11 @@ def _zigzag(value: int) -> int:
     return 2 * value - 1 if value > 0 else -2 * value
 
 
+def _code_length(value: int) -> int:
+    """Bits of one value's signed Exp-Golomb code."""
+    return 2 * (_zigzag(value) + 1).bit_length() - 1
+
+
 def channel_bits(ch: ChannelWeights | None) -> int:
     """Bits a channel takes in the stream: its flag, exponents and signed Exp-Golomb codes."""
     if ch is None:
@@ -216,7 +221,8 @@ def choose(stats: Statistics, multiplier: float) -> Adaptation:
 
     Channel by channel (Cb, Cr, Y, then each again), given the others' current weights (at first the joint
     least-squares optimum, then what was chosen): nothing, or its least-squares weights quantised with the
-    best steps (``_best_steps``).
+    best steps (``_best_steps``), refined value by value (``_refined``) at those steps and at each group's
+    next finer and coarser one (``_neighbours``), whichever costs least.
     """
     size = stats.gram.shape[0]
     if stats.pixels < size:
@@ -229,11 +235,14 @@ def choose(stats: Statistics, multiplier: float) -> Adaptation:
     """The weights so far: the joint optimum, replaced channel by channel by what is chosen."""
     channels: list[ChannelWeights | None] = [None, None, None]
 
+    aligned = stats.cross @ to_rgb
     for c in (1, 2, 0) * 2:
         others = sum(coupling[c, d] * current[:, d] for d in range(len(CHANNELS)) if d != c)
         target = (projected[:, c] - others) / coupling[c, c]
         cost = partial(_cost, stats, multiplier, current, channels, c)
-        quantised = _best_steps(target, cost)
+        pull = (aligned[:, c] - stats.gram @ others) / coupling[c, c]
+        refine = partial(_refined, gram=stats.gram, pull=pull, scale=255.0**2 * coupling[c, c], multiplier=multiplier)
+        quantised = min((refine(option) for option in _neighbours(_best_steps(target, cost), target)), key=cost)
         channels[c] = None if cost(None) <= cost(quantised) else quantised
         current[:, c] = 0.0 if channels[c] is None else channels[c].weights()
     return Adaptation(tuple(channels))
@@ -254,6 +263,54 @@ def _best_steps(target: np.ndarray, cost: Callable[[ChannelWeights | None], floa
             before, after = chosen.exponents[:group], chosen.exponents[group + 1 :]
             chosen = best([(*before, e, *after) for e in every])
     return chosen
+
+
+def _neighbours(chosen: ChannelWeights, target: np.ndarray) -> list[ChannelWeights]:
+    """``chosen``, and ``target`` quantised with one group's exponent one finer or one coarser: refined
+    integers can make another step pay than rounded ones did."""
+    options = [chosen]
+    for group, exponent in enumerate(chosen.exponents):
+        for moved in (exponent - 1, exponent + 1):
+            if 0 <= moved < 2**EXPONENT_BITS:
+                exponents = (*chosen.exponents[:group], moved, *chosen.exponents[group + 1 :])
+                options.append(_quantised(target, exponents))
+    return options
+
+
+REFINE_PASSES = 3
+"""Passes of ``_refined`` over a channel's weights at most (it stops earlier when a pass changes nothing)."""
+
+
+def _refined(
+    option: ChannelWeights, gram: np.ndarray, pull: np.ndarray, scale: float, multiplier: float
+) -> ChannelWeights:
+    """``option``'s integers moved one by one (by one step, or to zero) wherever that lowers
+    ``scale * (w' gram w - 2 w' pull) + multiplier * bits``: the channel's part of ``_cost``.
+
+    Rounding each weight to its nearest step ignores how the basis's features correlate, and what each
+    value costs to send; this rate-distortion optimised quantisation finds integers that are both
+    cheaper and closer to the least-squares optimum in the error they leave."""
+    steps = _steps(len(option.values), option.exponents)
+    values = list(option.values)
+    slope = gram @ (np.asarray(values, dtype=np.float64) * steps) - pull
+    for _ in range(REFINE_PASSES):
+        changed = False
+        for i, value in enumerate(values):
+            length, best, best_change = _code_length(value), value, 0.0
+            for candidate in (value - 1, value + 1, 0):
+                if candidate == value or abs(candidate) > MAX_VALUE:
+                    continue
+                d = (candidate - value) * steps[i]
+                change = scale * (d * d * gram[i, i] + 2 * d * slope[i])
+                change += multiplier * (_code_length(candidate) - length)
+                if change < best_change:
+                    best, best_change = candidate, change
+            if best != value:
+                slope += (best - value) * steps[i] * gram[:, i]
+                values[i], changed = best, True
+        if not changed:
+            break
+    return ChannelWeights(option.exponents, tuple(values))
 
 
 def _cost(
