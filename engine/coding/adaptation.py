@@ -216,13 +216,14 @@ def _quantised(target: np.ndarray, exponents: tuple[int, ...]) -> ChannelWeights
     return ChannelWeights(exponents, tuple(int(v) for v in values))
 
 
-def choose(stats: Statistics, multiplier: float) -> Adaptation:
+def choose(stats: Statistics, multiplier: float, refine: bool = True) -> Adaptation:
     """The adaptation that minimises squared error (0-255 scale) + ``multiplier`` * bits.
 
     Channel by channel (Cb, Cr, Y, then each again), given the others' current weights (at first the joint
     least-squares optimum, then what was chosen): nothing, or its least-squares weights quantised with the
     best steps (``_best_steps``), refined value by value (``_refined``) at those steps and at each group's
-    next finer and coarser one (``_neighbours``), whichever costs least.
+    next finer and coarser one (``_neighbours``), whichever costs least; ``refine=False`` rounds to the
+    nearest step instead (``benchmarks/adaptation_quantisation.py`` compares the two).
     """
     size = stats.gram.shape[0]
     if stats.pixels < size:
@@ -240,9 +241,12 @@ def choose(stats: Statistics, multiplier: float) -> Adaptation:
         others = sum(coupling[c, d] * current[:, d] for d in range(len(CHANNELS)) if d != c)
         target = (projected[:, c] - others) / coupling[c, c]
         cost = partial(_cost, stats, multiplier, current, channels, c)
-        pull = (aligned[:, c] - stats.gram @ others) / coupling[c, c]
-        refine = partial(_refined, gram=stats.gram, pull=pull, scale=255.0**2 * coupling[c, c], multiplier=multiplier)
-        quantised = min((refine(option) for option in _neighbours(_best_steps(target, cost), target)), key=cost)
+        quantised = _best_steps(target, cost)
+        if refine:
+            pull = (aligned[:, c] - stats.gram @ others) / coupling[c, c]
+            scale = 255.0**2 * coupling[c, c]
+            better = partial(_refined, gram=stats.gram, pull=pull, scale=scale, multiplier=multiplier)
+            quantised = min((better(option) for option in _neighbours(quantised, target)), key=cost)
         channels[c] = None if cost(None) <= cost(quantised) else quantised
         current[:, c] = 0.0 if channels[c] is None else channels[c].weights()
     return Adaptation(tuple(channels))
