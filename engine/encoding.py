@@ -14,7 +14,7 @@ from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
 from engine.inference import Inference, Observer, pixels, tile_map
-from engine.models.adaptation import adapted, basis, basis_size
+from engine.models.adaptation import adapted, basis_parts, basis_size
 from engine.models.corrections import block_mask
 from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
 
@@ -42,11 +42,15 @@ def _stage(progress: Progress | None, index: int, count: int) -> Progress | None
 
 
 def block_sse(image: np.ndarray, original: np.ndarray) -> np.ndarray:
-    """Squared error (0-255 scale) of every 16x16 block, (H16, W16); the padding beyond the image counts 0."""
-    diff = np.square(image.astype(np.int64) - original.astype(np.int64)).sum(axis=2)
+    """Squared error (0-255 scale) of every 16x16 block, (H16, W16); the padding beyond the image counts 0.
+
+    A block's sum is at most 16 * 16 * 3 * 255^2 < 2^31, so it is summed in 32-bit integers (faster) and
+    returned in 64-bit ones, whose totals over any image do not overflow."""
+    diff = np.square(image.astype(np.int32) - original.astype(np.int32)).sum(axis=2, dtype=np.int32)
     h, w = diff.shape
     diff = np.pad(diff, ((0, -h % BLOCK), (0, -w % BLOCK)))
-    return diff.reshape(diff.shape[0] // BLOCK, BLOCK, diff.shape[1] // BLOCK, BLOCK).sum(axis=(1, 3))
+    rows = diff.reshape(diff.shape[0] // BLOCK, BLOCK, -1).sum(axis=1, dtype=np.int32)
+    return rows.reshape(rows.shape[0], -1, BLOCK).sum(axis=2, dtype=np.int64)
 
 
 STRIP_ROWS = 64
@@ -155,21 +159,23 @@ class Encoder:
         height, width = decoded.shape[:2]
         keep = self.net.config.keep_symbol
         sent = torch.from_numpy(symbols)[None]
-        pixels_kept = block_mask(sent, keep)[0, 0] if keep is not None else torch.zeros(
-            tuple(BLOCK * n for n in symbols.shape), dtype=torch.bool
-        )
+        counted = torch.zeros(tuple(BLOCK * n for n in symbols.shape), dtype=torch.bool)
+        counted[:height, :width] = True
+        if keep is not None:
+            counted &= ~block_mask(sent, keep)[0, 0]
+        scale = self.net.config.trunk_scale
 
         def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
             (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
-            b, d = min(b, height), min(d, width)
-            cols = slice(c - oc, d - oc)
+            cols, cells = slice(c - oc, d - oc), slice((c - oc) // scale, (d - oc) // scale)
             h, restored = h.float(), restored.float()
             remaining = self.inference.tensor(padded_crop(original, tile.outer))[0] - restored[0]
             for top in range(a, b, STRIP_ROWS):
-                rows = slice(top - oa, min(top + STRIP_ROWS, b) - oa)
-                features = basis(h, restored, jpeg, rows)[0, :, :, cols]
-                use = ~pixels_kept[rows.start + oa : rows.stop + oa, c:d].to(features.device)
-                stats.add(features[:, use].T, remaining[:, rows, cols][:, use].T)
+                bottom = min(top + STRIP_ROWS, b)
+                rows = slice(top - oa, bottom - oa)
+                features, rest = basis_parts(h, restored, jpeg, rows)
+                use = counted[top:bottom, c:d].to(rest.device)
+                stats.add_cells(features[0, :, :, cells], rest[0, :, :, cols], remaining[:, rows, cols], use)
             held.add(tile, restored, h)
 
         return observe

@@ -15,7 +15,7 @@ from engine import sidecar as sc
 from engine.coding import adaptation as adapt
 from engine.errors import SideJPEGError
 from engine.metrics import psnr
-from engine.models.adaptation import RGB_OF_YCBCR, adapted, basis, basis_size
+from engine.models.adaptation import RGB_OF_YCBCR, adapted, basis, basis_parts, basis_size
 from engine.pipeline import Codec
 from tests.conftest import random_net
 
@@ -82,6 +82,27 @@ def test_the_decoders_correction_is_the_basis_the_encoder_fits() -> None:
         torch.testing.assert_close(basis(h, restored, jpeg, rows), whole[:, :, rows], atol=0, rtol=0)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([1, 2, 4]), st.floats(0.0, 1.0))
+def test_statistics_of_cells_are_those_of_the_whole_basis(seed: int, scale: int, kept: float) -> None:
+    """``Statistics.add_cells`` (features per trunk cell, the rest per pixel) sums what ``add`` of the whole
+    basis does, over the pixels that count, strip by strip."""
+    gen = torch.Generator().manual_seed(seed)
+    h = torch.randn(1, 5, 12 // scale, 16 // scale, generator=gen, dtype=torch.float64)
+    restored, jpeg = (torch.rand(1, 3, 12, 16, generator=gen, dtype=torch.float64) for _ in range(2))
+    error = torch.randn(3, 12, 16, generator=gen, dtype=torch.float64)
+    use = torch.rand(12, 16, generator=gen) >= kept
+    whole, cells = adapt.Statistics.empty(basis_size(5)), adapt.Statistics.empty(basis_size(5))
+    for rows in (slice(0, 4), slice(4, 12)):
+        full, counted = basis(h, restored, jpeg, rows)[0], use[rows]
+        whole.add(full[:, counted].T, error[:, rows][:, counted].T)
+        features, rest = basis_parts(h, restored, jpeg, rows)
+        cells.add_cells(features[0], rest[0], error[:, rows], counted)
+    assert cells.pixels == whole.pixels == int(use.sum())
+    np.testing.assert_allclose(cells.gram, whole.gram, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(cells.cross, whole.cross, rtol=1e-12, atol=1e-9)
+
+
 def test_least_squares_finds_an_error_the_basis_explains_and_stops_where_it_does_not_pay() -> None:
     rng = np.random.default_rng(1)
     size = basis_size(3)
@@ -117,13 +138,13 @@ def test_refined_weights_cost_no_more_than_rounded_ones(
     gram = mixing @ mixing.T + 1e-3 * np.eye(size)
     target = rng.normal(size=size) * 0.05
     rounded = adapt._quantised(target, (exponent,))
-    refined = adapt._refined(rounded, gram, gram @ target, 1.0, multiplier)
+    refined = adapt._refined(rounded, adapt._ChannelCost(gram, gram @ target, 1.0, multiplier))
     assert refined.exponents == rounded.exponents
     assert _channel_cost(refined, gram, gram @ target, multiplier) <= _channel_cost(
         rounded, gram, gram @ target, multiplier
     ) + 1e-12
     diagonal = np.diag(np.diag(gram))
-    assert adapt._refined(rounded, diagonal, diagonal @ target, 1.0, 0.0) == rounded
+    assert adapt._refined(rounded, adapt._ChannelCost(diagonal, diagonal @ target, 1.0, 0.0)) == rounded
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +226,26 @@ def test_an_adaptation_for_another_basis_is_refused(adapting_codec: Codec, sampl
     forged = sc.pack(header, payload, other)
     with pytest.raises(SideJPEGError, match="weights per channel"):
         adapting_codec.receive(made.jpeg, forged)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 2]), st.floats(1e-3, 10.0))
+def test_a_channels_own_cost_ranks_options_as_the_whole_cost_does(seed: int, c: int, multiplier: float) -> None:
+    """``_ChannelCost`` (what the step search and the refinement minimise) differs from the whole adaptation's
+    cost by a constant over every option that sends the channel."""
+    rng = np.random.default_rng(seed)
+    size = basis_size(2)
+    features = rng.normal(size=(400, size))
+    stats = adapt.Statistics.empty(size)
+    stats.add(torch.from_numpy(features), torch.from_numpy(rng.normal(size=(400, 3)) * 0.01))
+    current = rng.normal(size=(size, 3)) * 0.01
+    to_rgb = RGB_OF_YCBCR.numpy()
+    coupling = to_rgb.T @ to_rgb
+    others = sum(coupling[c, d] * current[:, d] for d in range(3) if d != c)
+    pull = (stats.cross @ to_rgb[:, c] - stats.gram @ others) / coupling[c, c]
+    own = adapt._ChannelCost(stats.gram, pull, 255.0**2 * coupling[c, c], multiplier)
+    options = [adapt._quantised(rng.normal(size=size) * 0.02, (e, e + 1, e)) for e in range(4)]
+    whole = [adapt._cost(stats, multiplier, current, [None, None, None], c, option) for option in options]
+    part = [float(own.of(np.array([o.values]), adapt._steps(size, o.exponents)[None])[0]) for o in options]
+    np.testing.assert_allclose(np.diff(whole), np.diff(part), rtol=1e-9, atol=1e-6 * max(map(abs, whole)))
+    assert own.least(options) == options[int(np.argmin(whole))]

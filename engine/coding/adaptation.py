@@ -11,12 +11,12 @@ steps per channel, and weights that stop before the taps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from engine.errors import SideJPEGError
 from engine.models.adaptation import RGB_OF_YCBCR, SPATIAL_SIZE
@@ -106,14 +106,18 @@ def _code_length(value: int) -> int:
     return 2 * (_zigzag(value) + 1).bit_length() - 1
 
 
+def _values_bits(values: np.ndarray) -> np.ndarray:
+    """Bits of the signed Exp-Golomb codes of integer ``values`` (..., n), summed over the last axis."""
+    codes = np.where(values > 0, 2 * values - 1, -2 * values) + 1
+    lengths = np.frexp(codes.astype(np.float64))[1]  # code = m * 2^length, m in [0.5, 1): its bit length
+    return np.sum(2 * lengths - 1, axis=-1)
+
+
 def channel_bits(ch: ChannelWeights | None) -> int:
     """Bits a channel takes in the stream: its flag, exponents and signed Exp-Golomb codes."""
     if ch is None:
         return 1
-    values = np.asarray(ch.values, dtype=np.int64)
-    codes = np.where(values > 0, 2 * values - 1, -2 * values) + 1
-    lengths = np.frexp(codes.astype(np.float64))[1]  # code = m * 2^length, m in [0.5, 1): its bit length
-    return 1 + len(ch.exponents) * EXPONENT_BITS + int(np.sum(2 * lengths - 1))
+    return 1 + len(ch.exponents) * EXPONENT_BITS + int(_values_bits(np.asarray(ch.values, dtype=np.int64)))
 
 
 def stream_bits(adaptation: Adaptation) -> int:
@@ -204,6 +208,35 @@ class Statistics:
         self.cross += (a.T @ t).cpu().numpy()
         self.pixels += basis.shape[0]
 
+    def add_cells(self, features: torch.Tensor, rest: torch.Tensor, error: torch.Tensor, use: torch.Tensor) -> None:
+        """The pixels of a region whose basis starts with features constant over cells of s x s pixels:
+        ``features`` (F, R / s, W / s) per cell, the rest of the basis ``rest`` (K, R, W) and the ``error``
+        (3, R, W) per pixel, and ``use`` (R, W) the pixels that count.
+
+        The sums a feature enters need only each cell's totals of the other entries: the same statistics as
+        ``add`` of the whole basis, with s^2 times fewer products for the features'."""
+        f, k = features.shape[0], rest.shape[0]
+        mask = use.to(rest.dtype)
+        a, t = rest * mask, error * mask
+        scale = rest.shape[-1] // features.shape[-1]
+
+        def cells(x: torch.Tensor) -> torch.Tensor:
+            """Each cell's sum (x.shape[0], cells), in float64 for the products."""
+            return (F.avg_pool2d(x[None], scale)[0] * scale**2).reshape(x.shape[0], -1).double()
+
+        count = cells(mask[None])[0]
+        per_cell = features.reshape(f, -1).double()
+        a_cells, t_cells = cells(a), cells(t)
+        a, t = a.reshape(k, -1).double(), t.reshape(len(CHANNELS), -1).double()
+        mixed = (per_cell @ a_cells.T).cpu().numpy()
+        self.gram[:f, :f] += ((per_cell * count) @ per_cell.T).cpu().numpy()
+        self.gram[:f, f:] += mixed
+        self.gram[f:, :f] += mixed.T
+        self.gram[f:, f:] += (a @ a.T).cpu().numpy()
+        self.cross[:f] += (per_cell @ t_cells.T).cpu().numpy()
+        self.cross[f:] += (a @ t.T).cpu().numpy()
+        self.pixels += int(use.sum())
+
 
 def _sse_change(stats: Statistics, weights: np.ndarray) -> float:
     """Change of the squared error (RGB, [0, 1] scale) that YCbCr ``weights`` (size, 3) make."""
@@ -211,9 +244,35 @@ def _sse_change(stats: Statistics, weights: np.ndarray) -> float:
     return float(np.sum(rgb * (stats.gram @ rgb)) - 2 * np.sum(stats.cross * rgb))
 
 
+def _rounded(target: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(target / steps), -MAX_VALUE, MAX_VALUE).astype(np.int64)
+
+
 def _quantised(target: np.ndarray, exponents: tuple[int, ...]) -> ChannelWeights:
-    values = np.clip(np.round(target / _steps(len(target), exponents)), -MAX_VALUE, MAX_VALUE).astype(np.int64)
+    values = _rounded(target, _steps(len(target), exponents))
     return ChannelWeights(exponents, tuple(int(v) for v in values))
+
+
+@dataclass(frozen=True)
+class _ChannelCost:
+    """The part of ``_cost`` that one channel's weights w decide, given the other channels':
+    ``scale * (w' gram w - 2 w' pull) + multiplier * bits``, for options that send the channel."""
+
+    gram: np.ndarray
+    pull: np.ndarray
+    scale: float
+    multiplier: float
+
+    def of(self, values: np.ndarray, steps: np.ndarray) -> np.ndarray:
+        """The costs of n options at once: integer ``values`` (n, size) with their ``steps`` (n, size)."""
+        w = values * steps
+        quadratic = np.einsum("ni,ni->n", w @ self.gram, w) - 2 * w @ self.pull
+        return self.scale * quadratic + self.multiplier * _values_bits(values)
+
+    def least(self, options: list[ChannelWeights]) -> ChannelWeights:
+        values = np.array([option.values for option in options], dtype=np.int64)
+        steps = np.stack([_steps(values.shape[1], option.exponents) for option in options])
+        return options[int(np.argmin(self.of(values, steps)))]
 
 
 def choose(stats: Statistics, multiplier: float, refine: bool = True) -> Adaptation:
@@ -240,33 +299,32 @@ def choose(stats: Statistics, multiplier: float, refine: bool = True) -> Adaptat
     for c in (1, 2, 0) * 2:
         others = sum(coupling[c, d] * current[:, d] for d in range(len(CHANNELS)) if d != c)
         target = (projected[:, c] - others) / coupling[c, c]
-        cost = partial(_cost, stats, multiplier, current, channels, c)
-        quantised = _best_steps(target, cost)
+        pull = (aligned[:, c] - stats.gram @ others) / coupling[c, c]
+        channel_cost = _ChannelCost(stats.gram, pull, 255.0**2 * coupling[c, c], multiplier)
+        quantised = _best_steps(target, channel_cost)
         if refine:
-            pull = (aligned[:, c] - stats.gram @ others) / coupling[c, c]
-            scale = 255.0**2 * coupling[c, c]
-            better = partial(_refined, gram=stats.gram, pull=pull, scale=scale, multiplier=multiplier)
-            quantised = min((better(option) for option in _neighbours(quantised, target)), key=cost)
+            options = _neighbours(quantised, target)
+            quantised = channel_cost.least([_refined(option, channel_cost) for option in options])
+        cost = partial(_cost, stats, multiplier, current, channels, c)
         channels[c] = None if cost(None) <= cost(quantised) else quantised
         current[:, c] = 0.0 if channels[c] is None else channels[c].weights()
     return Adaptation(tuple(channels))
 
 
-def _best_steps(target: np.ndarray, cost: Callable[[ChannelWeights | None], float]) -> ChannelWeights:
+def _best_steps(target: np.ndarray, cost: _ChannelCost) -> ChannelWeights:
     """``target`` quantised with the steps of least ``cost``: the best exponent shared by every group of
     weights, then each group's own exponent given the others', twice round."""
     every = range(2**EXPONENT_BITS)
 
-    def best(candidates: list[tuple[int, ...]]) -> ChannelWeights:
-        options = [_quantised(target, exponents) for exponents in candidates]
-        return options[int(np.argmin([cost(option) for option in options]))]
+    def best(candidates: list[tuple[int, ...]]) -> tuple[int, ...]:
+        steps = np.stack([_steps(len(target), exponents) for exponents in candidates])
+        return candidates[int(np.argmin(cost.of(_rounded(target, steps), steps)))]
 
     chosen = best([(e,) * EXPONENTS for e in every])
     for _ in range(2):
         for group in range(EXPONENTS):
-            before, after = chosen.exponents[:group], chosen.exponents[group + 1 :]
-            chosen = best([(*before, e, *after) for e in every])
-    return chosen
+            chosen = best([(*chosen[:group], e, *chosen[group + 1 :]) for e in every])
+    return _quantised(target, chosen)
 
 
 def _neighbours(chosen: ChannelWeights, target: np.ndarray) -> list[ChannelWeights]:
@@ -285,18 +343,17 @@ REFINE_PASSES = 3
 """Passes of ``_refined`` over a channel's weights at most (it stops earlier when a pass changes nothing)."""
 
 
-def _refined(
-    option: ChannelWeights, gram: np.ndarray, pull: np.ndarray, scale: float, multiplier: float
-) -> ChannelWeights:
-    """``option``'s integers moved one by one (by one step, or to zero) wherever that lowers
-    ``scale * (w' gram w - 2 w' pull) + multiplier * bits``: the channel's part of ``_cost``.
+def _refined(option: ChannelWeights, cost: _ChannelCost) -> ChannelWeights:
+    """``option``'s integers moved one by one (by one step, or to zero) wherever that lowers ``cost``.
 
     Rounding each weight to its nearest step ignores how the basis's features correlate, and what each
     value costs to send; this rate-distortion optimised quantisation finds integers that are both
     cheaper and closer to the least-squares optimum in the error they leave."""
+    gram, scale, multiplier = cost.gram, cost.scale, cost.multiplier
     steps = _steps(len(option.values), option.exponents)
     values = list(option.values)
-    slope = gram @ (np.asarray(values, dtype=np.float64) * steps) - pull
+    slope = gram @ (np.asarray(values, dtype=np.float64) * steps) - cost.pull
+    steps, diagonal = steps.tolist(), np.diag(gram).tolist()  # Python floats: the loop reads them one by one
     for _ in range(REFINE_PASSES):
         changed = False
         for i, value in enumerate(values):
@@ -305,7 +362,7 @@ def _refined(
                 if candidate == value or abs(candidate) > MAX_VALUE:
                     continue
                 d = (candidate - value) * steps[i]
-                change = scale * (d * d * gram[i, i] + 2 * d * slope[i])
+                change = scale * (d * d * diagonal[i] + 2 * d * slope.item(i))
                 change += multiplier * (_code_length(candidate) - length)
                 if change < best_change:
                     best, best_change = candidate, change

@@ -106,21 +106,32 @@ def _kernels(weights: torch.Tensor) -> torch.Tensor:
     return kernels
 
 
-def basis(h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
-    """(B, basis_size, R, W) over ``rows`` (all by default): the trunk features ``h`` (repeated over the
-    pixels each covers), the correction ``restored - jpeg`` in YCbCr (times ``RESIDUAL_SCALE``), ones, and
-    the spatial taps. The encoder fits to it, a few rows at a time to bound its memory."""
+def basis_parts(
+    h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, rows: slice = slice(None)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``basis`` over ``rows`` in its two parts: the trunk features at the trunk's resolution (B, F,
+    R', W / s), over the trunk rows that cover ``rows``, and the rest (B, basis_size - F, R, W) at the image's
+    (the correction in YCbCr, ones, the spatial taps). The encoder fits to the parts: each feature is constant
+    over the s x s pixels of its trunk cell, so its sums need the cell's totals only."""
     height = restored.shape[-2]
     top, bottom, _ = rows.indices(height)
     low, high = max(0, top - RADIUS), min(height, bottom + RADIUS)
     planes = _planes(restored[:, :, low:high], jpeg[:, :, low:high])
     scale = restored.shape[-1] // h.shape[-1]
-    first = top - top % scale
-    features = _upsampled(h[:, :, first // scale : -(-bottom // scale)], restored)[:, :, top - first : bottom - first]
+    features = h[:, :, top // scale : -(-bottom // scale)].to(restored.dtype)
     inside = planes[:, :3, top - low : bottom - low]
     ones = torch.ones_like(inside[:, :1])
-    taps = _taps(planes, top - low, bottom - low)
-    return torch.cat([features.to(restored.dtype), inside, ones, taps], dim=1)
+    return features, torch.cat([inside, ones, _taps(planes, top - low, bottom - low)], dim=1)
+
+
+def basis(h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, rows: slice = slice(None)) -> torch.Tensor:
+    """(B, basis_size, R, W) over ``rows`` (all by default): the trunk features ``h`` (repeated over the
+    pixels each covers), the correction ``restored - jpeg`` in YCbCr (times ``RESIDUAL_SCALE``), ones, and
+    the spatial taps; the weights of ``adapted`` apply to it."""
+    top, bottom, _ = rows.indices(restored.shape[-2])
+    features, rest = basis_parts(h, restored, jpeg, rows)
+    skip = top % (restored.shape[-1] // h.shape[-1])
+    return torch.cat([_upsampled(features, restored)[:, :, skip : skip + bottom - top], rest], dim=1)
 
 
 def adapted(h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
