@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from engine.conditioning import FULL_COND, JPEG_COND
 from engine.config import BLOCK, PRESETS, get_preset
@@ -124,6 +125,30 @@ def test_each_block_receives_the_correction_its_symbol_picks() -> None:
         for c in range(3):
             block = direct[0, :, 16 * r : 16 * r + 16, 16 * c : 16 * c + 16].sum()
             assert torch.isclose(block, errors[0, int(symbols[0, r, c]), r, c], rtol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_block_errors_are_each_candidates_squared_error_per_block(scale: int, channels_last: bool) -> None:
+    """Every candidate's error per block, over several bands of rows, whatever the memory layout."""
+    from engine.models.corrections import ERROR_ROWS, block_errors
+
+    gen = torch.Generator().manual_seed(scale)
+    height, width, count = 2 * ERROR_ROWS * scale + 16, 48, 5
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    candidates = (torch.randn(1, count * 3 * scale**2, height // scale, width // scale, generator=gen) * 0.3)
+    restored, original = torch.rand(1, 3, height, width, generator=gen), torch.rand(1, 3, height, width, generator=gen)
+    errors = block_errors(
+        candidates.contiguous(memory_format=layout), count, scale,
+        restored.contiguous(memory_format=layout), original,
+    )
+    assert errors.shape == (1, count, height // 16, width // 16)
+    for k in range(count):
+        residual = candidates[:, k * 3 * scale**2 : (k + 1) * 3 * scale**2]
+        residual = F.pixel_shuffle(residual, scale) if scale > 1 else residual
+        direct = (((restored + residual).clamp(0, 1) - original) * 255).square().sum(1, keepdim=True)
+        want = F.avg_pool2d(direct, 16)[:, 0] * 256
+        torch.testing.assert_close(errors[:, k], want, rtol=1e-5, atol=1e-2)
 
 
 def test_blind_restore_ignores_the_selection_head() -> None:

@@ -16,7 +16,6 @@ from functools import partial
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from engine.errors import SideJPEGError
 from engine.models.adaptation import RGB_OF_YCBCR, SPATIAL_SIZE
@@ -221,8 +220,10 @@ class Statistics:
         scale = rest.shape[-1] // features.shape[-1]
 
         def cells(x: torch.Tensor) -> torch.Tensor:
-            """Each cell's sum (x.shape[0], cells), in float64 for the products."""
-            return (F.avg_pool2d(x[None], scale)[0] * scale**2).reshape(x.shape[0], -1).double()
+            """Each cell's sum (x.shape[0], cells), in float64 for the products; strided slices add up rows,
+            then columns (several times faster than a pooling kernel here)."""
+            rows = sum(x[:, i::scale] for i in range(scale))
+            return sum(rows[:, :, j::scale] for j in range(scale)).reshape(x.shape[0], -1).double()
 
         count = cells(mask[None])[0]
         per_cell = features.reshape(f, -1).double()

@@ -20,8 +20,9 @@ INIT_STD = 1e-3
 """Small random initial weights: distinct candidates from the start, so that every symbol can win a block."""
 
 
-ERROR_CHUNK = 4
-"""Symbols whose errors are computed together: bounds the temporary memory to 4 copies of the image."""
+ERROR_ROWS = 64
+"""Rows (at the candidates' resolution) whose errors are computed together: bounds the temporary memory to
+about the candidates' own size over that many rows."""
 
 
 def block_errors(
@@ -32,20 +33,23 @@ def block_errors(
     ``candidates`` come from ``BlockCorrections.candidates``.
 
     A block's sum does not depend on where its pixels lie, so the images are pixel-unshuffled to the
-    candidates' resolution once, instead of every candidate being shuffled up to the image's.
+    candidates' resolution once, instead of every candidate being shuffled up to the image's. The work runs
+    with channels last (a pixel's candidates side by side, as the convolution wrote them), a band of rows at
+    a time.
     """
     b, _, height, width = candidates.shape
-    grouped = candidates.reshape(b, count, -1, height, width)
+    grouped = candidates.permute(0, 2, 3, 1).reshape(b, height, width, count, -1)
     if scale > 1:
         restored, original = F.pixel_unshuffle(restored, scale), F.pixel_unshuffle(original, scale)
-    restored, original = restored[:, None], original[:, None]
+    restored, original = (x.permute(0, 2, 3, 1)[:, :, :, None].contiguous() for x in (restored, original))
     per_block = BLOCK // scale
     errors = []
-    for k in range(0, count, ERROR_CHUNK):
-        diff = (restored + grouped[:, k : k + ERROR_CHUNK]).clamp(0, 1) - original
-        sums = diff.square().sum(2)
-        errors.append(F.avg_pool2d(sums, per_block) * (per_block * per_block * 255.0**2))
-    return torch.cat(errors, dim=1)
+    for top in range(0, height, ERROR_ROWS):
+        rows = slice(top, top + ERROR_ROWS)
+        sums = ((grouped[:, rows] + restored[:, rows]).clamp(0, 1) - original[:, rows]).square().sum(-1)
+        band = sums.shape[1] // per_block
+        errors.append(sums.reshape(b, band, per_block, width // per_block, per_block, count).sum((2, 4)))
+    return torch.cat(errors, dim=1).permute(0, 3, 1, 2) * 255.0**2
 
 
 def block_mask(symbols: torch.Tensor, symbol: int) -> torch.Tensor:
