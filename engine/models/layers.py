@@ -19,8 +19,8 @@ class Conv(nn.Conv2d):
 
     ``scale`` and ``shift`` are constants of the architecture (a residual scale, the 1 of ``1 + W a``). Training
     and any pass that needs gradients run the steps as separate torch ops. After ``prepare`` an inference pass
-    on the CPU runs them as one oneDNN convolution, with the constants folded into its prepacked weights, so no
-    intermediate tensor is written to memory.
+    on the CPU runs them as one oneDNN convolution, with the constants folded into its prepacked weights and the
+    ReLU and ``mul`` as post-ops (``_fused``).
     """
 
     def __init__(
@@ -93,13 +93,16 @@ def _fused(
     mul: torch.Tensor | None, relu: bool,
 ) -> torch.Tensor:
     """``relu(conv(x) + add or * mul)`` with ``prepared`` weights as one oneDNN convolution with post-ops, on
-    channels-last tensors."""
+    channels-last tensors; except a residual ``add`` without ReLU, which an in-place add after the convolution
+    does faster here than oneDNN's binary post-op (the same float32 sums: the trunk's residual blocks, 7-9 % of
+    a restore, ``python -m benchmarks.view_ab``)."""
     weight, bias = prepared
     ops = torch.ops.mkldnn
     x = x.contiguous(memory_format=torch.channels_last)
     other, binary = (add, "add") if mul is None else (mul, "mul")
-    if other is None:
-        return ops._convolution_pointwise(x, weight, bias, *_args(layer), "relu" if relu else "none", [], "")
+    if other is None or (binary == "add" and not relu):
+        y = ops._convolution_pointwise(x, weight, bias, *_args(layer), "relu" if relu else "none", [], "")
+        return y if other is None else y.add_(other)
     other = other.contiguous(memory_format=torch.channels_last)
     return ops._convolution_pointwise.binary(
         x, other, weight, bias, *_args(layer), binary, None, "relu" if relu else None, [], None
