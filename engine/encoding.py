@@ -3,6 +3,7 @@ fit the image's adaptation to what the decoder still gets wrong."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,9 @@ from engine.inference import Inference, Observer, pixels, tile_map
 from engine.models.adaptation import adapted, basis_parts, basis_size
 from engine.models.corrections import block_mask
 from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
+
+Preview = Callable[[np.ndarray], None]
+"""Receives an (H, W, 3) uint8 image that a later result replaces."""
 
 HELD_BYTES = 512 * 2**20
 """The encoder holds what the decoder computed for each tile (trunk features, restored image) up to this many
@@ -53,6 +57,13 @@ def block_sse(image: np.ndarray, original: np.ndarray) -> np.ndarray:
     return rows.reshape(rows.shape[0], -1, BLOCK).sum(axis=2, dtype=np.int64)
 
 
+def jpeg_where_worse(image: np.ndarray, decoded: np.ndarray, original: np.ndarray) -> np.ndarray:
+    """``image`` with the JPEG's own pixels in every 16x16 block where it is worse than the JPEG."""
+    worse = block_sse(image, original) > block_sse(decoded, original)
+    mask = worse.repeat(BLOCK, axis=0).repeat(BLOCK, axis=1)[: image.shape[0], : image.shape[1], None]
+    return np.where(mask, decoded, image)
+
+
 STRIP_ROWS = 64
 """Rows of a tile whose adaptation basis the encoder builds at once (about 40 MB for 1024 columns)."""
 
@@ -87,12 +98,12 @@ class Encoder:
 
     def encode(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
-        progress: Progress | None = None, cancel: CancelEvent | None = None,
+        progress: Progress | None = None, cancel: CancelEvent | None = None, preview: Preview | None = None,
     ) -> Encoded:
         """The map (and adaptation) to send for a JPEG decode of ``original``, and what the decoder restores
-        with them."""
+        with them; ``preview`` receives the encoder's prediction of that image first (``predicted``)."""
         stages = 3 if self.adapts else 2
-        symbols = self.choose(original, decoded, conditioning, lam, _stage(progress, 0, stages), cancel)
+        symbols = self.predicted(original, decoded, conditioning, lam, _stage(progress, 0, stages), cancel, preview)
         stats = adapt.Statistics.empty(self.basis_size) if self.adapts else None
         held = _Held()
         observe = None if stats is None else self._observer(original, decoded, symbols, stats, held)
@@ -105,23 +116,48 @@ class Encoder:
             original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, stages), cancel, held
         )
 
+    def predicted(
+        self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
+        progress: Progress | None, cancel: CancelEvent | None, preview: Preview | None,
+    ) -> np.ndarray:
+        """``choose``, and the image it predicts handed to ``preview``: the encoder's own trunk (conditioned on
+        the extractor's map) with each block's chosen correction and the JPEG's pixels in kept blocks. Every
+        block was chosen no worse than the JPEG by the errors of this very image, before its rounding to
+        pixels (blocks that rounding made worse show the JPEG's pixels, so the preview is never worse than the
+        JPEG either); the decoder's image, whose trunk sees the chosen map, then differs by a level here and
+        there, and by what the adaptation adds."""
+        first = _Held() if preview is not None and self.net.selects_blocks else None
+        symbols = self.choose(original, decoded, conditioning, lam, progress, cancel, first)
+        if preview is not None and first is not None and first.tiles:
+            image = self._from_held(first.tiles, decoded, symbols, self.net.restorer.selected, cancel)
+            preview(jpeg_where_worse(image, decoded, original))
+        return symbols
+
     def choose(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
-        progress: Progress | None, cancel: CancelEvent | None,
+        progress: Progress | None, cancel: CancelEvent | None, held: _Held | None = None,
     ) -> np.ndarray:
         """The extractor's map, or with block-level selection the RDO choice over the squared error each
         symbol would give each block (``engine.coding.wavefront.rd_choose``), among the choices no worse than
-        the JPEG where the model has the keep symbol."""
+        the JPEG where the model has the keep symbol; ``held`` keeps each tile's base restoration and trunk
+        features."""
         inference, net = self.inference, self.net
         cond = inference.cond(conditioning)
         if not net.selects_blocks:
             symbols = inference.per_block(
-                original, decoded, lambda x, y: inference.run(net.extract, x, y, cond), progress, cancel
+                original, decoded, lambda _tile, x, y: inference.run(net.extract, x, y, cond), progress, cancel
             )
             return symbols.astype(np.uint8)
 
-        def allowed(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-            return net.allowed_errors(inference.run(lambda *a: net.encoder_pass(*a).errors, x, y, cond))
+        def parts(x: torch.Tensor, y: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            passed = net.encoder_pass(x, y, c)
+            return passed.errors, passed.base, passed.features
+
+        def allowed(tile: Tile, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            errors, base, features = inference.run(parts, x, y, cond)
+            if held is not None:
+                held.add(tile, base, features)
+            return net.allowed_errors(errors)
 
         errors = inference.per_block(original, decoded, allowed, progress, cancel)
         per_block = errors.transpose(1, 2, 0).astype(np.float64)
@@ -196,29 +232,35 @@ class Encoder:
                 decoded, conditioning, encoded.symbols, (0, 0, height, width), progress, cancel, adaptation=weights
             )
         else:
-            restored = self._adapted(held.tiles, decoded, encoded.symbols, weights, progress, cancel)
+            kept = self.net.restorer.kept
+
+            def finish(h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, sent: torch.Tensor) -> torch.Tensor:
+                """The decoder's image with the adaptation, from the tile it computed without it. That tile
+                already holds the JPEG's pixels in kept blocks, as the decoder's image has them when it applies
+                the correction (whose spatial taps read neighbours); the kept blocks then take them again."""
+                return kept(adapted(h, restored, jpeg, weights), jpeg, sent)
+
+            restored = self._from_held(held.tiles, decoded, encoded.symbols, finish, cancel, progress)
         before, after = block_sse(encoded.restored, original).sum(), block_sse(restored, original).sum()
         if after >= before:
             return encoded
         return Encoded(encoded.symbols, restored, chosen, float(10 * np.log10(before / max(after, 1))))
 
     @torch.inference_mode()
-    def _adapted(
+    def _from_held(
         self, tiles: dict[Box, tuple[torch.Tensor, torch.Tensor]], decoded: np.ndarray, symbols: np.ndarray,
-        weights: torch.Tensor, progress: Progress | None, cancel: CancelEvent | None,
+        finish: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+        cancel: CancelEvent | None, progress: Progress | None = None,
     ) -> np.ndarray:
-        """What the decoder restores with ``weights``, from the tiles it computed without them. Those tiles
-        already hold the JPEG's pixels in kept blocks, as the decoder's image has them when it applies the
-        correction (whose spatial taps read neighbours); the kept blocks then take the JPEG's pixels again."""
+        """The image ``finish(h, restored, jpeg, tile_symbols)`` makes of each held tile's trunk features and
+        restored image."""
         inference = self.inference
         sent = torch.from_numpy(symbols.astype(np.int64)).to(inference.device)
-        weights = weights.to(inference.device)
 
         def run(tile: Tile) -> np.ndarray:
             restored, h = tiles[tile.outer]
             jpeg = inference.tensor(padded_crop(decoded, tile.outer))
-            image = inference.run(adapted, h, restored, jpeg, weights)
-            return pixels(self.net.restorer.kept(image, jpeg, tile_map(sent, tile)))
+            return pixels(inference.run(finish, h, restored, jpeg, tile_map(sent, tile)))
 
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)

@@ -138,14 +138,15 @@ class Inference:
 
     @torch.inference_mode()
     def per_block(
-        self, original: np.ndarray, decoded: np.ndarray, compute: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        self, original: np.ndarray, decoded: np.ndarray,
+        compute: Callable[[Tile, torch.Tensor, torch.Tensor], torch.Tensor],
         progress: Progress | None, cancel: CancelEvent | None,
     ) -> np.ndarray:
-        """Run ``compute(original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
+        """Run ``compute(tile, original, jpeg) -> (1, ..., h16, w16)`` tile by tile; the (..., H16, W16) result."""
 
         def tile_map(tile: Tile) -> np.ndarray:
             x, y = (self.tensor(padded_crop(image, tile.outer)) for image in (original, decoded))
-            return compute(x, y)[0].float().cpu().numpy()
+            return compute(tile, x, y)[0].float().cpu().numpy()
 
         height, width = original.shape[:2]
         with _cancellable(cancel):

@@ -17,7 +17,7 @@ from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning
 from engine.config import DEFAULT_PRESET, LAMBDA_MIN, PRESETS
 from engine.container import check_jpeg_size, split_embedded
-from engine.encoding import Encoder
+from engine.encoding import Encoder, Preview
 from engine.errors import SideJPEGError
 from engine.inference import Inference, resolve_device
 from engine.jpeg_io import decode_with_params, encode_jpeg
@@ -147,10 +147,14 @@ class Codec:
 
     def compress(
         self, rgb: np.ndarray, quality: int, lam: float, subsampling: str = "4:2:0",
-        progress: Progress | None = None, cancel: CancelEvent | None = None,
+        progress: Progress | None = None, cancel: CancelEvent | None = None, preview: Preview | None = None,
     ) -> CompressResult:
         """JPEG bytes plus the sidecar that lets ``restore`` remove their artifacts, and the restored image
-        that the decoder will show (never worse than the JPEG with models that have the keep symbol)."""
+        that the decoder will show (never worse than the JPEG with models that have the keep symbol).
+
+        ``preview``, if given, receives the encoder's prediction of the restored image as soon as the map is
+        chosen, before the decoder check and the adaptation (about half of a compress): with block-level
+        selection only (``engine.encoding.Encoder.predicted``)."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise SideJPEGError("compress expects an (H, W, 3) uint8 RGB image")
         if not np.isfinite(lam) or lam < 0:
@@ -158,7 +162,7 @@ class Codec:
         jpeg = encode_jpeg(rgb, quality, subsampling)
         decoded, params = decode_with_params(jpeg)
         conditioning = Conditioning.of(params, lam)
-        encoded = self.encoder.encode(rgb, decoded, conditioning, lam, progress, cancel)
+        encoded = self.encoder.encode(rgb, decoded, conditioning, lam, progress, cancel, preview)
         probs = wavefront.block_probabilities(self.coder, encoded.symbols, conditioning)
         payload = wavefront.encode(self.coder, encoded.symbols, conditioning, probs)
         stream = adapt.encode(encoded.adaptation)

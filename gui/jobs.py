@@ -174,6 +174,7 @@ def preview_box(view: tuple[float, float, float, float], width: int, height: int
 
 REGION_NOTE = "the visible region first; the rest follows"
 BLIND_NOTE = "blind decoder; the descriptor maps follow"
+PREDICTION_NOTE = "the encoder's prediction; the decoder's image follows"
 NO_GAIN_NOTE = "blind restoration would not improve this JPEG (it measures worse): the JPEG is shown as it is"
 PASS_THROUGH_NOTE = "blind restoration does not apply at this quality: the JPEG is shown as it is"
 
@@ -221,20 +222,24 @@ def honest_blind(
 def compress_and_restore(
     codec: Codec, original: np.ndarray, box: Box | None, settings: Settings, ctx: JobContext
 ) -> RestoreOutcome:
-    """Compress to JPEG + sidecar and restore. With the sidecar the encoder checks the decoder's result
-    itself (``CompressResult.restored``); blind, the restored image (the visible ``box`` first, the JPEG where
-    restoring would not improve it) is shown before the sidecar is computed for the maps and export."""
+    """Compress to JPEG + sidecar and restore. With the sidecar the encoder's prediction is shown first, then
+    the decoder's result, which the encoder checks itself (``CompressResult.restored``); blind, the restored
+    image (the visible ``box`` first, the JPEG where restoring would not improve it) is shown before the
+    sidecar is computed for the maps and export."""
     height, width = original.shape[:2]
 
-    def compress(start: float) -> CompressResult:
+    def compress(start: float, preview: Callable[[np.ndarray], None] | None = None) -> CompressResult:
         return codec.compress(
             original, settings.quality, settings.lam, settings.subsampling,
-            progress=scaled_progress(ctx.progress, start, 1.0 - start), cancel=ctx.cancel,
+            progress=scaled_progress(ctx.progress, start, 1.0 - start), cancel=ctx.cancel, preview=preview,
         )
+
+    def predicted(image: np.ndarray) -> None:
+        ctx.partial(RegionPreview((0, 0, height, width), image, image, PREDICTION_NOTE))
 
     note = None
     if settings.use_sidecar:
-        res = compress(0.0)
+        res = compress(0.0, predicted)
         image = res.restored
     else:
         received = codec.receive(encode_jpeg(original, settings.quality, settings.subsampling))

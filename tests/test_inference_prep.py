@@ -149,7 +149,7 @@ def test_cancel_is_checked_once_per_convolution_however_many_inferences_share_th
 
     def checks(inference: Inference) -> int:
         event = _Counting()
-        inference.per_block(rgb, rgb, lambda x, y: net.extract(x, y, torch.zeros(1, FULL_COND)), None, event)
+        inference.per_block(rgb, rgb, lambda _tile, x, y: net.extract(x, y, torch.zeros(1, FULL_COND)), None, event)
         return event.checked
 
     first = checks(Inference(net, torch.device("cpu")))

@@ -269,3 +269,48 @@ def test_a_model_without_block_selection_sends_the_extractors_map(sample_rgb: np
     made = codec.compress(sample_rgb, 30, 8.0)
     assert made.symbols.dtype == np.uint8 and made.symbols.max() < 16
     np.testing.assert_array_equal(codec.restore(made.jpeg, made.sidecar).symbols, made.symbols)
+
+
+def test_the_preview_is_the_encoders_own_restoration_with_the_chosen_corrections(sample_rgb: np.ndarray) -> None:
+    """``compress(preview=...)`` hands over, once and before the result, the encoder's trunk (conditioned on
+    the extractor's map) with each block's chosen correction: what the choice predicts."""
+    from engine.encoding import jpeg_where_worse
+    from engine.inference import pixels
+
+    codec = Codec(net=_selecting_net(seed=3, modulation_std=0.05), device="cpu")
+    shown: list[np.ndarray] = []
+    made = codec.compress(sample_rgb, 30, 4.0, preview=shown.append)
+    assert len(shown) == 1 and shown[0].shape == sample_rgb.shape and shown[0].dtype == np.uint8
+    decoded, params = decode_with_params(made.jpeg)
+    conditioning = Conditioning.of(params, 4.0)
+    chosen = codec.encoder.choose(sample_rgb, decoded, conditioning, 4.0, None, None)
+    inference, net = codec.inference, codec.inference.net
+    x, y = inference.tensor(sample_rgb), inference.tensor(decoded)
+    with torch.inference_mode():
+        passed = net.encoder_pass(x, y, inference.cond(conditioning))
+        symbols = torch.from_numpy(chosen.astype(np.int64))[None]
+        want = pixels(net.restorer.selected(passed.features, passed.base, y, symbols))
+    np.testing.assert_array_equal(shown[0], jpeg_where_worse(want, decoded, sample_rgb))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 5),
+    modulation=st.sampled_from([None, 0.05, 0.5]),
+    quality=st.integers(1, 100),
+    lam=st.sampled_from([0.0, 64.0, 2048.0]),
+    corner=st.tuples(st.integers(0, 60), st.integers(0, 80)),
+    size=st.tuples(st.integers(1, 36), st.integers(1, 48)),
+)
+def test_the_preview_is_never_worse_than_the_jpeg_either(
+    sample_rgb: np.ndarray, seed: int, modulation: float | None, quality: int, lam: float,
+    corner: tuple[int, int], size: tuple[int, int],
+) -> None:
+    """No block of the preview is worse than the JPEG's, so neither is the whole image."""
+    from engine.encoding import block_sse
+
+    codec = _codec_for(seed, modulation)
+    rgb = np.ascontiguousarray(sample_rgb[corner[0] : corner[0] + size[0], corner[1] : corner[1] + size[1]])
+    shown: list[np.ndarray] = []
+    made = codec.compress(rgb, quality, lam, preview=shown.append)
+    assert (block_sse(shown[0], rgb) <= block_sse(made.jpeg_decoded, rgb)).all()

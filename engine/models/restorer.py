@@ -85,13 +85,19 @@ class Restorer(nn.Module):
         correction (block-level selection), the image's own correction (``adaptation`` weights, see
         ``engine.models.adaptation``), and the JPEG's pixels in the blocks that keep them."""
         h = self.trunk(jpeg, jpeg_cond, artifact)
-        restored = self.to_image(jpeg, self.tail(h))
-        if symbols is not None and self.corrections is not None:
-            restored = restored + self.scaled_up(self.corrections.select(h, symbols))
-        restored = self.kept(restored, jpeg, symbols)
+        restored = self.selected(h, self.to_image(jpeg, self.tail(h)), jpeg, symbols)
         if adaptation is not None:
             restored = self.kept(adapted(h, restored, jpeg, adaptation), jpeg, symbols)
         return restored, h
+
+    def selected(
+        self, h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, symbols: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The base restoration ``restored`` (from the trunk features ``h``) with each block's correction and
+        the JPEG's pixels in the blocks that keep them."""
+        if symbols is not None and self.corrections is not None:
+            restored = restored + self.scaled_up(self.corrections.select(h, symbols))
+        return self.kept(restored, jpeg, symbols)
 
     def kept(self, restored: torch.Tensor, jpeg: torch.Tensor, symbols: torch.Tensor | None) -> torch.Tensor:
         """``restored`` with the JPEG's own pixels in the blocks whose symbol keeps them: before the

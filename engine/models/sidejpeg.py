@@ -37,6 +37,10 @@ class EncoderPass:
     errors: torch.Tensor
     """Squared error of every symbol for every block (``engine.models.corrections.block_errors``, then the
     JPEG's own for the keep symbol)."""
+    features: torch.Tensor
+    """The trunk's features in this pass."""
+    base: torch.Tensor
+    """The restored image before the block corrections, in this pass."""
 
 
 class SideJPEGNet(nn.Module):
@@ -122,7 +126,7 @@ class SideJPEGNet(nn.Module):
         """
         first = self.extract(original, jpeg, cond)
         h, restored = self.base(jpeg, cond, first)
-        return EncoderPass(first, self.block_errors(h, restored, jpeg, original))
+        return EncoderPass(first, self.block_errors(h, restored, jpeg, original), h, restored)
 
     def block_errors(
         self, h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, original: torch.Tensor

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from engine import decode_jpeg, encode_jpeg, psnr, ssim
 from gui.app import SAMPLE_IMAGE
 from gui.captions import adaptation_label, time_left
-from gui.jobs import BLIND_NOTE, REGION_NOTE
+from gui.jobs import BLIND_NOTE, PREDICTION_NOTE, REGION_NOTE
 from gui.main_window import MainWindow
 from gui.state import Role
 
@@ -214,13 +214,18 @@ def previews_of_quality_move(qtbot, window, quality: int) -> list[tuple[object, 
     return shown
 
 
-def test_with_the_sidecar_the_view_is_the_decoders_image_never_worse_than_the_jpeg(qtbot, window, fast_codec):
-    """With the sidecar on, a slider move shows the image the decoder restores from the exported pair (the
-    encoder checked it), with no preview of anything else first, and it is not worse than the JPEG."""
+def test_with_the_sidecar_the_view_is_the_decoders_image_never_worse_than_the_jpeg(qtbot, window, fast_codec, crop):
+    """With the sidecar on, a slider move first shows the encoder's prediction, labelled as one and not worse
+    than the JPEG, then the image the decoder restores from the exported pair (the encoder checked it), not
+    worse than the JPEG either."""
     doc = window.document
     shown = previews_of_quality_move(qtbot, window, 45)
-    assert shown == []
+    assert [p.note for p, _, _ in shown] == [PREDICTION_NOTE]
+    preview, image, caption_text = shown[0]
+    assert preview.box == (0, 0, *crop.shape[:2]) and np.array_equal(image, preview.pixels)
+    assert "preview" in caption_text and "prediction" in caption_text
     outcome = doc.restored
+    assert psnr(crop, preview.pixels) >= outcome.jpeg_psnr - 0.01
     decoded = fast_codec.restore(outcome.jpeg, outcome.sidecar).image
     assert np.array_equal(outcome.restored, decoded)
     assert np.array_equal(window.panes[Role.RESTORED].image.image, decoded)
