@@ -199,10 +199,10 @@ class Encoder:
         counted[:height, :width] = True
         if keep is not None:
             counted &= ~block_mask(sent, keep)[0, 0]
-        scale = self.net.config.trunk_scale
 
         def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
             (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
+            scale = restored.shape[-1] // h.shape[-1]
             cols, cells = slice(c - oc, d - oc), slice((c - oc) // scale, (d - oc) // scale)
             h, restored = h.float(), restored.float()
             remaining = self.inference.tensor(padded_crop(original, tile.outer))[0] - restored[0]

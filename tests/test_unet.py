@@ -154,3 +154,17 @@ def test_a_whole_unet_restore_and_a_tiled_one_agree_across_the_tile_seam() -> No
         whole = inference.net.restore(inference.tensor(decoded), inference.cond(cond), None)
     whole = (whole[0].permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.int16).numpy()
     assert np.abs(tiled - whole).max() <= 1
+
+
+def test_a_unet_model_compresses_with_its_prediction_and_adaptation_and_decodes_to_the_same_image() -> None:
+    """The encoder's statistics per trunk cell and its prediction follow the U-Net's own feature resolution."""
+    import numpy as np
+
+    from engine.pipeline import Codec
+
+    codec = Codec(net=_live(SideJPEGNet(TINY)), device="cpu")
+    rgb = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    shown: list[np.ndarray] = []
+    made = codec.compress(rgb, 20, 0.0, preview=shown.append)
+    assert len(shown) == 1 and shown[0].shape == rgb.shape
+    assert np.array_equal(codec.restore(made.jpeg, made.sidecar).image, made.restored)
