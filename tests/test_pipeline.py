@@ -314,3 +314,18 @@ def test_the_preview_is_never_worse_than_the_jpeg_either(
     shown: list[np.ndarray] = []
     made = codec.compress(rgb, quality, lam, preview=shown.append)
     assert (block_sse(shown[0], rgb) <= block_sse(made.jpeg_decoded, rgb)).all()
+
+
+def test_compress_reports_progress_in_order_with_the_preview_at_the_end_of_the_choice(sample_rgb: np.ndarray) -> None:
+    from engine.encoding import STAGE_SHARES
+
+    codec = Codec(net=_selecting_net(seed=3, modulation_std=0.05), device="cpu")
+    reports: list[tuple[int, int]] = []
+    at_preview: list[int] = []
+    codec.compress(
+        sample_rgb, 30, 4.0, progress=lambda done, total: reports.append((done, total)),
+        preview=lambda _image: at_preview.append(reports[-1][0]),
+    )
+    done = [d for d, _ in reports]
+    assert {t for _, t in reports} == {1000} and done == sorted(done) and done[0] > 0 and done[-1] <= 1000
+    assert at_preview == [round(1000 * STAGE_SHARES[0] / sum(STAGE_SHARES))]
