@@ -133,9 +133,11 @@ class Encoder:
         pixels (blocks that rounding made worse show the JPEG's pixels, so the preview is never worse than the
         JPEG either); the decoder's image, whose trunk sees the chosen map, then differs by a level here and
         there, and by what the adaptation adds."""
-        first = _Held() if preview is not None and self.net.selects_blocks else None
+        if preview is None or not self.net.selects_blocks:
+            return self.choose(original, decoded, conditioning, lam, progress, cancel)
+        first = _Held()
         symbols = self.choose(original, decoded, conditioning, lam, progress, cancel, first)
-        if preview is not None and first is not None and first.tiles:
+        if first.tiles:
             image = self._from_held(first.tiles, decoded, symbols, self.net.restorer.selected, cancel)
             preview(jpeg_where_worse(image, decoded, original))
         return symbols

@@ -94,8 +94,8 @@ def _fused(
 ) -> torch.Tensor:
     """``relu(conv(x) + add or * mul)`` with ``prepared`` weights as one oneDNN convolution with post-ops, on
     channels-last tensors; except a residual ``add`` without ReLU, which an in-place add after the convolution
-    does faster here than oneDNN's binary post-op (the same float32 sums: the trunk's residual blocks, 7-9 % of
-    a restore, ``python -m benchmarks.view_ab``)."""
+    does faster here than oneDNN's binary post-op (the same float32 sums; the trunk's residual blocks: about 4 %
+    of a view, ``python -m benchmarks.view_ab``)."""
     weight, bias = prepared
     ops = torch.ops.mkldnn
     x = x.contiguous(memory_format=torch.channels_last)
