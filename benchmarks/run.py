@@ -140,13 +140,9 @@ def big_inputs(rgb: np.ndarray, case: Case, folder: Path) -> tuple[Path, Path]:
     symbols = np.tile(small, (math.ceil(rows / small.shape[0]), math.ceil(cols / small.shape[1])))
     symbols = np.ascontiguousarray(symbols[:rows, :cols])
     payload = wavefront.encode(case.codec.coder, symbols, conditioning)
-    header = sc.SidecarHeader(
-        case.codec.model_id, width, height, QUALITY, LAM, tuple(int(v) for v in conditioning.codes),
-        sc.jpeg_digest(jpeg), len(payload),
-    )
     jpeg_path, side_path = folder / "big.jpg", folder / "big.side"
     jpeg_path.write_bytes(jpeg)
-    side_path.write_bytes(sc.pack(header, payload))
+    side_path.write_bytes(sc.pack(case.codec.model_id, sc.jpeg_digest(jpeg), QUALITY, LAM, conditioning, payload))
     return jpeg_path, side_path
 
 

@@ -14,15 +14,15 @@ from engine import sidecar as sc
 from engine.coding import adaptation as adapt
 from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel
-from engine.conditioning import Conditioning
+from engine.conditioning import Conditioning, JpegParams
 from engine.config import DEFAULT_PRESET, LAMBDA_MIN, PRESETS
 from engine.container import check_jpeg_size, split_embedded
 from engine.encoding import Encoder, Preview
 from engine.errors import SideJPEGError
 from engine.inference import Inference, resolve_device
-from engine.jpeg_io import decode_with_params, encode_jpeg
+from engine.jpeg_io import decode_with_params, encode_jpeg, open_jpeg, params_of
 from engine.models.sidejpeg import SideJPEGNet
-from engine.resources import installed_models, weights_path
+from engine.resources import preset_of, weights_path
 from engine.tiling import Box, CancelEvent, Progress
 from engine.weights import BLIND_MIN_STEP_KEY, load_model_info, model_id
 
@@ -69,7 +69,7 @@ class CompressResult:
 
     def received(self) -> Received:
         """What ``Codec.receive(jpeg, sidecar)`` gives for this result, without decoding either again."""
-        header = sc.unpack(self.sidecar)[0]
+        header = sc.bind(sc.unpack(self.sidecar)[0], self.jpeg, params_of(open_jpeg(self.jpeg)))
         return Received(
             self.jpeg_decoded, self.conditioning, self.symbols, header, self.block_bits, self.adaptation
         )
@@ -159,6 +159,7 @@ class Codec:
             raise SideJPEGError("compress expects an (H, W, 3) uint8 RGB image")
         if not np.isfinite(lam) or lam < 0:
             raise SideJPEGError(f"lambda must be a non-negative number, got {lam}")
+        lam = sc.carried_lambda(lam)
         jpeg = encode_jpeg(rgb, quality, subsampling)
         decoded, params = decode_with_params(jpeg)
         conditioning = Conditioning.of(params, lam)
@@ -167,22 +168,22 @@ class Codec:
         payload = wavefront.encode(self.coder, encoded.symbols, conditioning, probs)
         stream = adapt.encode(encoded.adaptation)
         height, width = rgb.shape[:2]
-        header = sc.SidecarHeader(
-            self.model_id, width, height, int(quality), float(lam), tuple(int(v) for v in conditioning.codes),
-            sc.jpeg_digest(jpeg), len(payload), len(stream),
-        )
+        sidecar = sc.pack(self.model_id, sc.jpeg_digest(jpeg), int(quality), lam, conditioning, payload, stream)
         bits = wavefront.block_bits(self.coder, encoded.symbols, conditioning, probs)
         return CompressResult(
-            jpeg, sc.pack(header, payload, stream), decoded, encoded.symbols, bits, width, height, int(quality),
+            jpeg, sidecar, decoded, encoded.symbols, bits, width, height, int(quality),
             float(lam), conditioning, encoded.adaptation, encoded.restored, encoded.adaptation_gain_db,
         )
 
-    def _read_sidecar(self, sidecar: bytes, jpeg: bytes) -> tuple[sc.SidecarHeader, np.ndarray, adapt.Adaptation]:
-        """Validate a sidecar against its JPEG and this model, and decode its descriptor map and adaptation."""
+    def _read_sidecar(
+        self, sidecar: bytes, jpeg: bytes, params: JpegParams
+    ) -> tuple[sc.SidecarHeader, np.ndarray, adapt.Adaptation]:
+        """Validate a sidecar against its JPEG (``params``: that JPEG's header) and this model, and decode its
+        descriptor map and adaptation."""
         header, payload, stream = sc.unpack(sidecar)
-        sc.check_belongs(header, jpeg)
-        if header.model_id != self.model_id:
-            preset = installed_models().get(header.model_id.hex())
+        header = sc.bind(header, jpeg, params)
+        if header.model_id != self.model_id[: len(header.model_id)]:
+            preset = preset_of(header.model_id)
             hint = f"; it matches the installed preset {preset!r}" if preset else "; no installed model matches it"
             raise SideJPEGError(f"sidecar was made with model {header.model_id.hex()}, not the loaded one{hint}")
         adaptation = adapt.decode(stream, header.adaptation_exponents)
@@ -202,7 +203,7 @@ class Codec:
         decoded, params = decode_with_params(plain)
         if sidecar is None:
             return Received(decoded, Conditioning.of(params, LAMBDA_MIN), None, None)
-        header, symbols, adaptation = self._read_sidecar(sidecar, plain)
+        header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)
         if (header.height, header.width) != decoded.shape[:2]:
             raise SideJPEGError("sidecar image size does not match the JPEG")
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)

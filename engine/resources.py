@@ -43,6 +43,13 @@ def installed_models() -> dict[str, str]:
     return found
 
 
+def preset_of(model_id: bytes) -> str | None:
+    """The installed preset whose model has this id, or whose id starts with it (a version-5 sidecar carries
+    the first 4 bytes); None when no installed model matches."""
+    prefix = model_id.hex()
+    return next((preset for full, preset in installed_models().items() if full.startswith(prefix)), None)
+
+
 def measured_side_vs_blind(preset: str) -> dict[str, float] | None:
     """BD-rate (%) of decoding with side information against blind decoding, per test set.
 

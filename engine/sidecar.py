@@ -5,39 +5,50 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from engine.coding import adaptation as adapt
-from engine.conditioning import FULL_COND, Conditioning
+from engine.conditioning import FULL_COND, Conditioning, JpegParams
 from engine.config import BLOCK
 from engine.container import jpeg_size, without_metadata
 from engine.errors import SideJPEGError
 
 MAGIC = b"SJPS"
-VERSION = 4
-"""4: the adaptation has spatial taps. 3: the map is followed by the image's adaptation weights (still
-read). 2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol (still read:
-it has no adaptation). Version 1 (3-entry conditioning, 16 symbols) belongs to models no longer shipped."""
-READS = (2, 3, 4)
+VERSION = 5
+"""5: a slim header; what the JPEG itself says (its size, its conditioning) is no longer repeated, and the
+model id and JPEG hash are 4 bytes. 4: the adaptation has spatial taps. 3: the map is followed by the image's
+adaptation weights. 2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol
+(it has no adaptation). 2-4 are still read. Version 1 (3-entry conditioning, 16 symbols) belongs to models no
+longer shipped."""
+READS = (2, 3, 4, 5)
 MAX_SIDE = 65535
 """JPEG's own limit on width and height."""
-_WITH_ADAPTATION = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH")
-_HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WITH_ADAPTATION, 4: _WITH_ADAPTATION}
-"""Header of each version: version 3 adds the adaptation's length after the payload's; 4 keeps 3's header."""
-ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS}
+_WIDE = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH")
+_HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5: struct.Struct("<4sBB4s4sBfH")}
+"""Fixed part of each version's header: version 3 adds the adaptation's length after the payload's, 4 keeps
+3's header; 5 is followed by the two lengths as variable-length integers."""
+ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
+ID_BYTES = 4
+"""Bytes of the model id and of the JPEG hash a version-5 sidecar carries (8 before)."""
 _CRC = struct.Struct("<I")
-OVERHEAD_BYTES = _HEADS[VERSION].size + _CRC.size
+_LENGTH_BYTES = 4
+"""Longest variable-length integer read (28 bits: far beyond any sidecar)."""
 MAX_BITS_PER_BLOCK = 32
 """No sane coder spends more than this on one descriptor: bounds the payload size."""
 
 
 def jpeg_digest(jpeg: bytes) -> bytes:
     """First 8 bytes of the SHA-256 of the JPEG the sidecar belongs to, its metadata segments left out
-    (``engine.container.without_metadata``)."""
+    (``engine.container.without_metadata``); version 5 carries the first ``ID_BYTES`` of them."""
     return hashlib.sha256(without_metadata(jpeg)).digest()[:8]
+
+
+def conditioning_check(codes: np.ndarray) -> int:
+    """16-bit check of the conditioning codes: a version-5 decoder derives them from the JPEG and compares."""
+    return int.from_bytes(hashlib.sha256(codes.astype("<i2").tobytes()).digest()[:2], "little")
 
 
 def blocks_of(width: int, height: int) -> tuple[int, int]:
@@ -47,22 +58,26 @@ def blocks_of(width: int, height: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class SidecarHeader:
+    """A sidecar's header as read. A version-5 header does not repeat what its JPEG says: ``width``,
+    ``height`` and ``cond_codes`` are None until ``bind`` fills them in from the JPEG."""
+
     model_id: bytes
-    width: int
-    height: int
+    """The model's id, or its first ``ID_BYTES`` (version 5)."""
     quality: int
     """JPEG quality the encoder used (informational; 0 = unknown)."""
     lam: float
-    cond_codes: tuple[int, ...]
-    """Quantised conditioning vector, so both sides feed the networks identical values."""
     jpeg_hash: bytes
+    """``jpeg_digest`` of the JPEG, or its first ``ID_BYTES`` (version 5)."""
     payload_bytes: int
-    adaptation_bytes: int = 0
-    version: int = VERSION
-
-    @property
-    def header_bytes(self) -> int:
-        return _HEADS[self.version].size
+    adaptation_bytes: int
+    version: int
+    header_bytes: int
+    width: int | None = None
+    height: int | None = None
+    cond_codes: tuple[int, ...] | None = None
+    """Quantised conditioning vector, so both sides feed the networks identical values."""
+    cond_check: int | None = None
+    """``conditioning_check`` of the codes the encoder used (version 5)."""
 
     @property
     def adaptation_exponents(self) -> int:
@@ -70,28 +85,67 @@ class SidecarHeader:
 
     @property
     def grid(self) -> tuple[int, int]:
+        if self.width is None or self.height is None:
+            raise ValueError("a version-5 header knows its image size only once bound to its JPEG")
         return blocks_of(self.width, self.height)
 
     @property
     def conditioning(self) -> Conditioning:
+        if self.cond_codes is None:
+            raise ValueError("a version-5 header knows its conditioning only once bound to its JPEG")
         return Conditioning.from_codes(self.cond_codes)
 
 
-def pack(header: SidecarHeader, payload: bytes, adaptation: bytes = b"") -> bytes:
-    """Serialise header, payload, adaptation and CRC-32, in the current version (values the format cannot
-    hold raise SideJPEGError)."""
+def carried_lambda(lam: float) -> float:
+    """Lambda as a sidecar carries it (float32): the encoder conditions its networks on this value, so a
+    decoder that derives the conditioning from the header's lambda gets the same codes."""
+    return float(np.float32(lam))
+
+
+def _varint(value: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, least significant first, the top bit set on all but the last."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the canonical LEB128 integer at ``pos``."""
+    value = 0
+    for i in range(_LENGTH_BYTES):
+        if pos + i >= len(data):
+            raise SideJPEGError("sidecar is truncated (shorter than its header)")
+        byte = data[pos + i]
+        value |= (byte & 0x7F) << (7 * i)
+        if not byte & 0x80:
+            if byte == 0 and i:
+                raise SideJPEGError("sidecar header holds a length in a non-canonical form")
+            return value, pos + i + 1
+    raise SideJPEGError("sidecar header declares an impossible length")
+
+
+def pack(
+    model_id: bytes, jpeg_hash: bytes, quality: int, lam: float, conditioning: Conditioning, payload: bytes,
+    adaptation: bytes = b"",
+) -> bytes:
+    """Serialise header, payload, adaptation and CRC-32 in the current version (values the format cannot
+    hold raise SideJPEGError). ``conditioning`` is what the encoder fed its networks: derived from the JPEG and
+    ``carried_lambda(lam)``, it is not written, only its check."""
     try:
-        body = _HEADS[VERSION].pack(
-            MAGIC, VERSION, 0, header.model_id, header.width, header.height, header.quality, header.lam,
-            *header.cond_codes, header.jpeg_hash, len(payload), len(adaptation),
-        ) + payload + adaptation
+        head = _HEADS[VERSION].pack(
+            MAGIC, VERSION, 0, model_id[:ID_BYTES], jpeg_hash[:ID_BYTES], quality, lam,
+            conditioning_check(conditioning.codes),
+        )
     except (struct.error, OverflowError) as exc:
         raise SideJPEGError(f"cannot write a sidecar with these values: {exc}") from None
+    body = head + _varint(len(payload)) + _varint(len(adaptation)) + payload + adaptation
     return body + _CRC.pack(zlib.crc32(body))
 
 
-def parse_header(data: bytes) -> SidecarHeader:
-    """Validate and decode the header alone; checks every size before anything is allocated."""
+def _check_version(data: bytes) -> int:
     if len(data) < 4 or data[:4] != MAGIC:
         raise SideJPEGError("not a SideJPEG sidecar (wrong magic bytes)")
     reads = f"versions {READS[0]}-{READS[-1]}"
@@ -103,29 +157,57 @@ def parse_header(data: bytes) -> SidecarHeader:
     if len(data) < 5 or data[4] not in READS:
         version = data[4] if len(data) >= 5 else "?"
         raise SideJPEGError(f"unsupported sidecar version {version} (this program reads {reads})")
-    version, head = data[4], _HEADS[data[4]]
-    if len(data) < head.size + _CRC.size:
+    if len(data) < _HEADS[data[4]].size + _CRC.size:
         raise SideJPEGError("sidecar is truncated (shorter than its header)")
+    return data[4]
+
+
+def _slim_header(data: bytes) -> tuple[SidecarHeader, int]:
+    _, _, flags, model_id, jpeg_hash, quality, lam, check = _HEADS[5].unpack_from(data)
+    payload_bytes, pos = _read_varint(data, _HEADS[5].size)
+    adaptation_bytes, pos = _read_varint(data, pos)
+    return SidecarHeader(
+        model_id, quality, lam, jpeg_hash, payload_bytes, adaptation_bytes, 5, pos, cond_check=check
+    ), flags
+
+
+def _wide_header(data: bytes, version: int) -> tuple[SidecarHeader, int]:
+    head = _HEADS[version]
     _, _, flags, model_id, width, height, quality, lam, *rest = head.unpack_from(data)
     cond_codes, jpeg_hash, payload_bytes = tuple(rest[:FULL_COND]), rest[FULL_COND], rest[FULL_COND + 1]
     adaptation_bytes = rest[FULL_COND + 2] if version >= 3 else 0
-    if flags != 0:
-        raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
         raise SideJPEGError(f"sidecar declares an impossible image size {width}x{height}")
-    if quality > 100 or not np.isfinite(lam) or lam < 0:
+    return SidecarHeader(
+        model_id, quality, lam, jpeg_hash, payload_bytes, adaptation_bytes, version, head.size, width, height,
+        cond_codes,
+    ), flags
+
+
+def parse_header(data: bytes) -> SidecarHeader:
+    """Validate and decode the header alone; checks every size before anything is allocated."""
+    version = _check_version(data)
+    header, flags = _slim_header(data) if version == 5 else _wide_header(data, version)
+    if flags != 0:
+        raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")
+    if header.quality > 100 or not np.isfinite(header.lam) or header.lam < 0:
         raise SideJPEGError("sidecar header holds invalid quality or lambda values")
-    rows, cols = blocks_of(width, height)
-    if payload_bytes > 4 + rows * cols * MAX_BITS_PER_BLOCK // 8:
-        raise SideJPEGError(f"sidecar declares a payload of {payload_bytes} bytes, too large for {width}x{height}")
-    size = head.size + payload_bytes + adaptation_bytes + _CRC.size
+    if header.width is not None:
+        _check_payload_fits(header, header.width, header.height)
+    size = header.header_bytes + header.payload_bytes + header.adaptation_bytes + _CRC.size
     if len(data) < size:
         raise SideJPEGError("sidecar is truncated (payload shorter than declared)")
     if len(data) > size:
         raise SideJPEGError("sidecar has trailing bytes after its checksum")
-    return SidecarHeader(
-        model_id, width, height, quality, lam, cond_codes, jpeg_hash, payload_bytes, adaptation_bytes, version
-    )
+    return header
+
+
+def _check_payload_fits(header: SidecarHeader, width: int, height: int) -> None:
+    rows, cols = blocks_of(width, height)
+    if header.payload_bytes > 4 + rows * cols * MAX_BITS_PER_BLOCK // 8:
+        raise SideJPEGError(
+            f"sidecar declares a payload of {header.payload_bytes} bytes, too large for {width}x{height}"
+        )
 
 
 def unpack(data: bytes) -> tuple[SidecarHeader, bytes, bytes]:
@@ -140,16 +222,28 @@ def unpack(data: bytes) -> tuple[SidecarHeader, bytes, bytes]:
     return header, data[start:middle], data[middle:end]
 
 
-def check_belongs(header: SidecarHeader, jpeg: bytes) -> None:
-    """Refuse a sidecar made for another JPEG, or one whose image size differs from the JPEG's.
+def bind(header: SidecarHeader, jpeg: bytes, params: JpegParams) -> SidecarHeader:
+    """The header of a sidecar checked against its JPEG (``params``: that JPEG's header), with the image size
+    and conditioning a version-5 header leaves to the JPEG filled in.
 
-    Both are checked before the payload is decoded, so a forged header (say 65535x65535 with the
-    right hash) cannot make the decoder walk a grid far larger than the image it came with.
+    Refuses a sidecar made for another JPEG, one whose image size differs from the JPEG's, and one whose
+    conditioning this decoder would derive differently; all before the payload is decoded, so a forged
+    header cannot make the decoder walk a grid far larger than the image it came with.
     """
-    if header.jpeg_hash != jpeg_digest(jpeg):
+    if header.jpeg_hash != jpeg_digest(jpeg)[: len(header.jpeg_hash)]:
         raise SideJPEGError("this sidecar was made for a different JPEG file")
     width, height = jpeg_size(jpeg)
-    if (header.width, header.height) != (width, height):
+    if header.width is not None and (header.width, header.height) != (width, height):
         raise SideJPEGError(
             f"sidecar image size {header.width}x{header.height} does not match the JPEG's {width}x{height}"
         )
+    _check_payload_fits(header, width, height)
+    if header.cond_codes is not None:
+        return header
+    codes = Conditioning.of(params, header.lam).codes
+    if conditioning_check(codes) != header.cond_check:
+        raise SideJPEGError(
+            "this sidecar's conditioning does not match what this program reads from its JPEG's header; "
+            "restore it with the SideJPEG that wrote it, or blind"
+        )
+    return replace(header, width=width, height=height, cond_codes=tuple(int(v) for v in codes))

@@ -17,9 +17,9 @@ from engine import (
     SideJPEGError,
     find_side_information,
     insert_metadata,
-    installed_models,
     load_image,
     plan_batch,
+    preset_of,
     psnr,
     read_limited,
     read_metadata,
@@ -140,7 +140,7 @@ def run_request(codecs: CodecCache, request: BatchRequest, ctx: JobContext) -> B
         sidecar = found.sidecar if settings.use_sidecar else None
         preset = settings.preset
         if sidecar is not None:
-            preset = installed_models().get(read_sidecar_header(sidecar).model_id.hex(), preset)
+            preset = preset_of(read_sidecar_header(sidecar).model_id) or preset
         res = codecs.get(preset, settings.device).restore(found.jpeg, sidecar, cancel=ctx.cancel)
         export_png(job.outputs[0], res.image, read_metadata(found.jpeg))
         size_in = len(data) + (found.file_bytes if settings.use_sidecar else 0)

@@ -22,8 +22,8 @@ from engine import (
     decode_jpeg,
     encode_jpeg,
     find_side_information,
-    installed_models,
     load_image,
+    preset_of,
     psnr,
     read_limited,
     read_metadata,
@@ -148,7 +148,7 @@ def _header(sidecar: bytes | None) -> SidecarHeader | None:
 
 def sidecar_preset(source: Source) -> str | None:
     """The installed preset whose model made the received sidecar (None: no sidecar, or no installed model)."""
-    return None if source.header is None else installed_models().get(source.header.model_id.hex())
+    return None if source.header is None else preset_of(source.header.model_id)
 
 
 def encode_preview(codec: Codec, original: np.ndarray, settings: Settings, ctx: JobContext) -> JpegOutcome:

@@ -97,11 +97,34 @@ def build_corpus(seed: int = 0) -> Corpus:
     codec = Codec(net=SideJPEGNet(get_preset("fast")), device="cpu")
     rgb = seed_image()
     made = codec.compress(rgb, 30, 2.0)
-    header, payload, _ = sc.unpack(made.sidecar)
+    payload = sc.unpack(made.sidecar)[1]
     return Corpus(
-        codec, made.jpeg, made.sidecar, embed_sidecar(made.jpeg, made.sidecar), header, payload,
+        codec, made.jpeg, made.sidecar, embed_sidecar(made.jpeg, made.sidecar), made.received().header, payload,
         made.width, made.height,
     )
+
+
+WIDE = (2, 3, 4)
+"""Versions whose header repeats the JPEG's size and conditioning (version 5 leaves them to the JPEG)."""
+
+
+def wide_sidecar(
+    version: int, model_id: bytes, width: int, height: int, quality: int, lam: float, cond: tuple[int, ...],
+    jpeg_hash: bytes, payload: bytes, adaptation: bytes = b"", *, flags: int = 0, declared: int | None = None,
+    good_crc: bool = True,
+) -> bytes:
+    """A sidecar in the header layout of versions 2-4, with any values."""
+    extra = () if version == 2 else (len(adaptation),)  # every version since 3 declares the adaptation
+    head = sc._HEADS[version].pack(
+        sc.MAGIC, version, flags, model_id, width, height, quality, lam, *cond, jpeg_hash,
+        len(payload) if declared is None else declared, *extra,
+    )
+    return _with_crc(head + payload + adaptation, good_crc)
+
+
+def _with_crc(body: bytes, good: bool) -> bytes:
+    crc = zlib.crc32(body) if good else zlib.crc32(body) ^ 0x5A5A5A5A
+    return body + struct.pack("<I", crc)
 
 
 def forge_sidecar(corpus: Corpus, *, version: int = sc.VERSION, flags: int = 0, model_id: bytes | None = None,
@@ -109,20 +132,27 @@ def forge_sidecar(corpus: Corpus, *, version: int = sc.VERSION, flags: int = 0, 
                   cond: tuple[int, ...] | None = None, jpeg_hash: bytes | None = None,
                   payload: bytes | None = None, declared: int | None = None, good_crc: bool = True,
                   adaptation: bytes = b"") -> bytes:
-    """A sidecar with any header values; by default it matches the corpus (model, hash, size) and its CRC is right."""
+    """A sidecar with any header values; by default it matches the corpus (model, hash, size) and its CRC is right.
+
+    Versions 2-4 get their own header layout (``width`` and ``height`` only exist there), every other version
+    the slim one of version 5, whose conditioning check is that of ``cond``."""
     payload = corpus.payload if payload is None else payload
-    fmt = sc._HEADS.get(version, sc._HEADS[sc.VERSION])
-    extra = () if fmt is sc._HEADS[2] else (len(adaptation),)  # every version since 3 declares the adaptation
-    head = fmt.pack(
-        sc.MAGIC, version, flags, corpus.codec.model_id if model_id is None else model_id,
-        corpus.width if width is None else width, corpus.height if height is None else height, quality, lam,
-        *(corpus.header.cond_codes if cond is None else cond),
-        sc.jpeg_digest(corpus.jpeg) if jpeg_hash is None else jpeg_hash,
-        len(payload) if declared is None else declared, *extra,
+    model_id = corpus.codec.model_id if model_id is None else model_id
+    jpeg_hash = sc.jpeg_digest(corpus.jpeg) if jpeg_hash is None else jpeg_hash
+    cond = corpus.header.cond_codes if cond is None else cond
+    if version in WIDE:
+        return wide_sidecar(
+            version, model_id, corpus.width if width is None else width, corpus.height if height is None else height,
+            quality, lam, cond, jpeg_hash, payload, adaptation, flags=flags, declared=declared, good_crc=good_crc,
+        )
+    if width is not None or height is not None:
+        raise ValueError(f"a version-{version} header has no image size")
+    head = sc._HEADS[5].pack(
+        sc.MAGIC, version, flags, model_id[: sc.ID_BYTES], jpeg_hash[: sc.ID_BYTES], quality, lam,
+        sc.conditioning_check(np.asarray(cond, dtype=np.int16)),
     )
-    body = head + payload + adaptation
-    crc = zlib.crc32(body) if good_crc else zlib.crc32(body) ^ 0x5A5A5A5A
-    return body + struct.pack("<I", crc)
+    lengths = sc._varint(len(payload) if declared is None else declared) + sc._varint(len(adaptation))
+    return _with_crc(head + lengths + payload + adaptation, good_crc)
 
 
 def app10(content: bytes, length: int | None = None) -> bytes:
@@ -268,7 +298,8 @@ def near_valid_sidecar(rng: random.Random, corpus: Corpus) -> bytes:
         return forge_sidecar(corpus, lam=rng.choice((0.0, 1e-30, 1e30, 3.0e38, float("nan"), -0.0)))
     if field_name == "quality":
         return forge_sidecar(corpus, quality=rng.randrange(256))
-    return forge_sidecar(corpus, **{field_name: rng.choice((corpus.width + 1, corpus.height - 1, 16, 1, 65535))})
+    side = rng.choice((corpus.width + 1, corpus.height - 1, 16, 1, 65535))
+    return forge_sidecar(corpus, version=rng.choice(WIDE), **{field_name: side})
 
 
 def forged_sidecar(rng: random.Random, corpus: Corpus) -> bytes:
@@ -285,13 +316,14 @@ def forged_sidecar(rng: random.Random, corpus: Corpus) -> bytes:
     payload = corpus.payload if payload_len == len(corpus.payload) else rng.randbytes(payload_len)
     if declared is not None and declared <= 1 << 16 and rng.random() < 0.5:
         payload = rng.randbytes(declared)  # the declared length is actually present
+    version = rng.choice((sc.VERSION,) * 4 + (4, 4, 0, 2, 255))
+    sizes = {"width": min(width, 2**32 - 1), "height": min(height, 2**32 - 1)} if version in WIDE else {}
     return forge_sidecar(
         corpus,
-        version=rng.choice((sc.VERSION,) * 6 + (0, 2, 255)),
+        version=version,
         flags=rng.choice((0,) * 6 + (1, 0x80, 0xFF)),
         model_id=rng.choice((None, None, None, rng.randbytes(8))),
-        width=min(width, 2**32 - 1),
-        height=min(height, 2**32 - 1),
+        **sizes,
         quality=rng.choice((0, 1, 30, 100, 101, 255)),
         lam=rng.choice((2.0, 0.0, -1.0, float("nan"), float("inf"), -float("inf"), 3.0e38, 1e-45)),
         cond=tuple(rng.choice((0, 4096, -32768, 32767, rng.randint(-32768, 32767))) for _ in corpus.header.cond_codes),
@@ -350,7 +382,9 @@ def huge_frame(rng: random.Random, corpus: Corpus) -> bytes:
     jpeg = set_frame_size(corpus.jpeg, width, height)
     if rng.random() < 0.4:
         return jpeg
-    forged = forge_sidecar(corpus, width=width, height=height, jpeg_hash=sc.jpeg_digest(jpeg))
+    version = rng.choice((sc.VERSION, 4))
+    sizes = {"width": width, "height": height} if version in WIDE else {}
+    forged = forge_sidecar(corpus, version=version, jpeg_hash=sc.jpeg_digest(jpeg), **sizes)
     return embed_sidecar(jpeg, forged) if rng.random() < 0.5 else with_segments(jpeg, our_segment(0, 1, forged))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 import torch
@@ -17,6 +15,7 @@ from engine.errors import SideJPEGError
 from engine.metrics import psnr
 from engine.models.adaptation import RGB_OF_YCBCR, adapted, basis, basis_parts, basis_size
 from engine.pipeline import Codec
+from tests import fuzzing as fz
 from tests.conftest import random_net
 
 
@@ -182,12 +181,11 @@ def test_the_encoder_applies_its_adaptation_to_the_held_tiles_as_the_decoder_doe
 
 def test_version_2_sidecars_are_still_read(adapting_codec: Codec, sample_rgb) -> None:
     made = Codec(net=adapting_codec.inference.net, device="cpu", adapts=False).compress(sample_rgb, 20, 0.0)
-    header, payload, _ = sc.unpack(made.sidecar)
-    v2 = sc._HEADS[2].pack(
-        sc.MAGIC, 2, 0, header.model_id, header.width, header.height, header.quality, header.lam,
-        *header.cond_codes, header.jpeg_hash, len(payload),
-    ) + payload
-    v2 += sc._CRC.pack(zlib.crc32(v2))
+    header, payload = made.received().header, sc.unpack(made.sidecar)[1]
+    v2 = fz.wide_sidecar(
+        2, adapting_codec.model_id, header.width, header.height, header.quality, header.lam, header.cond_codes,
+        sc.jpeg_digest(made.jpeg), payload,
+    )
     got = adapting_codec.receive(made.jpeg, v2)
     assert got.header.version == 2 and got.adaptation == adapt.NOTHING
     np.testing.assert_array_equal(adapting_codec.restore(got).image, made.restored)
@@ -197,33 +195,35 @@ def test_version_3_sidecars_are_still_read_their_adaptation_without_spatial_taps
     adapting_codec: Codec, sample_rgb
 ) -> None:
     made = adapting_codec.compress(sample_rgb, 20, 0.0)
-    header, payload, stream = sc.unpack(made.sidecar)
+    header, (_, payload, stream) = made.received().header, sc.unpack(made.sidecar)
     size = adapt.size_for(basis_size(adapting_codec.inference.net.config.trunk_features), 2)
     old = adapt.Adaptation(tuple(
         None if ch is None else adapt.ChannelWeights(ch.exponents[:2], ch.values[:size])
         for ch in adapt.decode(stream).channels
     ))
     old_stream = adapt.encode(old)
-    v3 = sc._HEADS[3].pack(
-        sc.MAGIC, 3, 0, header.model_id, header.width, header.height, header.quality, header.lam,
-        *header.cond_codes, header.jpeg_hash, len(payload), len(old_stream),
-    ) + payload + old_stream
-    v3 += sc._CRC.pack(zlib.crc32(v3))
+    v3 = fz.wide_sidecar(
+        3, adapting_codec.model_id, header.width, header.height, header.quality, header.lam, header.cond_codes,
+        sc.jpeg_digest(made.jpeg), payload, old_stream,
+    )
     got = adapting_codec.receive(made.jpeg, v3)
     assert got.header.version == 3 and got.adaptation == old and old.size == size
     without_taps = adapt.Adaptation(tuple(
         None if ch is None else adapt.ChannelWeights(ch.exponents, ch.values[:size] + (0,) * (len(ch.values) - size))
         for ch in adapt.decode(stream).channels
     ))
-    same = sc.pack(header, payload, adapt.encode(without_taps))
+    same = sc.pack(
+        adapting_codec.model_id, sc.jpeg_digest(made.jpeg), header.quality, header.lam, made.conditioning, payload,
+        adapt.encode(without_taps),
+    )
     np.testing.assert_array_equal(adapting_codec.restore(got).image, adapting_codec.restore(made.jpeg, same).image)
 
 
 def test_an_adaptation_for_another_basis_is_refused(adapting_codec: Codec, sample_rgb) -> None:
     made = adapting_codec.compress(sample_rgb, 20, 0.0)
-    header, payload, _ = sc.unpack(made.sidecar)
+    payload = sc.unpack(made.sidecar)[1]
     other = adapt.encode(adapt.Adaptation((adapt.ChannelWeights((0, 0, 0), (1, 2, 3)), None, None)))
-    forged = sc.pack(header, payload, other)
+    forged = sc.pack(adapting_codec.model_id, sc.jpeg_digest(made.jpeg), 20, 0.0, made.conditioning, payload, other)
     with pytest.raises(SideJPEGError, match="weights per channel"):
         adapting_codec.receive(made.jpeg, forged)
 

@@ -21,6 +21,7 @@ from PIL import Image
 from engine import sidecar as sc
 from engine.cli import main
 from engine.container import jpeg_size
+from engine.jpeg_io import open_jpeg, params_of
 from engine.resources import weights_path
 
 pytestmark = pytest.mark.skipif(not weights_path("fast").exists(), reason="needs the shipped fast weights")
@@ -243,7 +244,8 @@ def test_unusual_image_compresses_and_restores(tmp_path: Path, capsys, case: str
     code, stdout, err, caught = run(capsys, "compress", str(path), "-q", "40", "-o", str(out))
     assert code == 0 and err == "" and caught == [], (err, caught)
     assert jpeg_size(out.read_bytes()) == (width, height)
-    header = sc.parse_header(Path(f"{out}.side").read_bytes())
+    jpeg = out.read_bytes()
+    header = sc.bind(sc.parse_header(Path(f"{out}.side").read_bytes()), jpeg, params_of(open_jpeg(jpeg)))
     assert (header.width, header.height) == (width, height)
     if note:
         assert f"note: {note}" in stdout

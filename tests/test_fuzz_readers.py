@@ -158,19 +158,20 @@ LENGTHS = st.one_of(st.sampled_from(fz.INTERESTING_LENGTHS), st.integers(0, 2**3
     right_model=st.booleans(), right_hash=st.booleans(), good_crc=st.booleans(),
     quality=st.integers(0, 255), lam=st.floats(width=32),
     cond=st.lists(st.integers(-32768, 32767), min_size=FULL_COND, max_size=FULL_COND).map(tuple),
-    flags=st.sampled_from([0, 0, 1, 255]), version=st.sampled_from([1, 1, 0, 2, 255]),
+    flags=st.sampled_from([0, 0, 1, 255]), version=st.sampled_from([sc.VERSION, sc.VERSION, 4, 4, 1, 0, 2, 255]),
 )
 def test_forged_sidecar_headers(width, height, declared, payload, right_model, right_hash, good_crc, quality, lam,
                                 cond, flags, version) -> None:
     """Huge sizes, 2^32-1 lengths, NaN lambda... behind a valid CRC and the right model and JPEG hash."""
+    sizes = {"width": width, "height": height} if version in fz.WIDE else {}
     data = fz.forge_sidecar(
-        corpus(), width=width, height=height, declared=declared, payload=payload, quality=quality, lam=lam,
-        cond=cond, flags=flags, version=version, good_crc=good_crc,
-        model_id=None if right_model else b"\x00" * 8, jpeg_hash=None if right_hash else b"\x11" * 8,
+        corpus(), declared=declared, payload=payload, quality=quality, lam=lam, cond=cond, flags=flags,
+        version=version, good_crc=good_crc, model_id=None if right_model else b"\x00" * 8,
+        jpeg_hash=None if right_hash else b"\x11" * 8, **sizes,
     )
     outcome = contract("sidecar", data)
     if outcome == "accepted":
-        header, _, _ = sc.unpack(data)
+        header = corpus().codec.receive(corpus().jpeg, data).header
         assert (header.width, header.height) == (corpus().width, corpus().height)
 
 
@@ -180,7 +181,9 @@ def test_forged_huge_grid_is_refused_before_decoding(width: int, height: int) ->
     4096x4096 grid (minutes, about 1 GB) before the size check; now the size is checked first."""
     c = corpus()
     rows, cols = sc.blocks_of(width, height)
-    data = fz.forge_sidecar(c, width=width, height=height, payload=b"\x00" * min(4 * rows * cols, 1 << 16))
+    data = fz.forge_sidecar(
+        c, version=4, width=width, height=height, payload=b"\x00" * min(4 * rows * cols, 1 << 16)
+    )
     seconds, peak = traced(lambda: assert_refused(lambda: c.codec.receive(c.jpeg, data), "does not match"))
     assert seconds < 2 and peak < 4
     seconds, peak = traced(lambda: assert_refused(lambda: c.codec.restore(c.jpeg, data), "does not match"))
@@ -190,20 +193,29 @@ def test_forged_huge_grid_is_refused_before_decoding(width: int, height: int) ->
 @pytest.mark.parametrize("declared", [2**32 - 1, 2**31, 4 + 3 * 4 * 4 + 1, 10**6])
 def test_huge_declared_payload_is_refused_before_allocation(declared: int) -> None:
     c = corpus()
-    data = fz.forge_sidecar(c, declared=declared)
+    data = fz.forge_sidecar(c, version=4, declared=declared)
     _, peak = traced(lambda: assert_refused(lambda: sc.unpack(data), "too large"))
     assert peak < 1
     assert_refused(lambda: c.codec.restore(c.jpeg, data), "too large")
+    slim = fz.forge_sidecar(c, declared=declared)
+    _, peak = traced(lambda: assert_refused(lambda: sc.unpack(slim), "truncated|impossible length"))
+    assert peak < 1
 
 
-def test_payload_bound_allows_exactly_what_the_header_permits() -> None:
+@pytest.mark.parametrize("version", [4, sc.VERSION])
+def test_payload_bound_allows_exactly_what_the_header_permits(version: int) -> None:
     c = corpus()
     rows, cols = c.header.grid
     bound = 4 + rows * cols * sc.MAX_BITS_PER_BLOCK // 8
     for length in (bound - 4, bound):
-        assert contract("sidecar", fz.forge_sidecar(c, payload=bytes(length))) in ("accepted", "refused")
-        sc.unpack(fz.forge_sidecar(c, payload=bytes(length)))
-    assert_refused(lambda: sc.unpack(fz.forge_sidecar(c, payload=bytes(bound + 1))), "too large")
+        assert contract("sidecar", fz.forge_sidecar(c, version=version, payload=bytes(length))) in (
+            "accepted", "refused"
+        )
+        sc.unpack(fz.forge_sidecar(c, version=version, payload=bytes(length)))
+    too_long = fz.forge_sidecar(c, version=version, payload=bytes(bound + 1))
+    assert_refused(lambda: c.codec.receive(c.jpeg, too_long), "too large")
+    if version in fz.WIDE:  # its header says the size: refused before the JPEG is looked at
+        assert_refused(lambda: sc.unpack(too_long), "too large")
 
 
 def _worst_case_map(coder, rows: int, cols: int, cond: Conditioning) -> np.ndarray:
@@ -297,7 +309,9 @@ def test_frame_size_over_the_limit_is_refused_from_the_header(width: int, height
     assert jpeg_size(fz.set_frame_size(c.jpeg, max(width, 1), max(height, 1))) == (max(width, 1), max(height, 1))
     seconds, peak = traced(lambda: assert_refused(lambda: c.codec.restore(bomb), "too large|no pixels"))
     assert seconds < 1 and peak < 1
-    forged = fz.forge_sidecar(c, width=width, height=height, jpeg_hash=sc.jpeg_digest(split_embedded(bomb)[0]))
+    forged = fz.forge_sidecar(
+        c, version=4, width=width, height=height, jpeg_hash=sc.jpeg_digest(split_embedded(bomb)[0])
+    )
     assert_refused(lambda: c.codec.restore(embed_sidecar(split_embedded(bomb)[0], forged)), "too large|no pixels")
 
 

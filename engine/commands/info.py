@@ -8,9 +8,9 @@ from pathlib import Path
 from engine.coding import adaptation as adapt
 from engine.container import check_jpeg_size
 from engine.jpeg_io import open_jpeg, params_of
-from engine.resources import installed_models
+from engine.resources import preset_of
 from engine.side_files import find_side_information, read_limited
-from engine.sidecar import MAGIC, SidecarHeader, check_belongs, unpack
+from engine.sidecar import MAGIC, SidecarHeader, bind, unpack
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -28,14 +28,22 @@ def describe_adaptation(stream: bytes, exponents: int) -> str:
 
 
 def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> list[str]:
-    preset = installed_models().get(header.model_id.hex(), "not installed")
-    rows, cols = header.grid
-    bpp = size * 8 / (header.width * header.height)
+    """What a sidecar holds; its image size and bpp once the header is bound to its JPEG (version 5 leaves
+    them to the JPEG)."""
+    preset = preset_of(header.model_id) or "not installed"
+    if header.width is None:
+        image = "  image size, descriptors and bpp: from its JPEG (run info on the JPEG)"
+    else:
+        rows, cols = header.grid
+        image = (
+            f"  image {header.width}x{header.height}, {rows}x{cols} descriptors, "
+            f"{size * 8 / (header.width * header.height):.4f} bpp"
+        )
     return [
         f"  sidecar version {header.version}: {size} bytes ({header.header_bytes} header, "
         f"{header.payload_bytes} descriptor map, {header.adaptation_bytes} adaptation, 4 checksum)",
         describe_adaptation(adaptation, header.adaptation_exponents),
-        f"  image {header.width}x{header.height}, {rows}x{cols} descriptors, {bpp:.4f} bpp",
+        image,
         f"  JPEG quality {header.quality or 'unknown'}, lambda {header.lam:g}",
         f"  model {header.model_id.hex()} (preset: {preset}), for JPEG {header.jpeg_hash.hex()}",
     ]
@@ -65,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print("  no side information (restored blindly)")
         return 0
     header, _, adaptation = unpack(sidecar)
-    check_belongs(header, plain)
+    header = bind(header, plain, params)
     print(f"  side information: {where}")
     print("\n".join(describe_sidecar(header, len(sidecar), adaptation)))
     return 0

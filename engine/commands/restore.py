@@ -28,7 +28,7 @@ from engine.commands.common import (
 from engine.config import DEFAULT_PRESET
 from engine.metadata import ImageMetadata, png_save_options, read_metadata
 from engine.pipeline import Codec, RestoreResult
-from engine.resources import installed_models
+from engine.resources import preset_of
 from engine.side_files import SideInformation, find_side_information, read_limited
 from engine.sidecar import parse_header
 
@@ -63,7 +63,7 @@ def choose_preset(requested: str | None, sidecar: bytes | None) -> str:
     if requested:
         return requested
     if sidecar is not None:
-        return installed_models().get(parse_header(sidecar).model_id.hex(), DEFAULT_PRESET)
+        return preset_of(parse_header(sidecar).model_id) or DEFAULT_PRESET
     return DEFAULT_PRESET
 
 
