@@ -66,6 +66,14 @@ def test_compress_text_report_and_info(image: Path, capsys) -> None:
     assert main(["info", str(image.with_name("x.jpg.side"))]) == 0
     out = capsys.readouterr().out
     assert "SideJPEG sidecar" in out and f"sidecar version {VERSION}" in out and "adaptation: " in out
+    assert "image 128x96" in out  # the size comes from x.jpg beside it
+    alone = image.with_name("alone.side")
+    alone.write_bytes(image.with_name("x.jpg.side").read_bytes())
+    assert main(["info", str(alone)]) == 0
+    assert "from its JPEG (none beside it)" in capsys.readouterr().out
+    image.with_name("x.jpg").write_bytes(image.with_name("x.jpg").read_bytes()[:-2] + b"\x00\xff\xd9")
+    assert main(["info", str(image.with_name("x.jpg.side"))]) == 0
+    assert "not for x.jpg beside it: this sidecar was made for a different JPEG" in capsys.readouterr().out
 
 
 def test_embedded_side_information_is_found(image: Path, capsys) -> None:

@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 
 from engine.coding import adaptation as adapt
-from engine.container import check_jpeg_size
+from engine.container import check_jpeg_size, split_embedded
+from engine.errors import SideJPEGError
 from engine.jpeg_io import open_jpeg, params_of
 from engine.resources import preset_of
-from engine.side_files import find_side_information, read_limited
+from engine.side_files import SIDECAR_SUFFIX, find_side_information, read_limited
 from engine.sidecar import MAGIC, SidecarHeader, bind, unpack
 
 
@@ -32,7 +33,7 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
     them to the JPEG)."""
     preset = preset_of(header.model_id) or "not installed"
     if header.width is None:
-        image = "  image size, descriptors and bpp: from its JPEG (run info on the JPEG)"
+        image = "  image size, descriptors and bpp: from its JPEG (none beside it)"
     else:
         rows, cols = header.grid
         image = (
@@ -49,13 +50,28 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
     ]
 
 
+def _bound_to_jpeg_beside(path: Path, header: SidecarHeader) -> tuple[SidecarHeader, list[str]]:
+    """The header bound to the JPEG beside ``photo.jpg.side`` when there is one, else as it is; and a line
+    saying why a JPEG there does not fit it."""
+    jpeg_path = path.with_name(path.name.removesuffix(SIDECAR_SUFFIX))
+    if jpeg_path == path or not jpeg_path.is_file():
+        return header, []
+    try:
+        plain = split_embedded(read_limited(jpeg_path))[0]
+        check_jpeg_size(plain)
+        return bind(header, plain, params_of(open_jpeg(plain))), []
+    except SideJPEGError as exc:
+        return header, [f"  not for {jpeg_path.name} beside it: {exc}"]
+
+
 def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     data = read_limited(path)
     if data[:4] == MAGIC:
         header, _, adaptation = unpack(data)
         print(f"{path}: SideJPEG sidecar")
-        print("\n".join(describe_sidecar(header, len(data), adaptation)))
+        header, note = _bound_to_jpeg_beside(path, header)
+        print("\n".join(describe_sidecar(header, len(data), adaptation) + note))
         return 0
     found = find_side_information(path, data)
     plain = found.jpeg
