@@ -20,7 +20,7 @@ from engine.container import check_jpeg_size, split_embedded
 from engine.encoding import Encoder, Preview
 from engine.errors import SideJPEGError
 from engine.inference import Inference, resolve_device
-from engine.jpeg_io import decode_with_params, encode_jpeg, open_jpeg, params_of
+from engine.jpeg_io import decode_with_params, encode_jpeg
 from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import preset_of, weights_path
 from engine.tiling import Box, CancelEvent, Progress
@@ -69,7 +69,7 @@ class CompressResult:
 
     def received(self) -> Received:
         """What ``Codec.receive(jpeg, sidecar)`` gives for this result, without decoding either again."""
-        header = sc.bind(sc.unpack(self.sidecar)[0], self.jpeg, params_of(open_jpeg(self.jpeg)))
+        header = sc.completed(sc.unpack(self.sidecar)[0], self.width, self.height, self.conditioning.codes)
         return Received(
             self.jpeg_decoded, self.conditioning, self.symbols, header, self.block_bits, self.adaptation
         )

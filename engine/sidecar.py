@@ -246,4 +246,9 @@ def bind(header: SidecarHeader, jpeg: bytes, params: JpegParams) -> SidecarHeade
             "this sidecar's conditioning does not match what this program reads from its JPEG's header; "
             "restore it with the SideJPEG that wrote it, or blind"
         )
+    return completed(header, width, height, codes)
+
+
+def completed(header: SidecarHeader, width: int, height: int, codes: np.ndarray) -> SidecarHeader:
+    """``header`` with the image size and conditioning codes that a version-5 header leaves to its JPEG."""
     return replace(header, width=width, height=height, cond_codes=tuple(int(v) for v in codes))
