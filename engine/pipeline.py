@@ -203,9 +203,7 @@ class Codec:
         decoded, params = decode_with_params(plain)
         if sidecar is None:
             return Received(decoded, Conditioning.of(params, LAMBDA_MIN), None, None)
-        header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)
-        if (header.height, header.width) != decoded.shape[:2]:
-            raise SideJPEGError("sidecar image size does not match the JPEG")
+        header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
         return Received(decoded, header.conditioning, symbols, header, bits, adaptation)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from PIL import Image
+
 from engine.coding import adaptation as adapt
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
@@ -50,6 +52,12 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
     ]
 
 
+def _opened(plain: bytes) -> Image.Image:
+    """The JPEG, its size checked before anything is decoded."""
+    check_jpeg_size(plain)
+    return open_jpeg(plain)
+
+
 def _bound_to_jpeg_beside(path: Path, header: SidecarHeader) -> tuple[SidecarHeader, list[str]]:
     """The header bound to the JPEG beside ``photo.jpg.side`` when there is one, else as it is; and a line
     saying why a JPEG there does not fit it."""
@@ -58,8 +66,7 @@ def _bound_to_jpeg_beside(path: Path, header: SidecarHeader) -> tuple[SidecarHea
         return header, []
     try:
         plain = split_embedded(read_limited(jpeg_path))[0]
-        check_jpeg_size(plain)
-        return bind(header, plain, params_of(open_jpeg(plain))), []
+        return bind(header, plain, params_of(_opened(plain))), []
     except SideJPEGError as exc:
         return header, [f"  not for {jpeg_path.name} beside it: {exc}"]
 
@@ -75,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     found = find_side_information(path, data)
     plain = found.jpeg
-    check_jpeg_size(plain)
-    image = open_jpeg(plain)
+    image = _opened(plain)
     params = params_of(image)
     width, height = image.size
     print(f"{path}: JPEG {width}x{height}, {len(plain)} bytes, {len(plain) * 8 / (width * height):.4f} bpp")
