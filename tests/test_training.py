@@ -118,6 +118,19 @@ def test_selection_stage_trains_the_head_with_the_trunk_fixed(data: Path, tmp_pa
     assert all(not old[k].equal(new[k]) for k in trained if k.endswith("weight"))
 
 
+def test_selection_stage_trains_the_trunk_too_when_asked(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "sel"
+    assert main(["train", "--data", str(data), "--out", str(run), *TINY]) == 0
+    before = load_model(run / "model.safetensors")
+    resumed = ["--resume", *TINY, "--selection-steps", "3", "--selection-trunk"]
+    assert main(["train", "--data", str(data), "--out", str(run), *resumed]) == 0
+    state = json.loads((run / "last.json").read_text())
+    assert state["step"] == 7 and state["config"]["selection_trunk"]
+    old, new = before.state_dict(), load_model(run / "model.safetensors").state_dict()
+    trunk = [k for k in old if k.startswith("restorer.blocks") and k.endswith("weight")]
+    assert trunk and all(not old[k].equal(new[k]) for k in trunk)
+
+
 def test_a_model_grows_its_selection_head_from_an_older_checkpoint() -> None:
     import torch
 

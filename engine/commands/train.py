@@ -49,6 +49,11 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="bf16 autocast on the CPU (always on with CUDA); slower on CPUs without native bf16 "
         "(benchmarks/train_step.py)",
     )
+    p.add_argument(
+        "--selection-trunk",
+        action="store_true",
+        help=f"train the trunk in the selection stage too, with a blind step every {DEFAULTS.blind_every}th step",
+    )
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     p.add_argument(
         "--compile", action="store_true", help="torch.compile the training forward (benchmarks/train_step.py)"

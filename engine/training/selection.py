@@ -1,7 +1,8 @@
 """The block-level selection stage: the encoder picks each block's correction, the decoder learns them.
 
-After the end-to-end stage the trunk is frozen. For every block the encoder knows the squared
-error each of the C candidate corrections would leave, and picks by ``error + mu * bits`` with
+After the end-to-end stage the trunk is frozen (or, with ``train_trunk``, trained by the picked blocks' errors too,
+so that it learns features whose candidates differ where the encoder needs them). For every block the
+encoder knows the squared error each of the C candidate corrections would leave, and picks by ``error + mu * bits`` with
 ``mu = 3 lambda`` (the training loss ``MSE + lambda * bpp`` per block, summed over its three
 channels). The picked candidate is trained on its block, the others a little (relaxed
 winner-takes-all, so no candidate is left untrained); the context model learns the rate of the
@@ -10,6 +11,7 @@ picked map and the extractor learns to predict it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -40,15 +42,17 @@ def rd_choice(net: SideJPEGNet, errors: torch.Tensor, first: torch.Tensor, cond:
 
 
 def selection_loss(
-    net: SideJPEGNet, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, lams: torch.Tensor
+    net: SideJPEGNet, original: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor, lams: torch.Tensor,
+    train_trunk: bool = False,
 ) -> tuple[torch.Tensor, dict, torch.Tensor]:
     """Loss of one batch in the selection stage, what to log about it (0-d tensors, read only when reported:
-    no host-device round trip per step), and the chosen symbols."""
+    no host-device round trip per step), and the chosen symbols; ``train_trunk``: the loss reaches the trunk."""
     logits = net.extractor(original, jpeg, cond)
     first = logits.argmax(dim=1)
     config = net.config
-    with torch.no_grad():
+    with contextlib.nullcontext() if train_trunk else torch.no_grad():
         h, restored = net.base(jpeg, cond, first)
+    with torch.no_grad():
         base = ((restored.clamp(0, 1) - original) * 255).pow(2).mean(dim=(1, 2, 3))
     errors = net.block_errors(h, restored, jpeg, original)
     chosen = rd_choice(net, net.allowed_errors(errors), first, cond, lams)

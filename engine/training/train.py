@@ -49,6 +49,9 @@ class TrainConfig:
     selection_steps: int = 0
     """Steps of the block-level selection stage after the end-to-end stage (models with corrections)."""
     selection_lr: float = 1e-3
+    selection_trunk: bool = False
+    """Train the trunk in the selection stage too (by the picked blocks' errors), with a blind step every
+    ``blind_every`` steps so that blind restoration keeps its quality."""
     init: str = ""
     """Weights (safetensors) a fresh run starts from instead of random ones: fine-tuning."""
     warmup_steps: int = 0
@@ -175,11 +178,13 @@ class Trainer:
         self.optimizer.step()
 
     def selection_step(self) -> dict[str, torch.Tensor]:
-        """One step of the block-level selection stage (the trunk and mapping stay fixed)."""
+        """One step of the block-level selection stage (the trunk and mapping stay fixed unless
+        ``selection_trunk``)."""
         original, jpeg, cond, lams = self._batch()
-        self._count("selection", lambda: selection_loss(self.net, original, jpeg, cond, lams))
+        trunk = self.cfg.selection_trunk
+        self._count("selection", lambda: selection_loss(self.net, original, jpeg, cond, lams, trunk))
         with self.autocast():
-            loss, stats, chosen = selection_loss(self.net, original, jpeg, cond, lams)
+            loss, stats, chosen = selection_loss(self.net, original, jpeg, cond, lams, trunk)
         self._apply(loss)
         stats.update(loss=loss.detach(), perplexity=perplexity(chosen, self.net.config.symbols))
         return stats
@@ -188,9 +193,9 @@ class Trainer:
         """One step; what to log about it as 0-d tensors on the device, read only when reported (no
         host-device round trip per step)."""
         cfg = self.cfg
-        if self.step >= cfg.steps:
-            return self.selection_step()
         blind = self.step < cfg.blind_steps or self.step % cfg.blind_every == 0
+        if self.step >= cfg.steps and not (cfg.selection_trunk and blind):
+            return self.selection_step()
         ph = phase(self.progress())
         q = self.net.quantizer
         q.soft_mix, q.noise, q.sigma = ph.soft_mix, ph.noise, ph.sigma
