@@ -96,6 +96,12 @@ COND_BITS = 12
 """The conditioning vector is carried as the integers round(c * 2^12)."""
 
 
+def _codes(values: np.ndarray) -> np.ndarray:
+    """round(c * 2^COND_BITS) of float values c, clipped to int16."""
+    scaled = np.round(np.asarray(values, dtype=np.float64) * (1 << COND_BITS))
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
 @dataclass(frozen=True, eq=False)
 class Conditioning:
     """What the networks and the context coder are conditioned on: the JPEG header's parameters and lambda.
@@ -114,8 +120,7 @@ class Conditioning:
     @classmethod
     def quantized(cls, vector: np.ndarray) -> Conditioning:
         """The codes of a float conditioning vector."""
-        scaled = np.round(np.asarray(vector, dtype=np.float64) * (1 << COND_BITS))
-        return cls(np.clip(scaled, -32768, 32767).astype(np.int16))
+        return cls(_codes(vector))
 
     @classmethod
     def of(cls, params: JpegParams, lam: float) -> Conditioning:
@@ -134,3 +139,10 @@ class Conditioning:
     def luma_step(self) -> float:
         """Mean luma quantiser step, as the codes carry it (how coarse the JPEG is)."""
         return 2.0 ** (8.0 * float(self.vector()[0]))
+
+    def luma_finer_than(self, step: float) -> bool:
+        """Whether the JPEG's mean luma step is below ``step``, compared as codes: a JPEG whose step is
+        exactly ``step`` (a calibrated point) is not finer, whichever way its code was rounded."""
+        if math.isinf(step):
+            return True
+        return int(self.codes[0]) < int(_codes(np.float32(_log_step(step))))

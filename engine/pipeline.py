@@ -227,7 +227,7 @@ class Codec:
             got = self.receive(source, sidecar)
         height, width = got.decoded.shape[:2]
         box = (0, 0, height, width) if box is None else _clipped(box, height, width)
-        passes = got.blind and got.conditioning.luma_step < self.blind_min_step
+        passes = got.blind and got.conditioning.luma_finer_than(self.blind_min_step)
         if passes:
             top, left, bottom, right = box
             image = got.decoded[top:bottom, left:right].copy()

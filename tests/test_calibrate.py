@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.conditioning import COND_BITS, Conditioning, JpegParams
 from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step
 
 
@@ -38,3 +40,21 @@ def test_every_point_at_or_above_the_threshold_is_within_tolerance(raw: list[tup
         coarsest_finer = max(p.luma_step for p in finer)
         assert min(p.change_db for p in finer if p.luma_step == coarsest_finer) < TOLERANCE_DB
 
+
+
+TABLES = st.lists(st.integers(1, 255), min_size=64, max_size=64).map(tuple)
+CODE_RESOLUTION = 2.0 ** (2 * 8 / (1 << COND_BITS))
+"""Two steps further apart than this ratio always get different codes (one code is a ratio of 2^(8/4096))."""
+
+
+@given(TABLES, TABLES, st.floats(2.0, 2048.0))
+def test_the_threshold_is_compared_as_the_codes_carry_the_step(jpeg: tuple, calibrated: tuple, lam: float) -> None:
+    """A JPEG at or above the calibrated step is restored, whatever the rounding of its code; one clearly
+    below it passes through."""
+    conditioning = Conditioning.of(JpegParams(jpeg, jpeg, True, True), lam)
+    step, threshold = float(np.mean(jpeg)), float(np.mean(calibrated))
+    if step >= threshold:
+        assert not conditioning.luma_finer_than(threshold)
+    if step * CODE_RESOLUTION < threshold:
+        assert conditioning.luma_finer_than(threshold)
+    assert conditioning.luma_finer_than(math.inf) and not conditioning.luma_finer_than(0.0)

@@ -261,6 +261,14 @@ def test_blind_restoration_passes_very_fine_jpegs_through(sample_rgb: np.ndarray
     np.testing.assert_array_equal(codec.restore(fine, box=(3, 5, 20, 30)).image, fine.decoded[3:20, 5:30])
 
 
+def test_a_jpeg_exactly_at_the_calibrated_step_is_restored(sample_rgb: np.ndarray) -> None:
+    """Calibration measured a gain at this very step, so the rounding of its code must not pass it through."""
+    codec = Codec(net=random_net(seed=6), device="cpu")
+    data = encode_jpeg(sample_rgb, 88)
+    codec.blind_min_step = decode_with_params(data)[1].luma_step
+    assert not codec.restore(codec.receive(data)).passed_through
+
+
 def test_a_model_without_block_selection_sends_the_extractors_map(sample_rgb: np.ndarray) -> None:
     """No selection head: the map is the extractor's argmax, as integer symbols that round-trip."""
     torch.manual_seed(7)
