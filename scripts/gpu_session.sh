@@ -8,12 +8,16 @@
 # 1. restore throughput of a 24-megapixel photo per preset and precision (benchmarks/gpu_throughput.py);
 # 2. training step time of `paper` at the batch of its first GPU run and at a larger one, plain and
 #    compiled (benchmarks/train_step.py);
-# 3. for TRAIN_MINUTES (default 4.5), two training runs side by side: a fresh `unet` and a fine-tune of the
-#    shipped `fast`; meanwhile the cross-device check (benchmarks/cross_device.py): the sidecars written on
+# 3. for TRAIN_MINUTES (default 4.5), two training runs side by side: a fresh `unet`, and the committed
+#    `fast` checkpoint (resources/checkpoints/fast-last.*) continued: its selection stage, with the trunk
+#    trained too, lengthened by the budget (`--resume --minutes`); meanwhile the cross-device check (benchmarks/cross_device.py): the sidecars written on
 #    this machine's CPU decoded with CUDA, and 50 written with CUDA decoded on the CPU (and brought back, to
 #    be decoded on another machine's CPU).
 # Every stage has its own time limit and the script goes on after a failure. Brings back in $OUT:
 # results.tar (logs, JSON, the CUDA-written sidecars) and each run's last checkpoint, split into 15 MiB parts.
+# Back here: cat fast-last.safetensors.part* > runs/fast-gpu/last.safetensors, fast-last.json from results.tar
+# beside it, then `sidejpeg train --out runs/fast-gpu --export ... --data ../shared/data/train` (calibrated on
+# the full held-out images, not the pack's crops) and commit the checkpoint as resources/checkpoints/fast-last.*.
 set -uo pipefail
 out=${OUT:?set OUT to the folder that comes back}
 python=${PYTHON:-python3}
@@ -58,7 +62,10 @@ train() {  # train NAME [sidejpeg train arguments]: a run that stops at the time
     echo "train $name: exit $?" >> "$work/session.log"
 }
 train unet --preset unet --warmup-steps 300 &
-train fast --preset fast --init resources/models/fast.safetensors --lr 2e-4 --selection-lr 3e-4 --warmup-steps 200 &
+mkdir -p "$work/runs/fast"
+cp resources/checkpoints/fast-last.json "$work/runs/fast/last.json"
+cp resources/checkpoints/fast-last.safetensors "$work/runs/fast/last.safetensors"
+train fast --preset fast --resume --selection-trunk --lr 2e-4 --selection-lr 3e-4 --warmup-steps 200 &
 stage cross_device_cuda 120 "$python" -m benchmarks.cross_device check runs/xdev-cpu --device cuda \
     --out "$work/xdev-cpu-on-cuda.json"
 stage cross_device_write 120 "$python" -m benchmarks.cross_device write "$work/xdev-cuda" --device cuda

@@ -50,6 +50,23 @@ def test_train_resume_and_export(data: Path, tmp_path: Path) -> None:
     assert info["blind_min_step"] > 0
 
 
+def test_an_export_calibrates_on_the_held_out_images_of_another_folder(
+    data: Path, tmp_path: Path, sample_rgb: np.ndarray
+) -> None:
+    """A run trained on a pack of small crops is calibrated on the full held-out images (--data)."""
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), *TINY]) == 0
+    full = tmp_path / "full"
+    full.mkdir()
+    for name in ("photo", "wiki_037"):
+        Image.fromarray(sample_rgb).save(full / f"{name}.png")
+    target = tmp_path / "model.safetensors"
+    export = ["train", "--out", str(run), "--export", str(target), "--calibration-crop", "64"]
+    assert main([*export, "--data", str(tmp_path / "missing")]) == 2 and not target.exists()
+    assert main([*export, "--data", str(full)]) == 0
+    assert load_model_info(target)[1]["blind_calibration"]["images"] == ["wiki_037"]
+
+
 def test_training_jpegs_cover_what_users_have(sample_rgb: np.ndarray) -> None:
     """Every subsampling and grayscale, libjpeg-turbo, jpegli and custom tables, qualities 1-100; a grayscale
     JPEG's target is the patch's gray."""
@@ -157,6 +174,16 @@ def test_validation_images_are_held_out_whatever_their_format(tmp_path: Path, sa
     assert [p.name for p in train] == ["photo.webp"]
 
 
+def test_a_continuation_lengthens_the_selection_stage_to_fill_the_budget() -> None:
+    from engine.training.budget import RESERVE, extended_to
+    from engine.training.train import TrainConfig
+
+    cfg = TrainConfig(steps=100, blind_steps=60, selection_steps=50)
+    longer = extended_to(cfg, 10, {"blind": 0.05, "end_to_end": 0.08, "selection": 0.1}, done=150)
+    assert (longer.steps, longer.blind_steps) == (100, 60)
+    assert (longer.steps + longer.selection_steps - 150) * 0.1 == pytest.approx(600 * (1 - RESERVE), rel=0.01)
+
+
 def test_stages_are_sized_to_fill_the_budget() -> None:
     from engine.training.budget import RESERVE, STAGE_SHARES, sized_to
     from engine.training.train import TrainConfig
@@ -180,11 +207,24 @@ def test_a_budgeted_run_measures_its_step_times_and_finishes(data: Path, tmp_pat
     state = json.loads((run / "last.json").read_text())
     cfg = state["config"]
     assert state["step"] == cfg["steps"] + cfg["selection_steps"] and cfg["blind_steps"] < cfg["steps"]
-    assert main(["train", "--data", str(data), "--out", str(run), "--resume", *tiny, "--minutes", "1"]) == 2
+    assert main(["train", "--data", str(data), "--out", str(run), "--resume", *tiny, "--minutes", "0.05"]) == 0
+    continued = json.loads((run / "last.json").read_text())
+    again = continued["config"]
+    assert {k: again[k] for k in ("steps", "blind_steps")} == {k: cfg[k] for k in ("steps", "blind_steps")}
+    assert again["selection_steps"] > cfg["selection_steps"], "the selection stage is lengthened by the budget"
+    assert continued["step"] == again["steps"] + again["selection_steps"] > state["step"]
 
 
 def test_a_budget_is_refused_when_it_cannot_be_sized(data: Path, tmp_path: Path, monkeypatch) -> None:
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "zero"), "--minutes", "0"]) == 2
+    early = tmp_path / "early"
+    assert main(["train", "--data", str(data), "--out", str(early), *TINY]) == 0
+    state = json.loads((early / "last.json").read_text())
+    state["config"]["steps"] = 100
+    (early / "last.json").write_text(json.dumps(state))
+    assert main(["train", "--data", str(data), "--out", str(early), "--resume", "--minutes", "1"]) == 2, (
+        "a budget only continues a run that has reached its selection stage"
+    )
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", "--data", str(data), "--out", str(tmp_path / "ddp"), "--minutes", "5"]) == 2
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 from pathlib import Path
 
 from engine.config import PRESETS
 from engine.errors import SideJPEGError
-from engine.training.budget import measure_step_seconds, sized_to
+from engine.training.budget import extended_to, measure_step_seconds, sized_to
 from engine.training.calibrate import CROP as CALIBRATION_CROP
 from engine.training.train import TrainConfig, export_weights, train
 
@@ -22,7 +23,11 @@ DEFAULTS = TrainConfig()
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default=DEFAULTS.preset, choices=sorted(PRESETS))
-    p.add_argument("--data", default=DEFAULTS.data, help="folder of training images (never the test sets)")
+    p.add_argument(
+        "--data",
+        help=f"folder of training images, never the test sets (default {DEFAULTS.data}); with --export, the "
+        "folder whose held-out images to calibrate on (default: the run's)",
+    )
     p.add_argument("--out", default=None, help="run folder for checkpoints and logs (default runs/PRESET)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--export", metavar="PATH", help="only write the run's latest weights to PATH (safetensors), "
@@ -41,7 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--minutes",
         type=float,
         help="size a fresh run's stages to fill this many minutes, from step times measured here "
-        "(overrides --steps, --blind-steps and --selection-steps)",
+        "(overrides --steps, --blind-steps and --selection-steps); with --resume, lengthen the selection "
+        "stage by this many minutes (the other stages are the checkpoint's)",
     )
     p.add_argument(
         "--bf16",
@@ -63,30 +69,42 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.preset}")
     if args.export:
-        digest = export_weights(out, Path(args.export), args.calibration_crop)
+        data = Path(args.data) if args.data else None
+        if data and not data.is_dir():
+            raise SideJPEGError(f"{data}: no such folder of images to calibrate on")
+        digest = export_weights(out, Path(args.export), args.calibration_crop, data)
         print(f"wrote {args.export} (sha256 {digest[:16]}...)")
         return 0
     if (out / "last.json").exists() and not args.resume:
         raise SideJPEGError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    args.data = args.data or DEFAULTS.data
     if not Path(args.data).is_dir():
         raise SideJPEGError(f"{args.data}: no such folder of training images")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(args).items() if k in fields and k != "out"}, out=str(out))
     if args.minutes is not None:
-        cfg = _sized(cfg, args.minutes, resume=args.resume)
+        cfg = _sized(cfg, args.minutes, resume=args.resume and (out / "last.json").exists())
     train(cfg)
     return 0
 
 
 def _sized(cfg: TrainConfig, minutes: float, resume: bool) -> TrainConfig:
-    if resume:
-        raise SideJPEGError("--minutes sizes a fresh run; to continue one, give --steps and --selection-steps")
     if minutes <= 0:
         raise SideJPEGError("--minutes must be positive")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise SideJPEGError("--minutes sizes a single-process run; under torchrun give --steps and --selection-steps")
+    done = 0
+    if resume:
+        state = json.loads((Path(cfg.out) / "last.json").read_text())
+        done = state["step"]
+        cfg = dataclasses.replace(cfg, **{k: state["config"][k] for k in ("steps", "blind_steps")})
+        if done < cfg.steps:
+            raise SideJPEGError(
+                f"--minutes continues a run in its selection stage, and this one is at step {done} of the "
+                f"{cfg.steps} before it; give --steps and --selection-steps to finish it"
+            )
     seconds = measure_step_seconds(cfg)
-    sized = sized_to(cfg, minutes, seconds)
+    sized = extended_to(cfg, minutes, seconds, done) if resume else sized_to(cfg, minutes, seconds)
     timing = ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in seconds.items())
     print(
         f"step times: {timing}; sized to {sized.blind_steps} blind, {sized.steps - sized.blind_steps} end-to-end "

@@ -1,8 +1,9 @@
-"""Size a fresh run's stages to a wall-clock budget, from step times measured on this machine.
+"""Size a run's stages to a wall-clock budget, from step times measured on this machine.
 
 A lent GPU comes for minutes, not hours: rather than guess step counts, time a few steps of each
 stage (blind, end to end, selection) on a throw-away copy of the run, then give each stage its
-share of the budget. The learning-rate schedule then decays as planned within the budget.
+share of the budget (a fresh run) or lengthen the selection stage by the budget (a run continued
+from its checkpoint). The learning-rate schedule then decays as planned within the budget.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 
 import torch
 
+from engine.errors import SideJPEGError
 from engine.training.train import TrainConfig, Trainer
 
 STAGE_SHARES = {"blind": 0.6, "end_to_end": 0.1, "selection": 0.3}
@@ -69,3 +71,12 @@ def sized_to(cfg: TrainConfig, minutes: float, step_seconds: dict[str, float]) -
         steps=steps["blind"] + steps["end_to_end"],
         selection_steps=steps.get("selection", 0),
     )
+
+
+def extended_to(cfg: TrainConfig, minutes: float, step_seconds: dict[str, float], done: int) -> TrainConfig:
+    """``cfg`` with its selection stage lengthened so that the steps after ``done`` (the step of a checkpoint
+    already in that stage) fill ``minutes``."""
+    if "selection" not in step_seconds:
+        raise SideJPEGError("--minutes continues only a model with a selection stage")
+    more = max(1, int(minutes * 60 * (1 - RESERVE) / step_seconds["selection"]))
+    return dataclasses.replace(cfg, selection_steps=done - cfg.steps + more)

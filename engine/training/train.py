@@ -306,16 +306,17 @@ def train(cfg: TrainConfig) -> None:
     Trainer(cfg).run()
 
 
-def export_weights(run: Path, target: Path, calibration_crop: int = CALIBRATION_CROP) -> str:
+def export_weights(run: Path, target: Path, calibration_crop: int = CALIBRATION_CROP, data: Path | None = None) -> str:
     """Write the weights of a run's latest checkpoint as a shippable model file, calibrated for blind
-    restoration on the run's held-out images (``engine.training.calibrate``)."""
+    restoration on the held-out images of ``data``, by default the run's own training folder
+    (``engine.training.calibrate``; a run trained on a pack of small crops calibrates on the full images)."""
     if not (run / "last.json").exists():
         raise SideJPEGError(f"{run} holds no checkpoint")
     state = json.loads((run / "last.json").read_text())
     net = SideJPEGNet(ModelConfig.from_dict(state["model_config"]))
     tensors, _ = read_tensors(run / "last.safetensors")
     net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
-    held_out = split(Path(state["config"]["data"]))[1]
+    held_out = split(data or Path(state["config"]["data"]))[1]
     calibrated = calibration(net, held_out, torch.device("cpu"), calibration_crop)
     info = {"steps": state["step"], "train": state["config"], **calibrated}
     return save_model(target, net, info)
