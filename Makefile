@@ -60,13 +60,17 @@ bench: setup
 # JPEGs + sidecars written on this CPU for the cross-device check. The tracked files (51 MiB) and these must
 # fit in the 64 MiB that travel: check with `du` before a run, and shrink the pack if they have grown.
 GPU_WHEELS := pyjpegli==0.3.2 constriction==0.5.0
+# The pack gets what the tracked tree, the wheels and the cross-device set (about 3 MiB) leave of the 64 MiB
+# a device call carries, at most 12 MiB; the last line fails if the whole would not travel.
 gpu-prepare: setup
 	rm -rf runs/pack runs/wheels runs/xdev-cpu
-	$(BIN)/sidejpeg pack --out runs/pack --mib 9 --side 192
-	$(BIN)/python -m benchmarks.cross_device write runs/xdev-cpu --count 50
 	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
 		-d runs/wheels $(GPU_WHEELS)
+	mib=$$($(BIN)/python scripts/device_travel.py --left runs/wheels --reserve 3 --most 12) && \
+		$(BIN)/sidejpeg pack --out runs/pack --side 192 --mib $$mib
+	$(BIN)/python -m benchmarks.cross_device write runs/xdev-cpu --count 50
+	$(BIN)/python scripts/device_travel.py --check runs/pack runs/wheels runs/xdev-cpu
 
 # The installable wheel in dist/, weights and sample image included (pip install dist/sidejpeg-*.whl).
 # build/ goes first: setuptools would pack stale modules left there by an earlier build.
