@@ -57,11 +57,10 @@ bench: setup
 
 # What a lent GPU needs beside the repository (scripts/gpu_session.sh, scripts/gpu_train.sh), under the ignored
 # runs/: a pack of the training data, wheels of the dependencies its image lacks (for its Python 3.12) and 50
-# JPEGs + sidecars written on this CPU for the cross-device check. The tracked files (51 MiB) and these must
-# fit in the 64 MiB that travel: check with `du` before a run, and shrink the pack if they have grown.
+# JPEGs + sidecars written on this CPU for the cross-device check. All of it and the working tree must fit in
+# the 64 MiB a device call carries: the pack gets what the rest (the cross-device set is about 3 MiB) leaves,
+# at most 12 MiB, and the last line fails if the whole would not travel (scripts/device_travel.py).
 GPU_WHEELS := pyjpegli==0.3.2 constriction==0.5.0
-# The pack gets what the tracked tree, the wheels and the cross-device set (about 3 MiB) leave of the 64 MiB
-# a device call carries, at most 12 MiB; the last line fails if the whole would not travel.
 gpu-prepare: setup
 	rm -rf runs/pack runs/wheels runs/xdev-cpu
 	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
