@@ -14,6 +14,8 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
+from engine.weights import BLIND_MIN_STEP_KEY
+
 
 def _shipped() -> Path:
     """The ``resources`` package's folder (installed packages are plain folders, never zipped: the weights
@@ -30,17 +32,32 @@ def weights_path(preset: str) -> Path:
     return MODELS / f"{preset}.safetensors"
 
 
+def _metadata(path: Path) -> dict[str, str]:
+    """A weights file's header metadata, without reading its tensors."""
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata() or {}
+
+
 def installed_models() -> dict[str, str]:
     """Model id (16 hex digits) -> preset name, for every shipped weights file; reads headers only."""
     found = {}
     for path in sorted(MODELS.glob("*.safetensors")):
         try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
+            meta = _metadata(path)
             found[meta["sha256"][:16]] = json.loads(meta["config"])["name"]
         except (OSError, KeyError, ValueError, SafetensorError):
             continue
     return found
+
+
+def blind_min_step(preset: str) -> float | None:
+    """The finest mean luma quantiser step the shipped ``preset`` restores blindly (its calibration; finer
+    JPEGs are shown as they are), read from the header alone; None when the preset is not installed."""
+    try:
+        info = json.loads(_metadata(weights_path(preset)).get("info", "{}"))
+    except (OSError, ValueError, SafetensorError):
+        return None
+    return float(info.get(BLIND_MIN_STEP_KEY, 0.0))
 
 
 def preset_of(model_id: bytes) -> str | None:

@@ -13,6 +13,7 @@ from PIL import Image
 
 from engine.cli import main
 from engine.container import split_embedded
+from engine.jpeg_io import encode_jpeg
 from engine.metrics import psnr
 from engine.sidecar import VERSION
 
@@ -74,6 +75,20 @@ def test_compress_text_report_and_info(image: Path, capsys) -> None:
     image.with_name("x.jpg").write_bytes(image.with_name("x.jpg").read_bytes()[:-2] + b"\x00\xff\xd9")
     assert main(["info", str(image.with_name("x.jpg.side"))]) == 0
     assert "not for x.jpg beside it: this sidecar was made for a different JPEG" in capsys.readouterr().out
+
+
+def test_info_and_restore_say_whether_a_plain_jpeg_is_restored_or_shown_as_it_is(
+    tmp_path: Path, sample_rgb: np.ndarray, capsys
+) -> None:
+    """The shipped model restores coarse JPEGs blindly and passes very fine ones through; both commands say
+    which, as the codec decides it."""
+    for quality, fate in ((30, "restored blind"), (98, "as it is")):
+        jpeg = tmp_path / f"q{quality}.jpg"
+        jpeg.write_bytes(encode_jpeg(sample_rgb[:64, :96], quality))
+        assert main(["info", str(jpeg)]) == 0
+        assert fate in capsys.readouterr().out
+        assert main(["restore", str(jpeg), "-o", str(tmp_path / f"q{quality}.png")]) == 0
+        assert fate in capsys.readouterr().out
 
 
 def test_embedded_side_information_is_found(image: Path, capsys) -> None:

@@ -8,10 +8,12 @@ from pathlib import Path
 from PIL import Image
 
 from engine.coding import adaptation as adapt
+from engine.conditioning import Conditioning, JpegParams
+from engine.config import DEFAULT_PRESET, LAMBDA_MIN
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import open_jpeg, params_of
-from engine.resources import preset_of
+from engine.resources import blind_min_step, preset_of
 from engine.side_files import SIDECAR_SUFFIX, find_side_information, read_limited
 from engine.sidecar import MAGIC, SidecarHeader, bind, unpack
 
@@ -50,6 +52,17 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
         f"  JPEG quality {header.quality or 'unknown'}, lambda {header.lam:g}",
         f"  model {header.model_id.hex()} (preset: {preset}), for JPEG {header.jpeg_hash.hex()}",
     ]
+
+
+def blind_fate(params: JpegParams) -> str:
+    """What the default model does with this JPEG when no side information comes with it."""
+    threshold = blind_min_step(DEFAULT_PRESET)
+    if threshold is not None and Conditioning.of(params, LAMBDA_MIN).luma_finer_than(threshold):
+        return (
+            f"shown as it is: finer than the mean luma step {threshold:.2f} from which on "
+            f"{DEFAULT_PRESET} was measured to gain"
+        )
+    return f"restored blindly by {DEFAULT_PRESET}"
 
 
 def _opened(plain: bytes) -> Image.Image:
@@ -92,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     )
     sidecar, where = found.sidecar, found.where
     if sidecar is None:
-        print("  no side information (restored blindly)")
+        print(f"  no side information: {blind_fate(params)}")
         return 0
     header, _, adaptation = unpack(sidecar)
     header = bind(header, plain, params)

@@ -102,8 +102,13 @@ def run(args: argparse.Namespace) -> int:
     if source is not None:
         out = output_of(source, args.output, folder)
         result, _ = restore_file(codecs, source, out, args)
-        mode = "blind (no side information)" if result.blind else "with side information"
-        print(f"wrote {out}: {result.image.shape[1]}x{result.image.shape[0]}, restored {mode}")
+        if not result.blind:
+            mode = "restored with side information"
+        elif result.passed_through:
+            mode = "the JPEG as it is (finer than the model restores blindly), no side information"
+        else:
+            mode = "restored blind, no side information"
+        print(f"wrote {out}: {result.image.shape[1]}x{result.image.shape[0]}, {mode}")
         return 0
 
     def work(job: Job) -> Done:
