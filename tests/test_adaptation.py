@@ -78,7 +78,9 @@ def test_the_decoders_correction_is_the_basis_the_encoder_fits() -> None:
     torch.testing.assert_close(adapted(h, restored, jpeg, weights), want, atol=1e-10, rtol=1e-10)
     whole = basis(h, restored, jpeg)
     for rows in (slice(0, 3), slice(3, 8), slice(1, 2)):
-        torch.testing.assert_close(basis(h, restored, jpeg, rows), whole[:, :, rows], atol=0, rtol=0)
+        # equal up to the order in which the colour transform's matrix product sums, which may depend on the
+        # tensor's shape (an Intel Xeon gave 7e-15 where AMD EPYCs had given exact equality)
+        torch.testing.assert_close(basis(h, restored, jpeg, rows), whole[:, :, rows], atol=1e-13, rtol=1e-13)
 
 
 @settings(max_examples=20, deadline=None)
