@@ -26,7 +26,8 @@ def tree_bytes() -> int:
     """Tracked files and untracked ones that git does not ignore: the working tree that travels."""
     listing = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     names = subprocess.run(listing, capture_output=True, check=True).stdout.split(b"\0")
-    return sum(Path(n.decode()).stat().st_size for n in names if n and Path(n.decode()).is_file())
+    paths = [Path(n.decode()) for n in names if n]
+    return sum(p.stat().st_size for p in paths if p.is_file())
 
 
 def folder_bytes(folder: Path) -> int:

@@ -10,9 +10,9 @@
 #    compiled (benchmarks/train_step.py);
 # 3. for TRAIN_MINUTES (default 4.5), two training runs side by side: a fresh `unet`, and the committed
 #    `fast` checkpoint (resources/checkpoints/fast-last.*) continued: its selection stage, with the trunk
-#    trained too, lengthened by the budget (`--resume --minutes`); meanwhile the cross-device check (benchmarks/cross_device.py): the sidecars written on
-#    this machine's CPU decoded with CUDA, and 50 written with CUDA decoded on the CPU (and brought back, to
-#    be decoded on another machine's CPU).
+#    trained too, lengthened by the budget (`--resume --minutes`); meanwhile the cross-device check
+#    (benchmarks/cross_device.py): the sidecars written on this machine's CPU decoded with CUDA, and 50
+#    written with CUDA decoded on the CPU (and brought back, to be decoded on another machine's CPU).
 # Every stage has its own time limit and the script goes on after a failure. Brings back in $OUT:
 # results.tar (logs, JSON, the CUDA-written sidecars) and each run's last checkpoint, split into 15 MiB parts.
 # Back here: cat fast-last.safetensors.part* > runs/fast-gpu/last.safetensors, fast-last.json from results.tar

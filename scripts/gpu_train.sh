@@ -8,8 +8,9 @@
 #                bash scripts/gpu_train.sh paper --steps 24000 --blind-steps 16000 --selection-steps 6000
 #
 # Extra arguments go to `sidejpeg train` (give the stage lengths: the run continues from the checkpoint's
-# step; or, for a run in its selection stage, a budget: `fast --selection-trunk --minutes 8 --batch 32`). Writes to $OUT: PRESET-last.json/.safetensors (commit under resources/checkpoints),
-# PRESET.safetensors (the calibrated weights, for resources/models) and train.log.
+# step; or, for a run in its selection stage, a budget: `fast --selection-trunk --minutes 8 --batch 32`).
+# Writes to $OUT: PRESET-last.json/.safetensors (commit under resources/checkpoints), PRESET.safetensors
+# (the calibrated weights, for resources/models) and train.log.
 set -euo pipefail
 preset=${1:?usage: scripts/gpu_train.sh PRESET [sidejpeg train arguments]}
 shift
