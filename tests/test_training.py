@@ -198,6 +198,24 @@ def test_stages_are_sized_to_fill_the_budget() -> None:
     assert without_head.selection_steps == 0 and without_head.steps - without_head.blind_steps > end_to_end
 
 
+def test_the_step_time_probe_times_each_stage_with_its_own_steps(data: Path, monkeypatch) -> None:
+    """The probe advances the step as a run does: with the trunk trained in the selection stage, three of
+    every four steps there are selection steps (a probe that stayed on one step timed only blind ones, and
+    sized a CPU run 1.6x longer than its budget)."""
+    from engine.training.budget import PROBE_STEPS, PROBE_WARMUP, measure_step_seconds
+    from engine.training.train import TrainConfig, Trainer
+
+    kinds: list[str] = []
+    plain, selection = Trainer.train_step, Trainer.selection_step
+    monkeypatch.setattr(Trainer, "train_step", lambda self: kinds.append("step") or plain(self))
+    monkeypatch.setattr(Trainer, "selection_step", lambda self: kinds.append("selection") or selection(self))
+    cfg = TrainConfig(data=str(data), batch=2, crop=32, selection_trunk=True)
+    assert set(measure_step_seconds(cfg)) == {"blind", "end_to_end", "selection"}
+    probed = PROBE_WARMUP + PROBE_STEPS
+    assert kinds.count("step") == 3 * probed
+    assert probed * 2 // 3 <= kinds.count("selection") < probed, "about 3 in 4 of the selection stage's steps"
+
+
 def test_a_budgeted_run_measures_its_step_times_and_finishes(data: Path, tmp_path: Path, capsys) -> None:
     run = tmp_path / "budget"
     tiny = ["--batch", "2", "--crop", "32", "--val-every", "1000"]

@@ -27,15 +27,22 @@ PROBE_WARMUP = 3
 
 
 def _seconds_per_step(trainer: Trainer, first_step: int) -> float:
+    """Mean seconds of the steps that follow ``first_step``, advanced as a run advances them: a stage that
+    interleaves blind steps (every ``blind_every``-th) is timed with its share of them."""
     trainer.step = first_step
     for _ in range(PROBE_WARMUP):
-        trainer.train_step()
+        _advance(trainer)
     _synchronize(trainer)
     start = time.perf_counter()
     for _ in range(PROBE_STEPS):
-        trainer.train_step()
+        _advance(trainer)
     _synchronize(trainer)
     return (time.perf_counter() - start) / PROBE_STEPS
+
+
+def _advance(trainer: Trainer) -> None:
+    trainer.train_step()
+    trainer.step += 1
 
 
 def _synchronize(trainer: Trainer) -> None:
