@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
-from engine.training.calibrate import QUALITIES, SETTINGS
+from engine.training.calibrate import NOISE_SIGMAS, QUALITIES, SETTINGS
 from engine.training.data import random_jpeg
 from engine.training.schedule import phase
 from engine.weights import load_model, load_model_info
@@ -46,7 +46,8 @@ def test_train_resume_and_export(data: Path, tmp_path: Path) -> None:
     assert net.config.name == "fast" and info["steps"] == 6
     calibration = info["blind_calibration"]
     assert calibration["images"] == ["img0"], "calibrated on the run's held-out image only"
-    assert len(calibration["points"]) == len(QUALITIES) * len(SETTINGS)
+    assert len(calibration["points"]) == len(QUALITIES) * len(SETTINGS) * len(NOISE_SIGMAS)
+    assert {p["noise"] for p in calibration["points"]} == set(NOISE_SIGMAS)
     assert info["blind_min_step"] > 0
 
 
