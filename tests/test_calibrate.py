@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.conditioning import COND_BITS, Conditioning, JpegParams
-from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step, with_noise
+from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step
 
 
 def point(step: float, change: float, subsampling: str = "4:4:4") -> Point:
@@ -40,16 +40,6 @@ def test_every_point_at_or_above_the_threshold_is_within_tolerance(raw: list[tup
         coarsest_finer = max(p.luma_step for p in finer)
         assert min(p.change_db for p in finer if p.luma_step == coarsest_finer) < TOLERANCE_DB
 
-
-
-@given(st.floats(0.5, 8.0), st.integers(0, 2**32 - 1))
-def test_noisy_copies_are_reproducible_photographs_of_the_asked_noise(sigma: float, seed: int) -> None:
-    flat = np.full((64, 64, 3), 128, np.uint8)
-    noisy = with_noise(flat, sigma, seed)
-    assert noisy.dtype == np.uint8 and noisy.shape == flat.shape
-    assert np.array_equal(noisy, with_noise(flat, sigma, seed)), "the same seed, the same noise"
-    assert abs(float(noisy.astype(float).std()) - math.hypot(sigma, 1 / math.sqrt(12))) < 0.15 * sigma + 0.05
-    assert with_noise(flat, 0.0, seed) is flat
 
 
 TABLES = st.lists(st.integers(1, 255), min_size=64, max_size=64).map(tuple)

@@ -64,6 +64,8 @@ def test_an_export_calibrates_on_the_held_out_images_of_another_folder(
     target = tmp_path / "model.safetensors"
     export = ["train", "--out", str(run), "--export", str(target), "--calibration-crop", "64"]
     assert main([*export, "--data", str(tmp_path / "missing")]) == 2 and not target.exists()
+    elsewhere = ["train", "--out", str(run), "--export", str(tmp_path / "missing" / "model.safetensors")]
+    assert main(elsewhere) == 2, "a folder that does not exist is refused before the calibration, not after"
     assert main([*export, "--data", str(full)]) == 0
     assert load_model_info(target)[1]["blind_calibration"]["images"] == ["wiki_037"]
 
@@ -85,6 +87,24 @@ def test_training_jpegs_cover_what_users_have(sample_rgb: np.ndarray) -> None:
             assert np.array_equal(target, patch)
     assert seen == {"4:2:0", "4:2:2", "4:4:4", "gray"}
     assert min(qualities) <= 1.5 and max(qualities) >= 100, "from about q100 to q1"
+
+
+def test_a_share_of_the_training_originals_are_noisy_photographs() -> None:
+    """Sensor noise or film grain as photographs carry it, in NOISE_SHARE of the originals, at a standard
+    deviation within NOISE_SIGMA; the rest are left as they are."""
+    from engine.training.data import NOISE_SHARE, NOISE_SIGMA, maybe_noisy, with_noise
+
+    rng = np.random.default_rng(0)
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    draws = [maybe_noisy(flat, rng) for _ in range(600)]
+    noisy = [d.astype(float).std() for d in draws if d is not flat]
+    assert abs(len(noisy) / len(draws) - NOISE_SHARE) < 0.06
+    rounding = 1 / np.sqrt(12)
+    assert all(NOISE_SIGMA[0] - 0.1 < s < NOISE_SIGMA[1] + rounding + 0.2 for s in noisy)
+    assert max(noisy) - min(noisy) > 0.6 * (NOISE_SIGMA[1] - NOISE_SIGMA[0]), "sigmas spread over the range"
+    again = with_noise(flat, 3.0, np.random.default_rng(7))
+    assert np.array_equal(again, with_noise(flat, 3.0, np.random.default_rng(7))) and again.dtype == np.uint8
+    assert with_noise(flat, 0.0, rng) is flat
 
 
 def test_bad_crop_and_missing_data_are_refused(tmp_path: Path) -> None:

@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         data = Path(args.data) if args.data else None
         if data and not data.is_dir():
             raise SideJPEGError(f"{data}: no such folder of images to calibrate on")
+        if not Path(args.export).parent.is_dir():
+            raise SideJPEGError(f"{Path(args.export).parent}: no such folder to export the weights to")
         digest = export_weights(out, Path(args.export), args.calibration_crop, data)
         print(f"wrote {args.export} (sha256 {digest[:16]}...)")
         return 0

@@ -66,6 +66,28 @@ SUBSAMPLINGS = (("4:2:0", 0.40), ("4:2:2", 0.22), ("4:4:4", 0.32), ("gray", 0.06
 ENCODER_SHARES = (("pillow", 0.70), ("jpegli", 0.15), ("custom", 0.15))
 
 
+NOISE_SHARE = 0.3
+NOISE_SIGMA = (0.5, 5.0)
+"""A share of the training originals gets Gaussian noise of a standard deviation drawn uniformly from this
+range (8-bit units), added before compression: the downsampled training images are nearly noise-free, and
+a restorer that never saw a photograph's sensor noise or film grain takes what a fine quantiser keeps of it
+for artifacts (``engine.training.calibrate.NOISE_SIGMAS``)."""
+
+
+def with_noise(rgb: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """``rgb`` with rounded Gaussian noise of ``sigma`` (8-bit units) added."""
+    if sigma == 0:
+        return rgb
+    return np.clip(np.round(rgb + rng.normal(0.0, sigma, rgb.shape)), 0, 255).astype(np.uint8)
+
+
+def maybe_noisy(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``patch``, or with probability ``NOISE_SHARE`` a noisy photograph of it (``NOISE_SIGMA``)."""
+    if rng.random() >= NOISE_SHARE:
+        return patch
+    return with_noise(patch, float(rng.uniform(*NOISE_SIGMA)), rng)
+
+
 def sample_quality(rng: np.random.Generator) -> int:
     """A quality from ``QUALITY_BANDS``."""
     shares = [band[0] for band in QUALITY_BANDS]
@@ -146,7 +168,7 @@ class CropSampler:
     def batch(self, size: int) -> Batch:
         originals, jpegs, conds = [], [], []
         for _ in range(size):
-            target, decoded, params = random_jpeg(self.crop_one(), self.rng)
+            target, decoded, params = random_jpeg(maybe_noisy(self.crop_one(), self.rng), self.rng)
             originals.append(target)
             jpegs.append(decoded)
             conds.append(params.vector())
