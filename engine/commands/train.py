@@ -72,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
         data = Path(args.data) if args.data else None
         if data and not data.is_dir():
             raise SideJPEGError(f"{data}: no such folder of images to calibrate on")
-        if not Path(args.export).parent.is_dir():
-            raise SideJPEGError(f"{Path(args.export).parent}: no such folder to export the weights to")
-        digest = export_weights(out, Path(args.export), args.calibration_crop, data)
+        target = Path(args.export)
+        if not target.parent.is_dir():
+            raise SideJPEGError(f"{target.parent}: no such folder to export the weights to")
+        digest = export_weights(out, target, args.calibration_crop, data)
         print(f"wrote {args.export} (sha256 {digest[:16]}...)")
         return 0
     if (out / "last.json").exists() and not args.resume:

@@ -31,18 +31,13 @@ def _seconds_per_step(trainer: Trainer, first_step: int) -> float:
     interleaves blind steps (every ``blind_every``-th) is timed with its share of them."""
     trainer.step = first_step
     for _ in range(PROBE_WARMUP):
-        _advance(trainer)
+        trainer.advance()
     _synchronize(trainer)
     start = time.perf_counter()
     for _ in range(PROBE_STEPS):
-        _advance(trainer)
+        trainer.advance()
     _synchronize(trainer)
     return (time.perf_counter() - start) / PROBE_STEPS
-
-
-def _advance(trainer: Trainer) -> None:
-    trainer.train_step()
-    trainer.step += 1
 
 
 def _synchronize(trainer: Trainer) -> None:

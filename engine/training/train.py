@@ -253,6 +253,12 @@ class Trainer:
         }
         save_checkpoint(self.out, self.net, self.optimizer, state)
 
+    def advance(self) -> dict[str, torch.Tensor]:
+        """One step of the run, the step count moved past it: what a run and the step-time probe both do."""
+        stats = self.train_step()
+        self.step += 1
+        return stats
+
     def run(self) -> None:
         cfg = self.cfg
         bar = tqdm(
@@ -261,8 +267,7 @@ class Trainer:
         last_save = last_report = time.monotonic()
         running: dict[str, list[torch.Tensor]] = {}
         while self.step < self.total_steps:
-            stats = self.train_step()
-            self.step += 1
+            stats = self.advance()
             bar.update(1)
             for k, v in stats.items():
                 running.setdefault(k, []).append(v)
