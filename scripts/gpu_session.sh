@@ -10,7 +10,8 @@
 #    compiled (benchmarks/train_step.py);
 # 3. for TRAIN_MINUTES (default 4.5), two training runs side by side: a fresh `unet`, and the committed
 #    `fast` checkpoint (resources/checkpoints/fast-last.*) continued: its selection stage, with the trunk
-#    trained too, lengthened by the budget (`--resume --minutes`); meanwhile the cross-device check
+#    trained too, lengthened by the budget (`--resume --minutes`), keeping its weights' moving average
+#    (`--ema 0.999`, what the export ships); meanwhile the cross-device check
 #    (benchmarks/cross_device.py): the sidecars written on this machine's CPU decoded with CUDA, and 50
 #    written with CUDA decoded on the CPU (and brought back, to be decoded on another machine's CPU).
 # Every stage has its own time limit and the script goes on after a failure. Brings back in $OUT:
@@ -65,7 +66,7 @@ train unet --preset unet --warmup-steps 300 &
 mkdir -p "$work/runs/fast"
 cp resources/checkpoints/fast-last.json "$work/runs/fast/last.json"
 cp resources/checkpoints/fast-last.safetensors "$work/runs/fast/last.safetensors"
-train fast --preset fast --resume --selection-trunk --lr 2e-4 --selection-lr 3e-4 --warmup-steps 200 &
+train fast --preset fast --resume --selection-trunk --lr 2e-4 --selection-lr 3e-4 --warmup-steps 200 --ema 0.999 &
 stage cross_device_cuda 120 "$python" -m benchmarks.cross_device check runs/xdev-cpu --device cuda \
     --out "$work/xdev-cpu-on-cuda.json"
 stage cross_device_write 120 "$python" -m benchmarks.cross_device write "$work/xdev-cuda" --device cuda

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from engine.cli import main
 from engine.training.calibrate import NOISE_SIGMAS, QUALITIES, SETTINGS
 from engine.training.data import random_jpeg
 from engine.training.schedule import phase
-from engine.weights import load_model, load_model_info
+from engine.training.train import TrainConfig, Trainer
+from engine.weights import load_model, load_model_info, read_tensors
 
 TINY = ["--steps", "4", "--blind-steps", "2", "--batch", "2", "--crop", "32", "--val-every", "1000"]
 
@@ -332,3 +334,42 @@ def test_a_step_leaves_its_statistics_on_the_device_until_they_are_reported(data
         trainer.step = step if step < 3 else cfg.steps
         stats = trainer.train_step()
         assert stats and all(isinstance(v, torch.Tensor) and v.ndim == 0 for v in stats.values()), stats
+
+
+def test_a_run_keeps_a_moving_average_of_its_weights_and_ships_it(data: Path, tmp_path: Path) -> None:
+    """With --ema the checkpoint holds the average beside the last step's weights; a resume carries it on, and
+    the run's model and the export are the average."""
+    run = tmp_path / "run"
+    ema = [*TINY, "--ema", "0.5"]
+    assert main(["train", "--data", str(data), "--out", str(run), *ema]) == 0
+    tensors, _ = read_tensors(run / "last.safetensors")
+    assert int(tensors["ema.n_averaged"]) == 4
+    name = "restorer.tail.weight"
+    last, average = tensors[f"model.{name}"], tensors[f"ema.module.{name}"]
+    assert not last.equal(average), "the average lags the last step"
+    assert load_model(run / "model.safetensors").state_dict()[name].equal(average)
+
+    trainer = Trainer(TrainConfig(data=str(data), out=str(run), steps=5, blind_steps=2, batch=2, crop=32, ema=0.5))
+    assert trainer.shipped.state_dict()[name].equal(average), "a resume starts from the saved average"
+    weights = {k: v.clone() for k, v in trainer.net.state_dict().items()}
+    trainer.advance()
+    moved = trainer.net.state_dict()[name]
+    assert not moved.equal(weights[name])
+    assert torch.allclose(trainer.shipped.state_dict()[name], 0.5 * average + 0.5 * moved)
+
+    target = tmp_path / "model.safetensors"
+    assert main(["train", "--out", str(run), "--export", str(target), "--calibration-crop", "64"]) == 0
+    assert load_model(target).state_dict()[name].equal(average)
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "bad"), *TINY, "--ema", "1"]) == 2
+
+
+def test_a_run_without_an_average_resumed_with_one_starts_it_from_its_weights(data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), *TINY]) == 0
+    before = read_tensors(run / "last.safetensors")[0]
+    assert not any(k.startswith("ema.") for k in before)
+    trainer = Trainer(TrainConfig(data=str(data), out=str(run), steps=5, blind_steps=2, batch=2, crop=32, ema=0.9))
+    assert trainer.shipped is trainer.net, "nothing averaged yet: the weights themselves"
+    trainer.advance()
+    name = "restorer.tail.weight"
+    assert trainer.shipped.state_dict()[name].equal(trainer.net.state_dict()[name]), "the first step is copied"

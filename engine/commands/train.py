@@ -62,6 +62,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     p.add_argument(
+        "--ema",
+        type=float,
+        default=DEFAULTS.ema,
+        help="decay of a moving average of the weights, which validation and the export use (e.g. 0.999; "
+        "default 0: the last step's weights)",
+    )
+    p.add_argument(
         "--compile", action="store_true", help="torch.compile the training forward (benchmarks/train_step.py)"
     )
 
@@ -80,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if (out / "last.json").exists() and not args.resume:
         raise SideJPEGError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if not 0 <= args.ema < 1:
+        raise SideJPEGError(f"--ema must be at least 0 and below 1, not {args.ema}")
     args.data = args.data or DEFAULTS.data
     if not Path(args.data).is_dir():
         raise SideJPEGError(f"{args.data}: no such folder of training images")

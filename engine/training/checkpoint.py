@@ -1,4 +1,4 @@
-"""Resumable training checkpoints: model and Adam state in safetensors, the rest in JSON."""
+"""Resumable training checkpoints: model, Adam state and the weights' average in safetensors, the rest in JSON."""
 
 from __future__ import annotations
 
@@ -6,14 +6,23 @@ import json
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from engine.atomic import write_bytes
 from engine.weights import read_tensors, save_tensors
 
+AVERAGE = "ema."
+"""Prefix of the weights' moving average in a checkpoint (``TrainConfig.ema``)."""
 
-def save_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+
+def save_checkpoint(
+    folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict,
+    average: AveragedModel | None = None,
+) -> None:
     """Write ``last.safetensors`` and ``last.json`` atomically (tensors first, then the index)."""
     tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
+    if average is not None and average.n_averaged:
+        tensors.update({f"{AVERAGE}{k}": v for k, v in average.state_dict().items()})
     params = list(net.parameters())
     index = {id(p): i for i, p in enumerate(params)}
     for param, slots in optimizer.state.items():
@@ -36,11 +45,27 @@ def load_model_state(net: torch.nn.Module, weights: dict[str, torch.Tensor]) -> 
         raise ValueError(f"checkpoint does not fit the model: missing {absent}, unexpected {unexpected}")
 
 
-def load_checkpoint(folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore model, optimizer and RNG from ``folder``; returns the saved JSON state."""
+def _part(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def shipped_weights(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A checkpoint's weights to ship: their moving average when the run kept one, else the last step's."""
+    return _part(tensors, f"{AVERAGE}module.") or _part(tensors, "model.")
+
+
+def load_checkpoint(
+    folder: Path, net: torch.nn.Module, optimizer: torch.optim.Optimizer, average: AveragedModel | None = None
+) -> dict:
+    """Restore model, optimizer, RNG and the weights' moving average (when both the checkpoint and the run
+    keep one; otherwise the average starts from the restored weights) from ``folder``; returns the saved
+    JSON state."""
     state = json.loads((folder / "last.json").read_text())
     tensors, _ = read_tensors(folder / "last.safetensors")
-    load_model_state(net, {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    load_model_state(net, _part(tensors, "model."))
+    averaged = _part(tensors, AVERAGE)
+    if average is not None and averaged:
+        average.load_state_dict(averaged)
     params = list(net.parameters())
     for key, value in tensors.items():
         if key.startswith("optim."):

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
@@ -22,7 +23,7 @@ from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.calibrate import CROP as CALIBRATION_CROP
 from engine.training.calibrate import calibration
-from engine.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint
+from engine.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint, shipped_weights
 from engine.training.data import CropSampler, batches, default_workers, split
 from engine.training.schedule import phase
 from engine.training.selection import selection_loss
@@ -62,6 +63,9 @@ class TrainConfig:
     compile: bool = False
     """Run the network's training forward through ``torch.compile`` (``benchmarks/train_step.py`` says
     where it pays)."""
+    ema: float = 0.0
+    """Decay of an exponential moving average of the weights, updated after every step; validation, the run's
+    ``model.safetensors`` and the export use it. 0: none, the weights of the last step."""
 
 
 def _entropy_bits(p: torch.Tensor, dim: int) -> torch.Tensor:
@@ -109,11 +113,13 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=self.device.type == "cuda")
         self.step = 0
         self.history: list[dict] = []
-        if (self.out / "last.json").exists():
-            state = load_checkpoint(self.out, self.net, self.optimizer)
-            self.step, self.history = state["step"], state.get("history", [])
-        elif cfg.init:
+        if cfg.init and not (self.out / "last.json").exists():
             load_model_state(self.net, {k: v.to(self.device) for k, v in read_tensors(cfg.init)[0].items()})
+        self.average = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
+        """The weights' moving average (``ema``), started from the weights it first sees."""
+        if (self.out / "last.json").exists():
+            state = load_checkpoint(self.out, self.net, self.optimizer, self.average)
+            self.step, self.history = state["step"], state.get("history", [])
         self.model = DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
         if cfg.compile:
             self.model = torch.compile(self.model)
@@ -176,6 +182,15 @@ class Trainer:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update_parameters(self.net)
+
+    @property
+    def shipped(self) -> SideJPEGNet:
+        """The weights a run validates and writes as its model: the moving average when there is one."""
+        if self.average is None or not self.average.n_averaged:
+            return self.net
+        return self.average.module
 
     def selection_step(self) -> dict[str, torch.Tensor]:
         """One step of the block-level selection stage (the trunk and mapping stay fixed unless
@@ -251,7 +266,7 @@ class Trainer:
             "model_config": self.net.config.to_dict(),
             "history": self.history,
         }
-        save_checkpoint(self.out, self.net, self.optimizer, state)
+        save_checkpoint(self.out, self.net, self.optimizer, state, self.average)
 
     def advance(self) -> dict[str, torch.Tensor]:
         """One step of the run, the step count moved past it: what a run and the step-time probe both do."""
@@ -291,7 +306,7 @@ class Trainer:
                 )
                 print(json.dumps(self.history[-1]), flush=True)
             if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == self.total_steps):
-                result = validate(self.net, self.val_paths, self.device)
+                result = validate(self.shipped, self.val_paths, self.device)
                 self.history.append({"step": self.step, "val": result})
                 print(json.dumps({"step": self.step, "val": result}), flush=True)
                 self.net.train()
@@ -300,7 +315,7 @@ class Trainer:
                 last_save = time.monotonic()
         bar.close()
         if self.rank == 0:
-            save_model(self.out / "model.safetensors", self.net, {"steps": self.step, "train": asdict(cfg)})
+            save_model(self.out / "model.safetensors", self.shipped, {"steps": self.step, "train": asdict(cfg)})
         if self.distributed:
             dist.destroy_process_group()
 
@@ -319,8 +334,7 @@ def export_weights(run: Path, target: Path, calibration_crop: int = CALIBRATION_
         raise SideJPEGError(f"{run} holds no checkpoint")
     state = json.loads((run / "last.json").read_text())
     net = SideJPEGNet(ModelConfig.from_dict(state["model_config"]))
-    tensors, _ = read_tensors(run / "last.safetensors")
-    net.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    net.load_state_dict(shipped_weights(read_tensors(run / "last.safetensors")[0]))
     held_out = split(data or Path(state["config"]["data"]))[1]
     calibrated = calibration(net, held_out, torch.device("cpu"), calibration_crop)
     info = {"steps": state["step"], "train": state["config"], **calibrated}
