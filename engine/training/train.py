@@ -113,11 +113,12 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=self.device.type == "cuda")
         self.step = 0
         self.history: list[dict] = []
-        if cfg.init and not (self.out / "last.json").exists():
+        resuming = (self.out / "last.json").exists()
+        if cfg.init and not resuming:
             load_model_state(self.net, {k: v.to(self.device) for k, v in read_tensors(cfg.init)[0].items()})
         self.average = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
         """The weights' moving average (``ema``), started from the weights it first sees."""
-        if (self.out / "last.json").exists():
+        if resuming:
             state = load_checkpoint(self.out, self.net, self.optimizer, self.average)
             self.step, self.history = state["step"], state.get("history", [])
         self.model = DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
