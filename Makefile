@@ -60,7 +60,7 @@ bench: setup
 # JPEGs + sidecars written on this CPU for the cross-device check. All of it and the working tree must fit in
 # the 64 MiB a device call carries: the pack gets what the rest (the cross-device set is about 3 MiB) leaves,
 # at most 12 MiB, and the last line fails if the whole would not travel (scripts/device_travel.py).
-GPU_WHEELS := pyjpegli==0.3.2 constriction==0.5.0
+GPU_WHEELS := pyjpegli==0.3.2 constriction==0.5.0 jpeglib==1.0.2
 gpu-prepare: setup
 	rm -rf runs/pack runs/wheels runs/xdev-cpu
 	$(BIN)/python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \

@@ -14,7 +14,8 @@ from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
-from engine.inference import Inference, Observer, pixels, tile_map
+from engine.constraint import Constraint
+from engine.inference import Inference, Observer, shown, tile_map
 from engine.models.adaptation import adapted, basis_parts, basis_size
 from engine.models.corrections import block_mask
 from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
@@ -106,26 +107,32 @@ class Encoder:
     def encode(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
         progress: Progress | None = None, cancel: CancelEvent | None = None, preview: Preview | None = None,
+        constraint: Constraint | None = None,
     ) -> Encoded:
         """The map (and adaptation) to send for a JPEG decode of ``original``, and what the decoder restores
-        with them; ``preview`` receives the encoder's prediction of that image first (``predicted``)."""
+        with them (within the JPEG's quantisation ``constraint``, as the decoder restores it, when given);
+        ``preview`` receives the encoder's prediction of that image first (``predicted``)."""
         stages = STAGE_SHARES if self.adapts else STAGE_SHARES[:2]
-        symbols = self.predicted(original, decoded, conditioning, lam, _stage(progress, 0, stages), cancel, preview)
+        symbols = self.predicted(
+            original, decoded, conditioning, lam, _stage(progress, 0, stages), cancel, preview, constraint
+        )
         stats = adapt.Statistics.empty(self.basis_size) if self.adapts else None
         held = _Held()
         observe = None if stats is None else self._observer(original, decoded, symbols, stats, held)
         encoded = self.never_worse(
-            original, decoded, conditioning, symbols, _stage(progress, 1, stages), cancel, observe
+            original, decoded, conditioning, symbols, _stage(progress, 1, stages), cancel, observe, constraint
         )
         if stats is None or not np.array_equal(encoded.symbols, symbols):
             return encoded  # no adaptation, or the check changed the map the statistics were gathered for
         return self.adapt(
-            original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, stages), cancel, held
+            original, decoded, conditioning, encoded, stats, lam, _stage(progress, 2, stages), cancel, held,
+            constraint,
         )
 
     def predicted(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, lam: float,
         progress: Progress | None, cancel: CancelEvent | None, preview: Preview | None,
+        constraint: Constraint | None = None,
     ) -> np.ndarray:
         """``choose``, and the image it predicts handed to ``preview``: the encoder's own trunk (conditioned on
         the extractor's map) with each block's chosen correction and the JPEG's pixels in kept blocks. Every
@@ -138,7 +145,7 @@ class Encoder:
         first = _Held()
         symbols = self.choose(original, decoded, conditioning, lam, progress, cancel, first)
         if first.tiles:
-            image = self._from_held(first.tiles, decoded, symbols, self.net.restorer.selected, cancel)
+            image = self._from_held(first.tiles, decoded, symbols, self.net.restorer.selected, cancel, constraint)
             preview(jpeg_where_worse(image, decoded, original))
         return symbols
 
@@ -175,6 +182,7 @@ class Encoder:
     def never_worse(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, symbols: np.ndarray,
         progress: Progress | None, cancel: CancelEvent | None, observe: Observer | None = None,
+        constraint: Constraint | None = None,
     ) -> Encoded:
         """The map to send and what the decoder restores with it, checked against the JPEG by decoding.
 
@@ -185,13 +193,15 @@ class Encoder:
         """
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)
-        restored = self.inference.restore(decoded, conditioning, symbols, box, progress, cancel, observe=observe)
+        restored = self.inference.restore(
+            decoded, conditioning, symbols, box, progress, cancel, observe=observe, constraint=constraint
+        )
         keep = self.net.config.keep_symbol
         jpeg_sse, restored_sse = block_sse(decoded, original), block_sse(restored, original)
         if keep is None or restored_sse.sum() <= jpeg_sse.sum():
             return Encoded(symbols, restored)
         symbols = np.where(restored_sse > jpeg_sse, keep, symbols).astype(np.uint8)
-        restored = self.inference.restore(decoded, conditioning, symbols, box, None, cancel)
+        restored = self.inference.restore(decoded, conditioning, symbols, box, None, cancel, constraint=constraint)
         if block_sse(restored, original).sum() <= jpeg_sse.sum():
             return Encoded(symbols, restored)
         return Encoded(np.full_like(symbols, keep), decoded.copy())
@@ -228,6 +238,7 @@ class Encoder:
     def adapt(
         self, original: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, encoded: Encoded,
         stats: adapt.Statistics, lam: float, progress: Progress | None, cancel: CancelEvent | None, held: _Held,
+        constraint: Constraint | None = None,
     ) -> Encoded:
         """``encoded`` with the adaptation that pays at ``lam`` (least squares, quantised by rate and
         distortion), checked by decoding: kept only if the decoder's image comes out better with it."""
@@ -238,7 +249,8 @@ class Encoder:
         weights = chosen.tensor(self.basis_size)
         if held.tiles is None:
             restored = self.inference.restore(
-                decoded, conditioning, encoded.symbols, (0, 0, height, width), progress, cancel, adaptation=weights
+                decoded, conditioning, encoded.symbols, (0, 0, height, width), progress, cancel, adaptation=weights,
+                constraint=constraint,
             )
         else:
             kept = self.net.restorer.kept
@@ -249,7 +261,7 @@ class Encoder:
                 the correction (whose spatial taps read neighbours); the kept blocks then take them again."""
                 return kept(adapted(h, restored, jpeg, weights), jpeg, sent)
 
-            restored = self._from_held(held.tiles, decoded, encoded.symbols, finish, cancel, progress)
+            restored = self._from_held(held.tiles, decoded, encoded.symbols, finish, cancel, constraint, progress)
         before, after = block_sse(encoded.restored, original).sum(), block_sse(restored, original).sum()
         if after >= before:
             return encoded
@@ -259,17 +271,17 @@ class Encoder:
     def _from_held(
         self, tiles: dict[Box, tuple[torch.Tensor, torch.Tensor]], decoded: np.ndarray, symbols: np.ndarray,
         finish: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
-        cancel: CancelEvent | None, progress: Progress | None = None,
+        cancel: CancelEvent | None, constraint: Constraint | None, progress: Progress | None = None,
     ) -> np.ndarray:
         """The image ``finish(h, restored, jpeg, tile_symbols)`` makes of each held tile's trunk features and
-        restored image."""
+        restored image, shown as the decoder shows it."""
         inference = self.inference
         sent = torch.from_numpy(symbols.astype(np.int64)).to(inference.device)
 
         def run(tile: Tile) -> np.ndarray:
             restored, h = tiles[tile.outer]
             jpeg = inference.tensor(padded_crop(decoded, tile.outer))
-            return pixels(inference.run(finish, h, restored, jpeg, tile_map(sent, tile)))
+            return shown(inference.run(finish, h, restored, jpeg, tile_map(sent, tile)), tile, constraint)
 
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)

@@ -19,6 +19,7 @@ from torch import nn
 
 from engine.conditioning import Conditioning
 from engine.config import BLOCK, ModelConfig
+from engine.constraint import Constraint
 from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
 from engine.tiling import Box, CancelEvent, Progress, Tile, check_cancel, image_box, padded_crop, per_block
@@ -67,6 +68,14 @@ def _cancellable(cancel: CancelEvent | None) -> Iterator[None]:
 def pixels(image: torch.Tensor) -> np.ndarray:
     """A (1, 3, h, w) image in [0, 1] as (h, w, 3) uint8 pixels, rounded as the decoder rounds."""
     return image[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def shown(restored: torch.Tensor, tile: Tile, constraint: Constraint | None) -> np.ndarray:
+    """A tile's restored image as the decoder shows it: moved into its JPEG's quantisation constraint (when
+    the JPEG has one, ``engine.constraint``) and rounded to pixels."""
+    if constraint is not None:
+        restored = constraint.project(restored, tile.outer[0], tile.outer[2])
+    return pixels(restored)
 
 
 def tile_map(symbols: torch.Tensor, tile: Tile) -> torch.Tensor:
@@ -156,10 +165,11 @@ class Inference:
     def restore(
         self, decoded: np.ndarray, conditioning: Conditioning, symbols: np.ndarray | None, box: Box,
         progress: Progress | None, cancel: CancelEvent | None, adaptation: torch.Tensor | None = None,
-        observe: Observer | None = None,
+        observe: Observer | None = None, constraint: Constraint | None = None,
     ) -> np.ndarray:
         """Restored pixels of ``box = (top, left, bottom, right)``, tile by tile, with the image's
-        ``adaptation`` weights if it has them; ``observe`` sees each tile's tensors (the encoder's fit)."""
+        ``adaptation`` weights if it has them, within the JPEG's quantisation ``constraint`` if given;
+        ``observe`` sees each tile's tensors before the constraint (the encoder's fit)."""
         cond = self.cond(conditioning)
         sym = None if symbols is None else torch.from_numpy(symbols.astype(np.int64)).to(self.device)
         weights = None if adaptation is None else adaptation.to(self.device)
@@ -170,7 +180,7 @@ class Inference:
             restored, h = self.run(self.net.restore_with_features, jpeg, cond, tile_symbols, weights)
             if observe is not None:
                 observe(tile, jpeg, restored, h)
-            return pixels(restored)
+            return shown(restored, tile, constraint)
 
         height, width = decoded.shape[:2]
         with _cancellable(cancel):

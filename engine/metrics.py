@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from engine.colour import YCBCR
+
 
 def _check(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape != b.shape:
@@ -25,14 +27,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if err == 0 else 10 * math.log10(255.0**2 / err)
 
 
-YCBCR = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
-"""RGB -> YCbCr of JPEG (JFIF); the chroma offsets cancel in differences."""
-
-
 def psnr_ycbcr(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     """PSNR in dB of Y, Cb and Cr (JFIF, full range, 0-255 scale) of two uint8 RGB images."""
     _check(a, b)
-    diff = (a.astype(np.float64) - b.astype(np.float64)).reshape(-1, 3) @ YCBCR.T
+    diff = (a.astype(np.float64) - b.astype(np.float64)).reshape(-1, 3) @ YCBCR.numpy().T
     errors = np.mean(diff**2, axis=0)
     return tuple(math.inf if e == 0 else 10 * math.log10(255.0**2 / e) for e in errors)
 

@@ -16,6 +16,7 @@ from engine.coding import wavefront
 from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning, JpegParams
 from engine.config import DEFAULT_PRESET, LAMBDA_MIN, PRESETS
+from engine.constraint import Constraint
 from engine.container import check_jpeg_size, split_embedded
 from engine.encoding import Encoder, Preview
 from engine.errors import SideJPEGError
@@ -46,6 +47,8 @@ class CompressResult:
     than the JPEG (models with the keep symbol; ``engine.encoding.Encoder.never_worse``)."""
     adaptation_gain_db: float = 0.0
     """PSNR (RGB) that the adaptation adds to the restored image, as the encoder measured it."""
+    constraint: Constraint | None = None
+    """The JPEG's quantisation constraint, within which the decoder restores it (``engine.constraint``)."""
 
     def _bpp(self, nbytes: int) -> float:
         return nbytes * 8 / (self.width * self.height)
@@ -71,7 +74,8 @@ class CompressResult:
         """What ``Codec.receive(jpeg, sidecar)`` gives for this result, without decoding either again."""
         header = sc.completed(sc.unpack(self.sidecar)[0], self.width, self.height, self.conditioning.codes)
         return Received(
-            self.jpeg_decoded, self.conditioning, self.symbols, header, self.block_bits, self.adaptation
+            self.jpeg_decoded, self.conditioning, self.symbols, header, self.block_bits, self.adaptation,
+            self.constraint,
         )
 
 
@@ -87,6 +91,8 @@ class Received:
     block_bits: np.ndarray | None = None
     """Coded cost of each block in bits (None when blind)."""
     adaptation: adapt.Adaptation = adapt.NOTHING
+    constraint: Constraint | None = None
+    """The JPEG's quantisation constraint (None for JPEGs without one, ``engine.constraint.Constraint.of``)."""
 
     @property
     def blind(self) -> bool:
@@ -163,7 +169,8 @@ class Codec:
         jpeg = encode_jpeg(rgb, quality, subsampling)
         decoded, params = decode_with_params(jpeg)
         conditioning = Conditioning.of(params, lam)
-        encoded = self.encoder.encode(rgb, decoded, conditioning, lam, progress, cancel, preview)
+        constraint = Constraint.of(jpeg)
+        encoded = self.encoder.encode(rgb, decoded, conditioning, lam, progress, cancel, preview, constraint)
         probs = wavefront.block_probabilities(self.coder, encoded.symbols, conditioning)
         payload = wavefront.encode(self.coder, encoded.symbols, conditioning, probs)
         stream = adapt.encode(encoded.adaptation)
@@ -172,7 +179,7 @@ class Codec:
         bits = wavefront.block_bits(self.coder, encoded.symbols, conditioning, probs)
         return CompressResult(
             jpeg, sidecar, decoded, encoded.symbols, bits, width, height, int(quality),
-            float(lam), conditioning, encoded.adaptation, encoded.restored, encoded.adaptation_gain_db,
+            float(lam), conditioning, encoded.adaptation, encoded.restored, encoded.adaptation_gain_db, constraint,
         )
 
     def _read_sidecar(
@@ -201,11 +208,12 @@ class Codec:
         check_jpeg_size(plain)  # refuse decompression bombs before decoding (robustness)
         sidecar = sidecar if sidecar is not None else embedded
         decoded, params = decode_with_params(plain)
+        constraint = Constraint.of(plain)
         if sidecar is None:
-            return Received(decoded, Conditioning.of(params, LAMBDA_MIN), None, None)
+            return Received(decoded, Conditioning.of(params, LAMBDA_MIN), None, None, constraint=constraint)
         header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
-        return Received(decoded, header.conditioning, symbols, header, bits, adaptation)
+        return Received(decoded, header.conditioning, symbols, header, bits, adaptation, constraint)
 
     def restore(
         self, source: bytes | Received, sidecar: bytes | None = None, *, box: Box | None = None,
@@ -236,6 +244,7 @@ class Codec:
         else:
             weights = got.adaptation.tensor(self.encoder.basis_size)
             image = self.inference.restore(
-                got.decoded, got.conditioning, got.symbols, box, progress, cancel, adaptation=weights
+                got.decoded, got.conditioning, got.symbols, box, progress, cancel, adaptation=weights,
+                constraint=got.constraint,
             )
         return RestoreResult(image, got.blind, got.symbols, got.header, got.block_bits, passes)

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from engine import encoding
 from engine import sidecar as sc
 from engine.coding import adaptation as adapt
+from engine.colour import RGB_OF_YCBCR
 from engine.errors import SideJPEGError
 from engine.metrics import psnr
-from engine.models.adaptation import RGB_OF_YCBCR, adapted, basis, basis_parts, basis_size
+from engine.models.adaptation import adapted, basis, basis_parts, basis_size
 from engine.pipeline import Codec
 from tests import fuzzing as fz
 from tests.conftest import random_net

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.conditioning import COND_BITS, Conditioning, JpegParams
+from engine.training import calibrate
 from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step
 
 
@@ -24,6 +25,15 @@ def test_the_threshold_is_the_finest_step_from_which_on_nothing_harms() -> None:
 def test_a_harmful_coarse_point_disables_blind_restoration_below_it() -> None:
     points = [point(1.0, 0.2), point(4.0, 0.3), point(8.0, -0.2), point(16.0, 1.0)]
     assert blind_min_step(points) == 16.0
+
+
+def test_a_floor_keeps_the_threshold_coarser_than_the_calibration_allows(monkeypatch) -> None:
+    points = [point(2.0, 0.2), point(4.0, 0.3), point(8.0, 0.4), point(16.0, 1.0)]
+    monkeypatch.setattr(calibrate, "measure", lambda *args: points)
+    floored = calibrate.calibration(None, [], None, floor=6.0)
+    assert floored["blind_min_step"] == 6.0 and floored["blind_calibration"]["calibrated_min_step"] == 2.0
+    assert floored["blind_calibration"]["worst_applied_db"] == 0.4, "only the points the threshold applies to"
+    assert calibrate.calibration(None, [], None, floor=1.0)["blind_min_step"] == 2.0
 
 
 def test_nothing_safe_means_never_restoring_blindly() -> None:

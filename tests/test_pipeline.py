@@ -239,7 +239,9 @@ def test_the_fallbacks_keep_the_jpeg_where_the_decoder_would_do_worse(
     worse = np.clip(decoded.astype(int) + 9, 0, 255).astype(np.uint8)
     calls = []
 
-    def bad_decoder(decoded_, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None):
+    def bad_decoder(
+        decoded_, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None, constraint=None
+    ):
         calls.append(symbols.copy())
         return worse
 

@@ -68,8 +68,11 @@ def test_an_export_calibrates_on_the_held_out_images_of_another_folder(
     assert main([*export, "--data", str(tmp_path / "missing")]) == 2 and not target.exists()
     elsewhere = ["train", "--out", str(run), "--export", str(tmp_path / "missing" / "model.safetensors")]
     assert main(elsewhere) == 2, "a folder that does not exist is refused before the calibration, not after"
-    assert main([*export, "--data", str(full)]) == 0
-    assert load_model_info(target)[1]["blind_calibration"]["images"] == ["wiki_037"]
+    assert main([*export, "--data", str(full), "--blind-floor", "-1"]) == 2 and not target.exists()
+    assert main([*export, "--data", str(full), "--blind-floor", "1e9"]) == 0
+    info = load_model_info(target)[1]
+    assert info["blind_calibration"]["images"] == ["wiki_037"]
+    assert info["blind_min_step"] >= 1e9 and info["blind_calibration"]["floor"] == 1e9
 
 
 def test_training_jpegs_cover_what_users_have(sample_rgb: np.ndarray) -> None:

@@ -17,8 +17,9 @@ from functools import partial
 import numpy as np
 import torch
 
+from engine.colour import RGB_OF_YCBCR
 from engine.errors import SideJPEGError
-from engine.models.adaptation import RGB_OF_YCBCR, SPATIAL_SIZE
+from engine.models.adaptation import SPATIAL_SIZE
 
 CHANNELS = ("Y", "Cb", "Cr")
 SIZE_BITS = 8

@@ -34,6 +34,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "calibrated for blind restoration on the held-out images")
     p.add_argument("--calibration-crop", type=int, default=CALIBRATION_CROP,
                    help=f"side of the held-out centre crops the export calibrates on (default {CALIBRATION_CROP})")
+    p.add_argument("--blind-floor", type=float, default=0.0, metavar="STEP",
+                   help="with --export: restore blindly no JPEG finer than this mean luma step, whatever the "
+                   "calibration allows (a threshold that a check on photographs verified; default 0: none)")
     for field in ("steps", "blind_steps", "selection_steps", "warmup_steps", "batch", "crop", "seed", "val_every"):
         p.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(DEFAULTS, field))
     p.add_argument("--workers", type=int, default=DEFAULTS.workers,
@@ -82,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         target = Path(args.export)
         if not target.parent.is_dir():
             raise SideJPEGError(f"{target.parent}: no such folder to export the weights to")
-        digest = export_weights(out, target, args.calibration_crop, data)
+        if not 0 <= args.blind_floor < float("inf"):
+            raise SideJPEGError(f"--blind-floor must be a finite step of at least 0, not {args.blind_floor}")
+        digest = export_weights(out, target, args.calibration_crop, data, args.blind_floor)
         print(f"wrote {args.export} (sha256 {digest[:16]}...)")
         return 0
     if (out / "last.json").exists() and not args.resume:

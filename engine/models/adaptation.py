@@ -18,11 +18,8 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-YCBCR = torch.tensor(
-    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64
-)
-"""RGB -> YCbCr of JPEG (JFIF, full range), without the chroma offset: it maps differences."""
-RGB_OF_YCBCR = torch.linalg.inv(YCBCR)
+from engine.colour import mix, to_rgb, to_ycbcr
+
 RESIDUAL_SCALE = 16.0
 """The network's own correction enters the basis multiplied by this, so that its weights are of the same
 order as the features' and one quantiser step per channel serves both."""
@@ -54,14 +51,6 @@ def basis_size(trunk_features: int) -> int:
 def _upsampled(h: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     scale = like.shape[-1] // h.shape[-1]
     return F.interpolate(h, scale_factor=scale, mode="nearest") if scale > 1 else h
-
-
-def _mix(matrix: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,bjhw->bihw", matrix.to(image.device, image.dtype), image)
-
-
-def to_ycbcr(rgb: torch.Tensor) -> torch.Tensor:
-    return _mix(YCBCR, rgb)
 
 
 def _planes(restored: torch.Tensor, jpeg: torch.Tensor) -> torch.Tensor:
@@ -142,6 +131,6 @@ def adapted(h: torch.Tensor, restored: torch.Tensor, jpeg: torch.Tensor, weights
     w = weights.to(restored.device, restored.dtype)
     from_features = _upsampled(torch.einsum("bkhw,kc->bchw", h.to(restored.dtype), w[:f]), restored)
     planes = _planes(restored, jpeg)
-    correction = from_features + _mix(w[f : f + 3].T, planes[:, :3]) + w[f + 3].view(1, 3, 1, 1)
+    correction = from_features + mix(w[f : f + 3].T, planes[:, :3]) + w[f + 3].view(1, 3, 1, 1)
     correction = correction + F.conv2d(_padded(planes), _kernels(w[f + 4 :]))
-    return restored + _mix(RGB_OF_YCBCR, correction)
+    return restored + to_rgb(correction)

@@ -21,6 +21,7 @@ import torch
 from engine import encoders
 from engine.conditioning import Conditioning
 from engine.config import LAMBDA_MIN
+from engine.constraint import Constraint
 from engine.jpeg_io import decode_with_params
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.data import load_rgb, to_tensor, with_noise
@@ -59,8 +60,8 @@ class Point:
 
 @torch.inference_mode()
 def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int = CROP) -> list[Point]:
-    """Blind change of PSNR against the JPEG for every held-out image, noise level, encoder, subsampling and
-    quality."""
+    """Blind change of PSNR against the JPEG, as the decoder shows it, for every held-out image, noise level,
+    encoder, subsampling and quality."""
     net.eval()
     points = []
     for path in paths:
@@ -70,14 +71,21 @@ def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int
             x = to_tensor([patch]).to(device)
             for encoder, subsampling in SETTINGS:
                 for quality in QUALITIES:
-                    decoded, params = decode_with_params(encoders.ENCODERS[encoder](patch, quality, subsampling))
+                    jpeg = encoders.ENCODERS[encoder](patch, quality, subsampling)
+                    decoded, params = decode_with_params(jpeg)
                     y = to_tensor([decoded]).to(device)
                     cond = torch.from_numpy(Conditioning.of(params, LAMBDA_MIN).vector())[None].to(device)
-                    change = rounded_psnr(net.restore(y, cond, None), x) - rounded_psnr(y, x)
+                    change = rounded_psnr(_shown(net.restore(y, cond, None), jpeg), x) - rounded_psnr(y, x)
                     points.append(
                         Point(path.stem, encoder, params.subsampling, quality, params.luma_step, change, sigma)
                     )
     return points
+
+
+def _shown(restored: torch.Tensor, jpeg: bytes) -> torch.Tensor:
+    """The blind restoration as the decoder shows it: within the JPEG's quantisation constraint."""
+    constraint = Constraint.of(jpeg)
+    return restored if constraint is None else constraint.project(restored, 0, 0)
 
 
 def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> float:
@@ -92,11 +100,16 @@ def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> floa
     return threshold
 
 
-def calibration(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int = CROP) -> dict:
-    """The model info entries of a calibration on centre crops of ``crop`` pixels: the thresholds and what
-    they rest on."""
+def calibration(
+    net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int = CROP, floor: float = 0.0
+) -> dict:
+    """The model info entries of a calibration on centre crops of ``crop`` pixels: the threshold and what it
+    rests on. ``floor``: a mean luma step the threshold stays at or above whatever the held-out images allow,
+    for weights whose calibrated threshold a check on photographs found too fine (``sidejpeg train --export
+    --blind-floor``); the calibrated one is kept beside it."""
     points = measure(net, paths, device, crop)
-    threshold = blind_min_step(points)
+    calibrated = blind_min_step(points)
+    threshold = max(calibrated, floor)
     applied = [p for p in points if p.luma_step >= threshold]
     return {
         BLIND_MIN_STEP_KEY: threshold,
@@ -105,6 +118,8 @@ def calibration(net: SideJPEGNet, paths: list[Path], device: torch.device, crop:
             "crop": crop,
             "tolerance_db": TOLERANCE_DB,
             "noise_sigmas": list(NOISE_SIGMAS),
+            "calibrated_min_step": calibrated,
+            "floor": floor,
             "worst_applied_db": round(min((p.change_db for p in applied), default=0.0), 4),
             "points": [asdict(p) | {"change_db": round(p.change_db, 4)} for p in points],
         },

@@ -327,16 +327,19 @@ def train(cfg: TrainConfig) -> None:
     Trainer(cfg).run()
 
 
-def export_weights(run: Path, target: Path, calibration_crop: int = CALIBRATION_CROP, data: Path | None = None) -> str:
+def export_weights(
+    run: Path, target: Path, calibration_crop: int = CALIBRATION_CROP, data: Path | None = None, floor: float = 0.0
+) -> str:
     """Write the weights of a run's latest checkpoint as a shippable model file, calibrated for blind
     restoration on the held-out images of ``data``, by default the run's own training folder
-    (``engine.training.calibrate``; a run trained on a pack of small crops calibrates on the full images)."""
+    (``engine.training.calibrate``; a run trained on a pack of small crops calibrates on the full images), its
+    threshold at least ``floor``."""
     if not (run / "last.json").exists():
         raise SideJPEGError(f"{run} holds no checkpoint")
     state = json.loads((run / "last.json").read_text())
     net = SideJPEGNet(ModelConfig.from_dict(state["model_config"]))
     net.load_state_dict(shipped_weights(read_tensors(run / "last.safetensors")[0]))
     held_out = split(data or Path(state["config"]["data"]))[1]
-    calibrated = calibration(net, held_out, torch.device("cpu"), calibration_crop)
+    calibrated = calibration(net, held_out, torch.device("cpu"), calibration_crop, floor)
     info = {"steps": state["step"], "train": state["config"], **calibrated}
     return save_model(target, net, info)

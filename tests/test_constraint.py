@@ -1,0 +1,165 @@
+"""The JPEG's quantisation constraint: what it reads from a JPEG, where it moves a restoration, and that the
+decoder and the calibration restore within it."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from engine import encoders
+from engine.colour import to_ycbcr
+from engine.constraint import DCT, Constraint
+from engine.jpeg_io import decode_jpeg, encode_jpeg
+from engine.metrics import psnr
+from engine.pipeline import Codec
+from engine.training import calibrate
+from tests.conftest import random_net, tiny_image
+
+SAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
+
+
+def as_tensor(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None] / 255
+
+
+def as_pixels(image: torch.Tensor) -> np.ndarray:
+    return image[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def coefficients(image: torch.Tensor, constraint: Constraint, index: int) -> torch.Tensor:
+    """The DCT coefficients of one component of ``image`` at its JPEG resolution, over its whole blocks."""
+    fy, fx = constraint.components[index].factor
+    plane = to_ycbcr(image.double() * 255)[0, index] - (128 if index == 0 else 0)
+    rows, cols = constraint.height // (8 * fy), constraint.width // (8 * fx)
+    plane = plane[: rows * 8 * fy, : cols * 8 * fx]
+    samples = plane.reshape(rows * 8, fy, cols * 8, fx).mean(dim=(1, 3))
+    blocks = samples.reshape(rows, 8, cols, 8).transpose(1, 2)
+    return DCT @ blocks @ DCT.T
+
+
+def stored(constraint: Constraint, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The stored coefficients (dequantised) of a component's whole blocks, and its quantiser steps."""
+    component = constraint.components[index]
+    fy, fx = component.factor
+    rows, cols = constraint.height // (8 * fy), constraint.width // (8 * fx)
+    step = torch.from_numpy(component.table)
+    return torch.from_numpy(component.coefficients[:rows, :cols].astype(np.float64)) * step, step
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    quality=st.integers(5, 100),
+    subsampling=st.sampled_from(SAMPLINGS),
+    noise=st.floats(1.0, 30.0),
+    height=st.integers(2, 4).map(lambda n: 16 * n),
+    width=st.integers(2, 4).map(lambda n: 16 * n),
+)
+def test_projection_puts_every_coefficient_within_half_a_step_of_the_stored_one(
+    seed: int, quality: int, subsampling: str, noise: float, height: int, width: int
+) -> None:
+    jpeg = encode_jpeg(tiny_image(seed, height, width), quality, subsampling)
+    constraint = Constraint.of(jpeg)
+    rng = np.random.default_rng(seed)
+    restored = as_tensor(decode_jpeg(jpeg) + rng.normal(0, noise, (height, width, 3)))
+    projected = constraint.project(restored, 0, 0)
+    for index in range(3):
+        coefficient, step = stored(constraint, index)
+        distance = (coefficients(projected, constraint, index) - coefficient).abs()
+        assert (distance <= step / 2 + 1e-3).all()
+    again = constraint.project(projected, 0, 0)
+    assert torch.allclose(again, projected, atol=1e-5), "a projected image is its own projection"
+
+
+@pytest.mark.parametrize("subsampling", SAMPLINGS)
+def test_projection_brings_a_noisy_restoration_closer_to_the_original(subsampling: str) -> None:
+    original = tiny_image(3, 64, 96)
+    jpeg = encode_jpeg(original, 95, subsampling)
+    noisy = np.clip(decode_jpeg(jpeg) + np.random.default_rng(0).normal(0, 8, original.shape), 0, 255)
+    projected = as_pixels(Constraint.of(jpeg).project(as_tensor(noisy), 0, 0))
+    assert psnr(projected, original) > psnr(noisy.round().astype(np.uint8), original) + 0.3
+
+
+@pytest.mark.parametrize("subsampling", SAMPLINGS)
+def test_the_jpegs_own_pixels_hardly_move(subsampling: str) -> None:
+    jpeg = encode_jpeg(tiny_image(5, 64, 80), 50, subsampling)
+    decoded = decode_jpeg(jpeg)
+    moved = as_pixels(Constraint.of(jpeg).project(as_tensor(decoded), 0, 0)).astype(int) - decoded
+    assert np.abs(moved).max() <= 1 and np.mean(moved != 0) < 0.01
+
+
+def test_regions_on_the_grid_project_as_the_whole_image_does() -> None:
+    jpeg = encode_jpeg(tiny_image(7, 96, 64), 40, "4:2:0")
+    constraint = Constraint.of(jpeg)
+    restored = as_tensor(np.clip(decode_jpeg(jpeg) + np.random.default_rng(1).normal(0, 6, (96, 64, 3)), 0, 255))
+    whole = constraint.project(restored, 0, 0)
+    parts = [constraint.project(restored[..., a:b, :], a, 0) for a, b in ((0, 32), (32, 80), (80, 96))]
+    assert torch.allclose(torch.cat(parts, dim=2), whole, atol=1e-6)
+    with pytest.raises(ValueError, match="block grid"):
+        constraint.project(restored[..., 8:, :], 8, 0)
+
+
+def test_blocks_that_reach_past_the_image_stay_as_they_are() -> None:
+    jpeg = encode_jpeg(tiny_image(9, 40, 56), 30, "4:2:0")
+    constraint = Constraint.of(jpeg)
+    restored = as_tensor(np.clip(decode_jpeg(jpeg) + np.random.default_rng(2).normal(0, 10, (40, 56, 3)), 0, 255))
+    padded = torch.nn.functional.pad(restored, (0, 8, 0, 8), mode="replicate")
+    projected = constraint.project(padded, 0, 0)
+    changed = (projected - padded).abs().amax(dim=(0, 1))
+    assert float(changed[40:, :].max()) < 1e-5 and float(changed[:, 56:].max()) < 1e-5, "the padding is not the image's"
+    assert float(changed[:40, :56].max()) > 1e-3
+
+
+def _jpeg_of(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_jpegs_without_a_ycbcr_constraint_have_none(mode: str) -> None:
+    rgb = Image.fromarray(tiny_image(1))
+    assert Constraint.of(_jpeg_of(rgb.convert(mode))) is None
+
+
+def test_unreadable_bytes_have_no_constraint() -> None:
+    assert Constraint.of(b"not a jpeg at all") is None
+
+
+def test_jpegli_files_have_their_constraint() -> None:
+    constraint = Constraint.of(encoders.ENCODERS["jpegli"](tiny_image(2, 64, 64), 90, "auto"))
+    assert constraint is not None and constraint.components[0].factor == (1, 1)
+
+
+def test_the_decoder_restores_within_the_constraint(sample_rgb: np.ndarray) -> None:
+    codec = Codec(net=random_net(seed=4), device="cpu")
+    jpeg = encode_jpeg(sample_rgb, 40, "4:2:0")
+    got = codec.receive(jpeg)
+    assert got.constraint is not None
+    with torch.inference_mode():
+        network = codec.inference.net.restore(as_tensor(got.decoded), codec.inference.cond(got.conditioning), None)
+    restored = codec.restore(jpeg).image
+    assert not np.array_equal(restored, as_pixels(network))
+    assert np.array_equal(restored, as_pixels(got.constraint.project(network, 0, 0))), "one tile: the whole image"
+    compressed = codec.compress(sample_rgb, 40, 64.0)
+    assert compressed.constraint is not None
+    assert np.array_equal(codec.restore(compressed.received()).image, compressed.restored)
+
+
+def test_calibration_measures_the_restoration_the_decoder_shows(monkeypatch, sample_rgb: np.ndarray, tmp_path) -> None:
+    path = tmp_path / "held_out.png"
+    Image.fromarray(sample_rgb[:64, :64]).save(path)
+    net = random_net(seed=2)
+    monkeypatch.setattr(calibrate, "QUALITIES", (60,))
+    monkeypatch.setattr(calibrate, "NOISE_SIGMAS", (0.0,))
+    monkeypatch.setattr(calibrate, "SETTINGS", (("pillow", "4:4:4"),))
+    shown = calibrate.measure(net, [path], torch.device("cpu"), crop=64)
+    monkeypatch.setattr(Constraint, "of", classmethod(lambda cls, jpeg: None))
+    unconstrained = calibrate.measure(net, [path], torch.device("cpu"), crop=64)
+    assert shown[0].change_db > unconstrained[0].change_db
