@@ -122,10 +122,24 @@ def _jpeg_of(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("mode", ["L", "CMYK"])
-def test_jpegs_without_a_ycbcr_constraint_have_none(mode: str) -> None:
-    rgb = Image.fromarray(tiny_image(1))
-    assert Constraint.of(_jpeg_of(rgb.convert(mode))) is None
+def test_cmyk_jpegs_have_no_constraint() -> None:
+    assert Constraint.of(_jpeg_of(Image.fromarray(tiny_image(1)).convert("CMYK"))) is None
+
+
+def test_a_greyscale_jpeg_is_restored_grey_within_its_luma_constraint(sample_rgb: np.ndarray) -> None:
+    jpeg = _jpeg_of(Image.fromarray(tiny_image(4, 48, 64)).convert("L"))
+    constraint = Constraint.of(jpeg)
+    assert constraint is not None and len(constraint.components) == 1
+    coloured = as_tensor(np.clip(decode_jpeg(jpeg) + np.random.default_rng(3).normal(0, 9, (48, 64, 3)), 0, 255))
+    projected = constraint.project(coloured, 0, 0)
+    chroma = to_ycbcr(projected.double())[0, 1:]
+    assert float(chroma.abs().max()) < 1e-5, "every image a greyscale JPEG comes from is grey"
+    coefficient, step = stored(constraint, 0)
+    assert ((coefficients(projected, constraint, 0) - coefficient).abs() <= step / 2 + 1e-3).all()
+    codec = Codec(net=random_net(seed=4), device="cpu")
+    grey = np.ascontiguousarray(np.asarray(Image.fromarray(sample_rgb).convert("L")))
+    restored = codec.restore(_jpeg_of(Image.fromarray(grey))).image
+    assert (np.ptp(restored.astype(int), axis=2) <= 1).all()
 
 
 def test_unreadable_bytes_have_no_constraint() -> None:
