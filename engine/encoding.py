@@ -15,7 +15,7 @@ from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
 from engine.constraint import Constraint
-from engine.inference import Inference, Observer, shown, tile_map
+from engine.inference import Inference, Observer, tile_map
 from engine.models.adaptation import adapted, basis_parts, basis_size
 from engine.models.corrections import block_mask
 from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
@@ -281,7 +281,9 @@ class Encoder:
         def run(tile: Tile) -> np.ndarray:
             restored, h = tiles[tile.outer]
             jpeg = inference.tensor(padded_crop(decoded, tile.outer))
-            return shown(inference.run(finish, h, restored, jpeg, tile_map(sent, tile)), tile, constraint)
+            tile_symbols = tile_map(sent, tile)
+            image = inference.run(finish, h, restored, jpeg, tile_symbols)
+            return inference.shown(image, jpeg, tile_symbols, tile, constraint)
 
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)

@@ -29,6 +29,19 @@ def random_net(seed: int = 0, preset: str = "fast") -> SideJPEGNet:
     return net.eval()
 
 
+def selecting_net(seed: int, modulation_std: float | None = None) -> torch.nn.Module:
+    """A random network that adds only its (visibly different) candidates to the JPEG, so that some help
+    some blocks; ``modulation_std`` makes its trunk respond to the map (so that the decoder's result
+    departs from the encoder's estimate)."""
+    net = random_net(seed=seed)
+    torch.nn.init.zeros_(net.restorer.tail.weight)
+    torch.nn.init.normal_(net.restorer.corrections.out.weight, std=0.02)
+    if modulation_std is not None:
+        for block in net.restorer.blocks:
+            torch.nn.init.normal_(block.modulation.weight, std=modulation_std)
+    return net
+
+
 @pytest.fixture(scope="session")
 def codec() -> Codec:
     return Codec(net=random_net(), device="cpu")

@@ -19,7 +19,7 @@ from engine.jpeg_io import decode_jpeg, encode_jpeg
 from engine.metrics import psnr
 from engine.pipeline import Codec
 from engine.training import calibrate
-from tests.conftest import random_net, tiny_image
+from tests.conftest import random_net, selecting_net, tiny_image
 
 SAMPLINGS = ("4:2:0", "4:2:2", "4:4:4")
 
@@ -177,3 +177,17 @@ def test_calibration_measures_the_restoration_the_decoder_shows(monkeypatch, sam
     monkeypatch.setattr(Constraint, "of", classmethod(lambda cls, jpeg: None))
     unconstrained = calibrate.measure(net, [path], torch.device("cpu"), crop=64)
     assert shown[0].change_db > unconstrained[0].change_db
+
+
+@pytest.mark.parametrize("subsampling", SAMPLINGS)
+def test_blocks_that_keep_the_jpeg_show_its_pixels_exactly(sample_rgb: np.ndarray, subsampling: str) -> None:
+    """The JPEG's own pixels are not all inside the constraint (rounded, chroma upsampled smoothly), so the
+    decoder puts kept blocks back after the projection: a keep symbol still means the JPEG's pixels."""
+    codec = Codec(net=selecting_net(seed=3), device="cpu")
+    made = codec.compress(sample_rgb, 97, 4.0, subsampling)
+    keep = codec.config.keep_symbol
+    kept = np.kron(made.symbols == keep, np.ones((16, 16), dtype=bool))[: sample_rgb.shape[0], : sample_rgb.shape[1]]
+    assert kept.any()
+    restored = codec.restore(made.received()).image
+    assert np.array_equal(restored[kept], made.jpeg_decoded[kept])
+    assert psnr(restored, sample_rgb) >= psnr(made.jpeg_decoded, sample_rgb)

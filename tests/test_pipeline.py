@@ -21,7 +21,7 @@ from engine.models.corrections import never_worse
 from engine.models.sidejpeg import SideJPEGNet
 from engine.pipeline import Codec
 from engine.tiling import Cancelled, tiles
-from tests.conftest import random_net
+from tests.conftest import random_net, selecting_net
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (9, 15), (16, 16), (33, 47)])
@@ -151,23 +151,10 @@ def test_a_cpu_computes_in_fp32_whatever_precision_cuda_would_use(sample_rgb: np
     assert np.array_equal(restored["fp16"], restored["fp32"]) and np.array_equal(restored["bf16"], restored["fp32"])
 
 
-def _selecting_net(seed: int, modulation_std: float | None = None) -> torch.nn.Module:
-    """A random network that adds only its (visibly different) candidates to the JPEG, so that some help
-    some blocks; ``modulation_std`` makes its trunk respond to the map (so that the decoder's result
-    departs from the encoder's estimate)."""
-    net = random_net(seed=seed)
-    torch.nn.init.zeros_(net.restorer.tail.weight)
-    torch.nn.init.normal_(net.restorer.corrections.out.weight, std=0.02)
-    if modulation_std is not None:
-        for block in net.restorer.blocks:
-            torch.nn.init.normal_(block.modulation.weight, std=modulation_std)
-    return net
-
-
 def test_encoder_picks_blocks_by_rate_and_distortion(sample_rgb: np.ndarray) -> None:
     """The map is the exact wavefront RDO choice over the decoder's candidates and the keep symbol, among
     the choices no worse than the JPEG."""
-    codec = Codec(net=_selecting_net(seed=2), device="cpu")
+    codec = Codec(net=selecting_net(seed=2), device="cpu")
     keep = codec.config.keep_symbol
     for lam in (0.0, 2048.0):
         decoded, params = decode_with_params(encode_jpeg(sample_rgb, 20))
@@ -188,7 +175,7 @@ def test_encoder_picks_blocks_by_rate_and_distortion(sample_rgb: np.ndarray) -> 
 
 
 def test_the_compressed_result_is_what_the_decoder_restores(sample_rgb: np.ndarray) -> None:
-    codec = Codec(net=_selecting_net(seed=3, modulation_std=0.05), device="cpu")
+    codec = Codec(net=selecting_net(seed=3, modulation_std=0.05), device="cpu")
     made = codec.compress(sample_rgb, 30, 4.0)
     restored = codec.restore(made.jpeg, made.sidecar)
     np.testing.assert_array_equal(restored.image, made.restored)
@@ -224,7 +211,7 @@ _CODECS: dict[tuple[int, float | None], Codec] = {}
 
 def _codec_for(seed: int, modulation: float | None) -> Codec:
     if (seed, modulation) not in _CODECS:
-        _CODECS[seed, modulation] = Codec(net=_selecting_net(seed, modulation), device="cpu")
+        _CODECS[seed, modulation] = Codec(net=selecting_net(seed, modulation), device="cpu")
     return _CODECS[seed, modulation]
 
 
@@ -233,7 +220,7 @@ def test_the_fallbacks_keep_the_jpeg_where_the_decoder_would_do_worse(
 ) -> None:
     """If the decoder's pass comes out worse than the encoder estimated, the blocks it made worse keep their
     JPEG pixels, and if that is not enough, all of them."""
-    codec = Codec(net=_selecting_net(seed=4), device="cpu")
+    codec = Codec(net=selecting_net(seed=4), device="cpu")
     keep = codec.config.keep_symbol
     decoded, params = decode_with_params(encode_jpeg(sample_rgb, 30))
     worse = np.clip(decoded.astype(int) + 9, 0, 255).astype(np.uint8)
@@ -287,7 +274,7 @@ def test_the_preview_is_the_encoders_own_restoration_with_the_chosen_corrections
     from engine.encoding import jpeg_where_worse
     from engine.inference import pixels
 
-    codec = Codec(net=_selecting_net(seed=3, modulation_std=0.05), device="cpu")
+    codec = Codec(net=selecting_net(seed=3, modulation_std=0.05), device="cpu")
     shown: list[np.ndarray] = []
     made = codec.compress(sample_rgb, 30, 4.0, preview=shown.append)
     assert len(shown) == 1 and shown[0].shape == sample_rgb.shape and shown[0].dtype == np.uint8
@@ -329,7 +316,7 @@ def test_the_preview_is_never_worse_than_the_jpeg_either(
 def test_compress_reports_progress_in_order_with_the_preview_at_the_end_of_the_choice(sample_rgb: np.ndarray) -> None:
     from engine.encoding import STAGE_SHARES
 
-    codec = Codec(net=_selecting_net(seed=3, modulation_std=0.05), device="cpu")
+    codec = Codec(net=selecting_net(seed=3, modulation_std=0.05), device="cpu")
     reports: list[tuple[int, int]] = []
     at_preview: list[int] = []
     codec.compress(
