@@ -148,7 +148,7 @@ def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
 def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fast_codec, crop, monkeypatch):
     """A restorer that makes the JPEG worse (as blind models can at very high qualities) is not shown."""
 
-    def worse(decoded, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None):
+    def worse(decoded, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None, constraint=None):
         top, left, bottom, right = box
         return np.clip(decoded[top:bottom, left:right].astype(int) + 6, 0, 255).astype(np.uint8)
 
