@@ -43,6 +43,9 @@ def _dct_matrix() -> torch.Tensor:
 
 DCT = _dct_matrix()
 """The orthonormal 8-point DCT-II, frequency by row: JPEG's transform, whose coefficients its quantiser divides."""
+DCT_2D = torch.kron(DCT, DCT)
+"""The 8x8 DCT of a block as one 64x64 matrix on the block's pixels in row order (coefficients in the same
+order): one matrix product for all blocks."""
 
 
 @dataclass(frozen=True)
@@ -113,15 +116,18 @@ class Constraint:
             return
         rows, cols = r1 - r0, c1 - c0
         region = plane[: rows * span_y, : cols * span_x]
-        samples = region.reshape(rows * DCT_SIZE, fy, cols * DCT_SIZE, fx).mean(dim=(1, 3))
-        blocks = samples.reshape(rows, DCT_SIZE, cols, DCT_SIZE).transpose(1, 2)
-        dct = DCT.to(plane.device, plane.dtype)
-        coefficients = dct @ blocks @ dct.T
-        step = torch.from_numpy(component.table).to(plane.device, plane.dtype)
-        stored = torch.from_numpy(component.coefficients[r0:r1, c0:c1]).to(plane.device, plane.dtype) * step
-        clipped = torch.minimum(torch.maximum(coefficients, stored - step / 2), stored + step / 2)
-        change = (dct.T @ (clipped - coefficients) @ dct).transpose(1, 2).reshape(samples.shape)
-        region += change.repeat_interleave(fy, dim=0).repeat_interleave(fx, dim=1)
+        subsampled = (fy, fx) != (1, 1)
+        samples = region.reshape(rows * DCT_SIZE, fy, cols * DCT_SIZE, fx).mean((1, 3)) if subsampled else region
+        blocks = samples.reshape(rows, DCT_SIZE, cols, DCT_SIZE).transpose(1, 2).reshape(-1, DCT_SIZE**2)
+        transform = DCT_2D.to(plane.device, plane.dtype)
+        step = torch.from_numpy(component.table).to(plane.device, plane.dtype).reshape(-1)
+        stored = torch.from_numpy(component.coefficients[r0:r1, c0:c1]).to(plane.device, plane.dtype)
+        offset = blocks @ transform.T - stored.reshape(-1, DCT_SIZE**2) * step
+        change = torch.minimum(torch.maximum(offset, -step / 2), step / 2) - offset
+        moved = (change @ transform).reshape(rows, cols, DCT_SIZE, DCT_SIZE).transpose(1, 2).reshape(samples.shape)
+        if subsampled:
+            moved = moved.repeat_interleave(fy, dim=0).repeat_interleave(fx, dim=1)
+        region += moved
 
 
 def _factors(sampling: np.ndarray) -> list[tuple[int, int]]:
