@@ -15,7 +15,7 @@ from engine.coding.integer_context import IntegerContextModel
 from engine.conditioning import Conditioning
 from engine.config import BLOCK, rd_multiplier
 from engine.constraint import Constraint
-from engine.inference import Inference, Observer, tile_map
+from engine.inference import Inference, Observer, shown, tile_map
 from engine.models.adaptation import adapted, basis_parts, basis_size
 from engine.models.corrections import block_mask
 from engine.tiling import Box, CancelEvent, Progress, Tile, image_box, padded_crop
@@ -37,6 +37,8 @@ class Encoded:
     adaptation: adapt.Adaptation = adapt.NOTHING
     adaptation_gain_db: float = 0.0
     """PSNR (RGB) the adaptation adds to the decoder's image."""
+    unconstrained: bool = False
+    """The decoder is to show this image without the quantisation constraint (the sidecar's flag)."""
 
 
 STAGE_SHARES = (0.49, 0.45, 0.06)
@@ -189,7 +191,8 @@ class Encoder:
         The encoder chose each block by errors computed with the extractor's map conditioning the trunk;
         the decoder's trunk sees the chosen map, which moves pixels by a rounding step here and there. If
         that makes the image worse than the JPEG, the blocks it made worse keep their JPEG pixels; if the
-        image is still worse, every block does, and the restored image is the JPEG itself.
+        image is still worse, every block does: the JPEG's pixels within the constraint, and where even those
+        are worse (the JPEG's own pixels are not all inside it), the JPEG itself, unconstrained.
         """
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)
@@ -204,7 +207,12 @@ class Encoder:
         restored = self.inference.restore(decoded, conditioning, symbols, box, None, cancel, constraint=constraint)
         if block_sse(restored, original).sum() <= jpeg_sse.sum():
             return Encoded(symbols, restored)
-        return Encoded(np.full_like(symbols, keep), decoded.copy())
+        symbols = np.full_like(symbols, keep)
+        if constraint is not None:
+            restored = self.inference.restore(decoded, conditioning, symbols, box, None, cancel, constraint=constraint)
+            if block_sse(restored, original).sum() <= jpeg_sse.sum():
+                return Encoded(symbols, restored)
+        return Encoded(symbols, decoded.copy(), unconstrained=constraint is not None)
 
     def _observer(
         self, original: np.ndarray, decoded: np.ndarray, symbols: np.ndarray, stats: adapt.Statistics, held: _Held
@@ -281,9 +289,7 @@ class Encoder:
         def run(tile: Tile) -> np.ndarray:
             restored, h = tiles[tile.outer]
             jpeg = inference.tensor(padded_crop(decoded, tile.outer))
-            tile_symbols = tile_map(sent, tile)
-            image = inference.run(finish, h, restored, jpeg, tile_symbols)
-            return inference.shown(image, jpeg, tile_symbols, tile, constraint)
+            return shown(inference.run(finish, h, restored, jpeg, tile_map(sent, tile)), tile, constraint)
 
         height, width = decoded.shape[:2]
         box = (0, 0, height, width)

@@ -70,6 +70,14 @@ def pixels(image: torch.Tensor) -> np.ndarray:
     return image[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
+def shown(restored: torch.Tensor, tile: Tile, constraint: Constraint | None) -> np.ndarray:
+    """A tile's restored image as the decoder shows it: moved into its JPEG's quantisation constraint (when
+    the JPEG has one, ``engine.constraint``), blocks that keep the JPEG's pixels too, and rounded to pixels."""
+    if constraint is not None:
+        restored = constraint.project(restored, tile.outer[0], tile.outer[2])
+    return pixels(restored)
+
+
 def tile_map(symbols: torch.Tensor, tile: Tile) -> torch.Tensor:
     """The (1, h16, w16) part of an (H16, W16) descriptor map under a tile's outer region."""
     oa, ob, oc, od = (v // BLOCK for v in tile.outer)
@@ -137,18 +145,6 @@ class Inference:
             return tuple(t.float() for t in out) if bool(torch.isfinite(out[0]).all()) else fn(*args)
         return out.float() if bool(torch.isfinite(out).all()) else fn(*args)
 
-    def shown(
-        self, restored: torch.Tensor, jpeg: torch.Tensor, symbols: torch.Tensor | None, tile: Tile,
-        constraint: Constraint | None,
-    ) -> np.ndarray:
-        """A tile's restored image as the decoder shows it: moved into its JPEG's quantisation constraint (when
-        the JPEG has one, ``engine.constraint``), the blocks whose symbol keeps the JPEG's pixels with those
-        pixels again (the JPEG's own pixels are not all inside the constraint: its decoder rounded them and
-        upsampled the chroma smoothly), and rounded to pixels."""
-        if constraint is not None:
-            restored = self.net.restorer.kept(constraint.project(restored, tile.outer[0], tile.outer[2]), jpeg, symbols)
-        return pixels(restored)
-
     @torch.inference_mode()
     def per_block(
         self, original: np.ndarray, decoded: np.ndarray,
@@ -184,7 +180,7 @@ class Inference:
             restored, h = self.run(self.net.restore_with_features, jpeg, cond, tile_symbols, weights)
             if observe is not None:
                 observe(tile, jpeg, restored, h)
-            return self.shown(restored, jpeg, tile_symbols, tile, constraint)
+            return shown(restored, tile, constraint)
 
         height, width = decoded.shape[:2]
         with _cancellable(cancel):

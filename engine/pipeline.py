@@ -175,11 +175,15 @@ class Codec:
         payload = wavefront.encode(self.coder, encoded.symbols, conditioning, probs)
         stream = adapt.encode(encoded.adaptation)
         height, width = rgb.shape[:2]
-        sidecar = sc.pack(self.model_id, sc.jpeg_digest(jpeg), int(quality), lam, conditioning, payload, stream)
+        sidecar = sc.pack(
+            self.model_id, sc.jpeg_digest(jpeg), int(quality), lam, conditioning, payload, stream,
+            unconstrained=encoded.unconstrained,
+        )
         bits = wavefront.block_bits(self.coder, encoded.symbols, conditioning, probs)
         return CompressResult(
             jpeg, sidecar, decoded, encoded.symbols, bits, width, height, int(quality),
-            float(lam), conditioning, encoded.adaptation, encoded.restored, encoded.adaptation_gain_db, constraint,
+            float(lam), conditioning, encoded.adaptation, encoded.restored, encoded.adaptation_gain_db,
+            None if encoded.unconstrained else constraint,
         )
 
     def _read_sidecar(
@@ -213,7 +217,8 @@ class Codec:
             return Received(decoded, Conditioning.of(params, LAMBDA_MIN), None, None, constraint=constraint)
         header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
-        return Received(decoded, header.conditioning, symbols, header, bits, adaptation, constraint)
+        shown_within = None if header.unconstrained else constraint
+        return Received(decoded, header.conditioning, symbols, header, bits, adaptation, shown_within)
 
     def restore(
         self, source: bytes | Received, sidecar: bytes | None = None, *, box: Box | None = None,

@@ -32,6 +32,10 @@ _HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5
 ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 ID_BYTES = 4
+UNCONSTRAINED = 1
+"""Flag: the decoder shows this image without its JPEG's quantisation constraint (``engine.constraint``). The
+encoder sets it where even the JPEG's own pixels within the constraint measure worse than the JPEG."""
+KNOWN_FLAGS = UNCONSTRAINED
 """Bytes of the model id and of the JPEG hash a version-5 sidecar carries (8 before)."""
 _CRC = struct.Struct("<I")
 _LENGTH_BYTES = 4
@@ -78,6 +82,8 @@ class SidecarHeader:
     """Quantised conditioning vector, so both sides feed the networks identical values."""
     cond_check: int | None = None
     """``conditioning_check`` of the codes the encoder used (version 5)."""
+    unconstrained: bool = False
+    """The ``UNCONSTRAINED`` flag: restore without the quantisation constraint."""
 
     @property
     def adaptation_exponents(self) -> int:
@@ -129,14 +135,15 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
 
 def pack(
     model_id: bytes, jpeg_hash: bytes, quality: int, lam: float, conditioning: Conditioning, payload: bytes,
-    adaptation: bytes = b"",
+    adaptation: bytes = b"", unconstrained: bool = False,
 ) -> bytes:
     """Serialise header, payload, adaptation and CRC-32 in the current version (values the format cannot
     hold raise SideJPEGError). ``conditioning`` is what the encoder fed its networks: derived from the JPEG and
     ``carried_lambda(lam)``, it is not written, only its check."""
+    flags = UNCONSTRAINED if unconstrained else 0
     try:
         head = _HEADS[VERSION].pack(
-            MAGIC, VERSION, 0, model_id[:ID_BYTES], jpeg_hash[:ID_BYTES], quality, lam,
+            MAGIC, VERSION, flags, model_id[:ID_BYTES], jpeg_hash[:ID_BYTES], quality, lam,
             conditioning_check(conditioning.codes),
         )
     except (struct.error, OverflowError) as exc:
@@ -167,7 +174,8 @@ def _slim_header(data: bytes) -> tuple[SidecarHeader, int]:
     payload_bytes, pos = _read_varint(data, _HEADS[5].size)
     adaptation_bytes, pos = _read_varint(data, pos)
     return SidecarHeader(
-        model_id, quality, lam, jpeg_hash, payload_bytes, adaptation_bytes, 5, pos, cond_check=check
+        model_id, quality, lam, jpeg_hash, payload_bytes, adaptation_bytes, 5, pos, cond_check=check,
+        unconstrained=bool(flags & UNCONSTRAINED),
     ), flags
 
 
@@ -188,7 +196,7 @@ def parse_header(data: bytes) -> SidecarHeader:
     """Validate and decode the header alone; checks every size before anything is allocated."""
     version = _check_version(data)
     header, flags = _slim_header(data) if version == 5 else _wide_header(data, version)
-    if flags != 0:
+    if flags & ~KNOWN_FLAGS or (flags and version != VERSION):
         raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")
     if header.quality > 100 or not np.isfinite(header.lam) or header.lam < 0:
         raise SideJPEGError("sidecar header holds invalid quality or lambda values")

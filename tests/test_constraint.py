@@ -180,14 +180,31 @@ def test_calibration_measures_the_restoration_the_decoder_shows(monkeypatch, sam
 
 
 @pytest.mark.parametrize("subsampling", SAMPLINGS)
-def test_blocks_that_keep_the_jpeg_show_its_pixels_exactly(sample_rgb: np.ndarray, subsampling: str) -> None:
-    """The JPEG's own pixels are not all inside the constraint (rounded, chroma upsampled smoothly), so the
-    decoder puts kept blocks back after the projection: a keep symbol still means the JPEG's pixels."""
+def test_kept_blocks_show_the_jpeg_within_its_constraint(sample_rgb: np.ndarray, subsampling: str) -> None:
+    """Where every block keeps the JPEG (a network whose corrections all hurt at q97), the decoder shows the
+    JPEG's pixels moved into the constraint, or the JPEG itself where those measure worse; never worse."""
     codec = Codec(net=selecting_net(seed=3), device="cpu")
     made = codec.compress(sample_rgb, 97, 4.0, subsampling)
-    keep = codec.config.keep_symbol
-    kept = np.kron(made.symbols == keep, np.ones((16, 16), dtype=bool))[: sample_rgb.shape[0], : sample_rgb.shape[1]]
-    assert kept.any()
-    restored = codec.restore(made.received()).image
-    assert np.array_equal(restored[kept], made.jpeg_decoded[kept])
+    assert (made.symbols == codec.config.keep_symbol).all()
+    got = codec.receive(made.jpeg, made.sidecar)
+    restored = codec.restore(got).image
+    assert np.array_equal(restored, made.restored)
+    if got.header.unconstrained:
+        assert got.constraint is None and np.array_equal(restored, made.jpeg_decoded)
+    else:
+        assert np.array_equal(restored, as_pixels(got.constraint.project(as_tensor(made.jpeg_decoded), 0, 0)))
     assert psnr(restored, sample_rgb) >= psnr(made.jpeg_decoded, sample_rgb)
+
+
+def test_where_even_the_constrained_jpeg_is_worse_the_sidecar_says_unconstrained(
+    sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codec = Codec(net=selecting_net(seed=3), device="cpu")
+    project = Constraint.project
+    monkeypatch.setattr(Constraint, "project", lambda self, image, top, left: project(self, image, top, left) + 0.03)
+    made = codec.compress(sample_rgb, 60, 64.0)
+    assert (made.symbols == codec.config.keep_symbol).all() and made.constraint is None
+    assert np.array_equal(made.restored, made.jpeg_decoded)
+    got = codec.receive(made.jpeg, made.sidecar)
+    assert got.header.unconstrained and got.constraint is None
+    assert np.array_equal(codec.restore(got).image, made.jpeg_decoded), "the JPEG itself, not constrained"

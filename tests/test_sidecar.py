@@ -33,6 +33,21 @@ def test_round_trip_keeps_every_field(codec, made) -> None:
     )
 
 
+def test_the_unconstrained_flag_round_trips_and_other_flags_are_refused(codec, made) -> None:
+    header, payload, adaptation = sc.unpack(made.sidecar)
+    assert not header.unconstrained
+    flagged = sc.pack(
+        codec.model_id, sc.jpeg_digest(made.jpeg), 30, 16.0, made.conditioning, payload, adaptation, unconstrained=True
+    )
+    assert flagged[5] == sc.UNCONSTRAINED and sc.unpack(flagged)[0].unconstrained
+    assert codec.receive(made.jpeg, flagged).constraint is None
+    assert codec.receive(made.jpeg, made.sidecar).constraint is not None
+    for flags in (2, 0x80, 0xFF):
+        body = flagged[:5] + bytes([flags]) + flagged[6:-4]
+        with pytest.raises(SideJPEGError, match="unknown flags"):
+            sc.unpack(body + struct.pack("<I", zlib.crc32(body)))
+
+
 def test_the_slim_header_leaves_to_the_jpeg_what_it_says(made) -> None:
     """Version 5 carries neither the image size nor the conditioning codes: binding to the JPEG fills them in,
     the same as the encoder used; the fixed overhead is 25 bytes and two short lengths (63 in version 4)."""
