@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine import sidecar as sc
+from engine.commands.info import describe_constraint
 from engine.errors import SideJPEGError
 from engine.pipeline import Codec
 from tests import fuzzing as fz
@@ -42,6 +43,7 @@ def test_the_unconstrained_flag_round_trips_and_other_flags_are_refused(codec, m
     assert flagged[5] == sc.UNCONSTRAINED and sc.unpack(flagged)[0].unconstrained
     assert codec.receive(made.jpeg, flagged).constraint is None
     assert codec.receive(made.jpeg, made.sidecar).constraint is not None
+    assert "constraint: off" in describe_constraint(sc.unpack(flagged)[0])
     for flags in (2, 0x80, 0xFF):
         body = flagged[:5] + bytes([flags]) + flagged[6:-4]
         with pytest.raises(SideJPEGError, match="unknown flags"):

@@ -32,6 +32,12 @@ def describe_adaptation(stream: bytes, exponents: int) -> str:
     )
 
 
+def describe_constraint(header: SidecarHeader) -> str:
+    if header.unconstrained:
+        return "  constraint: off (the encoder found the JPEG itself better than within its quantisation constraint)"
+    return "  constraint: restored within the JPEG's quantisation constraint"
+
+
 def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> list[str]:
     """What a sidecar holds; its image size and bpp once the header is bound to its JPEG (version 5 leaves
     them to the JPEG)."""
@@ -48,6 +54,7 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
         f"  sidecar version {header.version}: {size} bytes ({header.header_bytes} header, "
         f"{header.payload_bytes} descriptor map, {header.adaptation_bytes} adaptation, 4 checksum)",
         describe_adaptation(adaptation, header.adaptation_exponents),
+        describe_constraint(header),
         image,
         f"  JPEG quality {header.quality or 'unknown'}, lambda {header.lam:g}",
         f"  model {header.model_id.hex()} (preset: {preset}), for JPEG {header.jpeg_hash.hex()}",
