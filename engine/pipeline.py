@@ -212,13 +212,21 @@ class Codec:
         check_jpeg_size(plain)  # refuse decompression bombs before decoding (robustness)
         sidecar = sidecar if sidecar is not None else embedded
         decoded, params = decode_with_params(plain)
-        constraint = Constraint.of(plain)
+        # The JPEG's coefficients are read only where the image will be restored: not for a JPEG this model
+        # passes through, nor under a sidecar's UNCONSTRAINED flag.
         if sidecar is None:
-            return Received(decoded, Conditioning.of(params, LAMBDA_MIN), None, None, constraint=constraint)
+            conditioning = Conditioning.of(params, LAMBDA_MIN)
+            constraint = None if self._passes_through(conditioning) else Constraint.of(plain)
+            return Received(decoded, conditioning, None, None, constraint=constraint)
         header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
-        shown_within = None if header.unconstrained else constraint
-        return Received(decoded, header.conditioning, symbols, header, bits, adaptation, shown_within)
+        constraint = None if header.unconstrained else Constraint.of(plain)
+        return Received(decoded, header.conditioning, symbols, header, bits, adaptation, constraint)
+
+    def _passes_through(self, conditioning: Conditioning) -> bool:
+        """Whether a blind JPEG of this ``conditioning`` is shown as it is: finer than this model was measured to
+        improve."""
+        return conditioning.luma_finer_than(self.blind_min_step)
 
     def restore(
         self, source: bytes | Received, sidecar: bytes | None = None, *, box: Box | None = None,
@@ -240,7 +248,7 @@ class Codec:
             got = self.receive(source, sidecar)
         height, width = got.decoded.shape[:2]
         box = (0, 0, height, width) if box is None else _clipped(box, height, width)
-        passes = got.blind and got.conditioning.luma_finer_than(self.blind_min_step)
+        passes = got.blind and self._passes_through(got.conditioning)
         if passes:
             top, left, bottom, right = box
             image = got.decoded[top:bottom, left:right].copy()

@@ -32,11 +32,11 @@ _HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5
 ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 ID_BYTES = 4
+"""Bytes of the model id and of the JPEG hash a version-5 sidecar carries (8 before)."""
 UNCONSTRAINED = 1
 """Flag: the decoder shows this image without its JPEG's quantisation constraint (``engine.constraint``). The
 encoder sets it where even the JPEG's own pixels within the constraint measure worse than the JPEG."""
 KNOWN_FLAGS = UNCONSTRAINED
-"""Bytes of the model id and of the JPEG hash a version-5 sidecar carries (8 before)."""
 _CRC = struct.Struct("<I")
 _LENGTH_BYTES = 4
 """Longest variable-length integer read (28 bits: far beyond any sidecar)."""

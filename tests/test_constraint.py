@@ -208,3 +208,12 @@ def test_where_even_the_constrained_jpeg_is_worse_the_sidecar_says_unconstrained
     got = codec.receive(made.jpeg, made.sidecar)
     assert got.header.unconstrained and got.constraint is None
     assert np.array_equal(codec.restore(got).image, made.jpeg_decoded), "the JPEG itself, not constrained"
+
+
+def test_the_coefficients_are_read_only_for_images_that_are_restored(sample_rgb: np.ndarray, monkeypatch) -> None:
+    codec = Codec(net=random_net(seed=4), device="cpu")
+    monkeypatch.setattr(codec, "blind_min_step", 8.0)
+    assert codec.receive(encode_jpeg(sample_rgb, 98)).constraint is None, "passed through: shown as it is"
+    assert codec.receive(encode_jpeg(sample_rgb, 30)).constraint is not None
+    made = codec.compress(sample_rgb, 30, 64.0)
+    assert codec.receive(made.jpeg, made.sidecar).constraint is not None
