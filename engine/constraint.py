@@ -90,6 +90,11 @@ class Constraint:
             return None
         return cls(height, width, components)
 
+    @property
+    def subsampled(self) -> bool:
+        """Whether some chroma component is stored at half the luma's rate in some direction."""
+        return any(component.factor != (1, 1) for component in self.components[1:])
+
     def project(self, image: torch.Tensor, top: int, left: int) -> torch.Tensor:
         """``image``: (1, 3, h, w) RGB in [0, 1], the part of the JPEG's image from (``top``, ``left``) on,
         both multiples of 16; returned moved into the constraint in every block that lies wholly inside the

@@ -109,7 +109,20 @@ class RestoreResult:
     block_bits: np.ndarray | None = None
     """Coded cost of each block in bits (None when blind)."""
     passed_through: bool = False
-    """Blind, and the JPEG is finer than the model was measured not to harm: shown as it is."""
+    """Blind, and the JPEG is finer than the model was measured not to harm: the network did not run, and the
+    image is the JPEG's own, moved into its quantisation constraint where its chroma is subsampled (where the
+    JPEG has one, ``Received.constraint``)."""
+    constrained: bool = False
+    """The image was moved into the JPEG's quantisation constraint (``engine.constraint``)."""
+
+
+def constrains_passed_through(params: JpegParams) -> bool:
+    """Whether a JPEG that the model passes through is shown moved into its quantisation constraint: where its
+    chroma is stored at half the luma's rate in some direction. libjpeg's smooth upsampling does not keep the
+    stored samples' means, so such a JPEG's own pixels lie outside its constraint, and moved into it they come
+    closer to the original (``docs/never-worse.md``). A 4:4:4 or greyscale JPEG's pixels are inside it up to
+    rounding, and moving them gains too little to be worth reading the coefficients."""
+    return not params.grayscale and (params.chroma_halved_h or params.chroma_halved_v)
 
 
 def _clipped(box: Box, height: int, width: int) -> Box:
@@ -212,12 +225,12 @@ class Codec:
         check_jpeg_size(plain)  # refuse decompression bombs before decoding (robustness)
         sidecar = sidecar if sidecar is not None else embedded
         decoded, params = decode_with_params(plain)
-        # The JPEG's coefficients are read only where the image will be restored: not for a JPEG this model
-        # passes through, nor under a sidecar's UNCONSTRAINED flag.
+        # The JPEG's coefficients are read only where they change what is shown: not for a JPEG this model
+        # passes through unless its chroma is subsampled, nor under a sidecar's UNCONSTRAINED flag.
         if sidecar is None:
             conditioning = Conditioning.of(params, LAMBDA_MIN)
-            constraint = None if self._passes_through(conditioning) else Constraint.of(plain)
-            return Received(decoded, conditioning, None, None, constraint=constraint)
+            constrained = not self._passes_through(conditioning) or constrains_passed_through(params)
+            return Received(decoded, conditioning, None, None, constraint=Constraint.of(plain) if constrained else None)
         header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
         constraint = None if header.unconstrained else Constraint.of(plain)
@@ -249,7 +262,12 @@ class Codec:
         height, width = got.decoded.shape[:2]
         box = (0, 0, height, width) if box is None else _clipped(box, height, width)
         passes = got.blind and self._passes_through(got.conditioning)
-        if passes:
+        constraint = got.constraint
+        if passes and constraint is not None and not constraint.subsampled:
+            constraint = None  # a passed-through 4:4:4 JPEG is shown as it is (constrains_passed_through)
+        if passes and constraint is not None:
+            image = self.inference.within_constraint(got.decoded, box, constraint, progress, cancel)
+        elif passes:
             top, left, bottom, right = box
             image = got.decoded[top:bottom, left:right].copy()
             if progress:
@@ -258,6 +276,7 @@ class Codec:
             weights = got.adaptation.tensor(self.encoder.basis_size)
             image = self.inference.restore(
                 got.decoded, got.conditioning, got.symbols, box, progress, cancel, adaptation=weights,
-                constraint=got.constraint,
+                constraint=constraint,
             )
-        return RestoreResult(image, got.blind, got.symbols, got.header, got.block_bits, passes)
+        constrained = constraint is not None
+        return RestoreResult(image, got.blind, got.symbols, got.header, got.block_bits, passes, constrained)

@@ -90,13 +90,13 @@ def restored_caption(doc: DocumentState, restoring: bool) -> tuple[str, list[str
     if out is None:
         failed = not restoring and doc.restore_failure() is not None
         return "Restored · failed" if failed else "Restored", [restore_status(doc, restoring)]
-    title = f"{'JPEG as it is' if out.note else 'Restored'} · {setting_label(out.settings, doc.source)}"
+    title = f"{out.note.title if out.note else 'Restored'} · {setting_label(out.settings, doc.source)}"
     lines = []
     if not doc.restored_is_current():
         title += f" · {PREVIOUS}"
         lines.append(f"now   {restore_status(doc, restoring)}")
     if out.note:
-        lines.append(f"note  {out.note}")
+        lines.append(f"note  {out.note.text}")
     if not out.blind:
         lines.append(f"adapt {adaptation_label(out.adaptation, out.adaptation_gain_db)}")
     width, height = doc.source.size

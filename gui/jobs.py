@@ -30,7 +30,7 @@ from engine import (
     read_sidecar_header,
     ssim,
 )
-from gui.state import JpegOutcome, Rates, RestoreOutcome, Role, Settings, Source
+from gui.state import JpegOutcome, Note, Rates, RestoreOutcome, Role, Settings, Source
 
 Progress = Callable[[int, int], None]
 
@@ -175,8 +175,17 @@ def preview_box(view: tuple[float, float, float, float], width: int, height: int
 REGION_NOTE = "the visible region first; the rest follows"
 BLIND_NOTE = "blind decoder; the descriptor maps follow"
 PREDICTION_NOTE = "the encoder's prediction; the decoder's image follows"
-NO_GAIN_NOTE = "blind restoration would not improve this JPEG (it measures worse): the JPEG is shown as it is"
-PASS_THROUGH_NOTE = "blind restoration does not apply at this quality: the JPEG is shown as it is"
+NO_GAIN_NOTE = Note(
+    "JPEG as it is", "blind restoration would not improve this JPEG (it measures worse): the JPEG is shown as it is"
+)
+PASS_THROUGH_NOTE = Note(
+    "JPEG as it is", "blind restoration does not apply at this quality: the JPEG is shown as it is"
+)
+CONSTRAINED_NOTE = Note(
+    "JPEG within its constraint",
+    "blind restoration does not apply at this quality: the JPEG is shown with its subsampled chroma moved into "
+    "its quantisation constraint",
+)
 
 
 @dataclass(frozen=True)
@@ -209,13 +218,14 @@ def restore_visible_first(
 
 def honest_blind(
     restored: RestoreResult, decoded: np.ndarray, original: np.ndarray | None
-) -> tuple[np.ndarray, str | None]:
-    """A blind restoration as it may be shown: the JPEG itself (with the reason) where the model passes it
-    through or where, measured against the original, restoring would make it worse."""
-    if restored.passed_through:
-        return decoded, PASS_THROUGH_NOTE
+) -> tuple[np.ndarray, Note | None]:
+    """A blind restoration as it may be shown: the JPEG itself where, measured against the original, restoring
+    would make it worse; where the model passes the JPEG through, its own pixels (moved into its constraint
+    where the codec does that); with the reason."""
     if original is not None and psnr(original, restored.image) < psnr(original, decoded):
         return decoded, NO_GAIN_NOTE
+    if restored.passed_through:
+        return restored.image, CONSTRAINED_NOTE if restored.constrained else PASS_THROUGH_NOTE
     return restored.image, None
 
 
@@ -245,7 +255,7 @@ def compress_and_restore(
         received = codec.receive(encode_jpeg(original, settings.quality, settings.subsampling))
         restored = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
         image, note = honest_blind(restored, received.decoded, original)
-        ctx.partial(RegionPreview((0, 0, height, width), image, received.decoded, note or BLIND_NOTE))
+        ctx.partial(RegionPreview((0, 0, height, width), image, received.decoded, note.text if note else BLIND_NOTE))
         res = compress(0.5)
     used = res.sidecar if settings.use_sidecar else None
     return RestoreOutcome(

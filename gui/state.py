@@ -121,6 +121,15 @@ class JpegOutcome:
 
 
 @dataclass(frozen=True)
+class Note:
+    """Why the restored pane shows the JPEG's own pixels instead of the network's restoration."""
+
+    title: str
+    """The pane's title in place of "Restored"."""
+    text: str
+
+
+@dataclass(frozen=True)
 class RestoreOutcome:
     """A restored image with everything the overlays, maps and exports need.
 
@@ -142,8 +151,8 @@ class RestoreOutcome:
     quality: int | None
     lam: float | None
     settings: Settings
-    note: str | None = None
-    """Set when the pane shows the JPEG as it is instead of a restoration (and why)."""
+    note: Note | None = None
+    """Set when the pane shows the JPEG's own pixels instead of the network's restoration (and why)."""
     adaptation: tuple[str, ...] = ()
     """The channels the sidecar's adaptation corrects (none when it did not pay, or blind)."""
     adaptation_gain_db: float | None = None

@@ -81,14 +81,20 @@ def test_compress_text_report_and_info(image: Path, capsys) -> None:
 def test_info_and_restore_say_whether_a_plain_jpeg_is_restored_or_shown_as_it_is(
     tmp_path: Path, sample_rgb: np.ndarray, capsys
 ) -> None:
-    """The shipped model restores coarse JPEGs blindly and passes very fine ones through; both commands say
-    which, as the codec decides it."""
-    for quality, fate in ((30, "restored blind"), (98, "as it is")):
-        jpeg = tmp_path / f"q{quality}.jpg"
-        jpeg.write_bytes(encode_jpeg(sample_rgb[:64, :96], quality))
+    """The shipped model restores coarse JPEGs blindly and passes very fine ones through, moved into their
+    constraint where the chroma is subsampled; both commands say which, as the codec decides it."""
+    cases = (
+        (30, "4:2:0", "restored blind"),
+        (98, "4:4:4", "as it is"),
+        (98, "4:2:0", "subsampled chroma moved into its quantisation constraint"),
+    )
+    for quality, subsampling, fate in cases:
+        name = f"q{quality}-{subsampling.replace(':', '')}"
+        jpeg = tmp_path / f"{name}.jpg"
+        jpeg.write_bytes(encode_jpeg(sample_rgb[:64, :96], quality, subsampling))
         assert main(["info", str(jpeg)]) == 0
         assert fate in capsys.readouterr().out
-        assert main(["restore", str(jpeg), "-o", str(tmp_path / f"q{quality}.png")]) == 0
+        assert main(["restore", str(jpeg), "-o", str(tmp_path / f"{name}.png")]) == 0
         assert fate in capsys.readouterr().out
 
 

@@ -213,7 +213,49 @@ def test_where_even_the_constrained_jpeg_is_worse_the_sidecar_says_unconstrained
 def test_the_coefficients_are_read_only_for_images_that_are_restored(sample_rgb: np.ndarray, monkeypatch) -> None:
     codec = Codec(net=random_net(seed=4), device="cpu")
     monkeypatch.setattr(codec, "blind_min_step", 8.0)
-    assert codec.receive(encode_jpeg(sample_rgb, 98)).constraint is None, "passed through: shown as it is"
-    assert codec.receive(encode_jpeg(sample_rgb, 30)).constraint is not None
+    assert codec.receive(encode_jpeg(sample_rgb, 98, "4:4:4")).constraint is None, "passed through as it is"
+    assert codec.receive(encode_jpeg(sample_rgb, 98, "4:2:0")).constraint is not None, "passed through, constrained"
+    assert codec.receive(encode_jpeg(sample_rgb, 30, "4:4:4")).constraint is not None
     made = codec.compress(sample_rgb, 30, 64.0)
     assert codec.receive(made.jpeg, made.sidecar).constraint is not None
+
+
+@pytest.mark.parametrize(("subsampling", "constrained"), [("4:2:0", True), ("4:2:2", True), ("4:4:4", False)])
+def test_a_fine_jpeg_the_model_passes_through_is_its_own_pixels_within_the_constraint_where_subsampled(
+    sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, subsampling: str, constrained: bool
+) -> None:
+    """No network runs on a JPEG finer than the model restores; a subsampled one is shown moved into its
+    constraint, which undoes the decoder's chroma upsampling's drift from the stored means and so comes
+    closer to the original; a 4:4:4 one exactly as it is."""
+    codec = Codec(net=random_net(seed=4), device="cpu")
+    monkeypatch.setattr(codec, "blind_min_step", 8.0)
+    monkeypatch.setattr(codec.inference, "restore", lambda *a, **k: pytest.fail("the network ran"))
+    jpeg = encode_jpeg(sample_rgb, 97, subsampling)
+    decoded = decode_jpeg(jpeg)
+    result = codec.restore(jpeg)
+    assert result.passed_through and result.constrained is constrained
+    if not constrained:
+        assert np.array_equal(result.image, decoded)
+        return
+    constraint = Constraint.of(jpeg)
+    assert np.array_equal(result.image, as_pixels(constraint.project(as_tensor(decoded), 0, 0)))
+    assert psnr(result.image, sample_rgb) > psnr(decoded, sample_rgb) + 0.05
+
+
+@settings(max_examples=15, deadline=None)
+@given(top=st.integers(0, 88), left=st.integers(0, 120), height=st.integers(1, 60), width=st.integers(1, 60))
+def test_a_region_of_a_constrained_pass_through_is_that_region_of_the_whole(
+    fine_pass_through: tuple[Codec, bytes, np.ndarray], top: int, left: int, height: int, width: int
+) -> None:
+    codec, jpeg, whole = fine_pass_through
+    region = codec.restore(jpeg, box=(top, left, top + height, left + width)).image
+    assert np.array_equal(region, whole[top : top + height, left : left + width])
+
+
+@pytest.fixture(scope="module")
+def fine_pass_through(sample_rgb: np.ndarray) -> tuple[Codec, bytes, np.ndarray]:
+    """A codec that passes every blind JPEG through, a fine 4:2:2 JPEG of an odd size, and its whole image."""
+    codec = Codec(net=random_net(seed=4), device="cpu")
+    codec.blind_min_step = float("inf")
+    jpeg = encode_jpeg(np.ascontiguousarray(sample_rgb[:91, :123]), 95, "4:2:2")
+    return codec, jpeg, codec.restore(jpeg).image

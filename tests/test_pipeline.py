@@ -241,7 +241,7 @@ def test_the_fallbacks_keep_the_jpeg_where_the_decoder_would_do_worse(
 
 def test_blind_restoration_passes_very_fine_jpegs_through(sample_rgb: np.ndarray) -> None:
     codec = Codec(net=random_net(seed=6), device="cpu")
-    fine, coarse = (codec.receive(encode_jpeg(sample_rgb, q)) for q in (98, 30))
+    fine, coarse = (codec.receive(encode_jpeg(sample_rgb, q, "4:4:4")) for q in (98, 30))
     codec.blind_min_step = (fine.conditioning.luma_step + coarse.conditioning.luma_step) / 2
     passed, restored = codec.restore(fine), codec.restore(coarse)
     assert passed.passed_through and not restored.passed_through

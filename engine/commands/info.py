@@ -13,6 +13,7 @@ from engine.config import DEFAULT_PRESET, LAMBDA_MIN
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import open_jpeg, params_of
+from engine.pipeline import constrains_passed_through
 from engine.resources import blind_min_step, preset_of
 from engine.side_files import SIDECAR_SUFFIX, find_side_information, read_limited
 from engine.sidecar import MAGIC, SidecarHeader, bind, unpack
@@ -65,8 +66,13 @@ def blind_fate(params: JpegParams) -> str:
     """What the default model does with this JPEG when no side information comes with it."""
     threshold = blind_min_step(DEFAULT_PRESET)
     if threshold is not None and Conditioning.of(params, LAMBDA_MIN).luma_finer_than(threshold):
+        shown = (
+            "its own pixels, the subsampled chroma moved into its quantisation constraint"
+            if constrains_passed_through(params)
+            else "as it is"
+        )
         return (
-            f"shown as it is: finer than the mean luma step {threshold:.2f} from which on "
+            f"shown {shown}: finer than the mean luma step {threshold:.2f} from which on "
             f"{DEFAULT_PRESET} was measured to gain"
         )
     return f"restored blindly by {DEFAULT_PRESET}"

@@ -104,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
         result, _ = restore_file(codecs, source, out, args)
         if not result.blind:
             mode = "restored with side information"
+        elif result.passed_through and result.constrained:
+            mode = (
+                "the JPEG's own pixels with their subsampled chroma moved into its quantisation constraint "
+                "(finer than the model restores blindly), no side information"
+            )
         elif result.passed_through:
             mode = "the JPEG as it is (finer than the model restores blindly), no side information"
         else:

@@ -10,7 +10,7 @@ from PySide6.QtCore import QRectF, Qt
 
 from engine import Cancelled, decode_jpeg, encode_jpeg, psnr
 from gui import scheduler
-from gui.jobs import NO_GAIN_NOTE, PASS_THROUGH_NOTE
+from gui.jobs import CONSTRAINED_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE
 from gui.state import Role
 
 
@@ -169,12 +169,12 @@ def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fas
     assert "Restored ·" not in text
 
 
-def test_a_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_as_it_is(
+def test_a_4_4_4_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_as_it_is(
     qtbot, window, fast_codec, crop, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(fast_codec, "blind_min_step", float("inf"))
     path = tmp_path / "fine.jpg"
-    jpeg = encode_jpeg(crop, 96)
+    jpeg = encode_jpeg(crop, 96, "4:4:4")
     decoded = decode_jpeg(jpeg)
     path.write_bytes(jpeg)
     with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
@@ -184,6 +184,24 @@ def test_a_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_as_it_i
     assert np.array_equal(window.panes[Role.RESTORED].image.image, decoded)
     text = overlay(window, Role.RESTORED)
     assert "JPEG as it is · received · blind" in text and "the JPEG is shown as it is" in text
+
+
+def test_a_subsampled_jpeg_that_blind_decoding_passes_through_is_shown_within_its_constraint(
+    qtbot, window, fast_codec, crop, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(fast_codec, "blind_min_step", float("inf"))
+    path = tmp_path / "fine.jpg"
+    jpeg = encode_jpeg(crop, 96, "4:2:0")
+    path.write_bytes(jpeg)
+    with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
+        window.open_path(path, as_received=True)
+    qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
+    assert window.document.restored.note == CONSTRAINED_NOTE
+    shown = window.panes[Role.RESTORED].image.image
+    assert np.array_equal(shown, fast_codec.restore(jpeg).image)
+    assert not np.array_equal(shown, decode_jpeg(jpeg))
+    text = overlay(window, Role.RESTORED)
+    assert "JPEG within its constraint · received · blind" in text and "quantisation constraint" in text
 
 
 # --- 6. the controls of a received JPEG -----------------------------------------------------------------------------
