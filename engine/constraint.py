@@ -28,6 +28,7 @@ from pathlib import Path
 import jpeglib
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from engine.colour import to_rgb, to_ycbcr
 
@@ -99,7 +100,7 @@ class Constraint:
         """``image``: (1, 3, h, w) RGB in [0, 1], the part of the JPEG's image from (``top``, ``left``) on,
         both multiples of 16; returned moved into the constraint in every block that lies wholly inside the
         image (the others as they are)."""
-        ycbcr = to_ycbcr(image.float() * 255)
+        ycbcr = to_ycbcr(image.float() * 255).contiguous()  # each plane's rows in a row: blocks reshape cheaply
         ycbcr[:, 0] -= 128
         ycbcr[:, len(self.components) :] = 0
         for plane, component in zip(ycbcr[0], self.components, strict=False):
@@ -122,16 +123,16 @@ class Constraint:
         rows, cols = r1 - r0, c1 - c0
         region = plane[: rows * span_y, : cols * span_x]
         subsampled = (fy, fx) != (1, 1)
-        samples = region.reshape(rows * DCT_SIZE, fy, cols * DCT_SIZE, fx).mean((1, 3)) if subsampled else region
+        samples = F.avg_pool2d(region[None, None], (fy, fx))[0, 0] if subsampled else region
         blocks = samples.reshape(rows, DCT_SIZE, cols, DCT_SIZE).transpose(1, 2).reshape(-1, DCT_SIZE**2)
         transform = DCT_2D.to(plane.device, plane.dtype)
         step = torch.from_numpy(component.table).to(plane.device, plane.dtype).reshape(-1)
         stored = torch.from_numpy(component.coefficients[r0:r1, c0:c1]).to(plane.device, plane.dtype)
         offset = blocks @ transform.T - stored.reshape(-1, DCT_SIZE**2) * step
-        change = torch.minimum(torch.maximum(offset, -step / 2), step / 2) - offset
+        change = torch.clamp(offset, -step / 2, step / 2) - offset
         moved = (change @ transform).reshape(rows, cols, DCT_SIZE, DCT_SIZE).transpose(1, 2).reshape(samples.shape)
-        if subsampled:
-            moved = moved.repeat_interleave(fy, dim=0).repeat_interleave(fx, dim=1)
+        if subsampled:  # every pixel of a group moves with its mean
+            moved = moved[:, None, :, None].expand(-1, fy, -1, fx).reshape(region.shape)
         region += moved
 
 
