@@ -120,8 +120,8 @@ def constrains_passed_through(params: JpegParams) -> bool:
     """Whether a JPEG that the model passes through is shown moved into its quantisation constraint: where its
     chroma is stored at half the luma's rate in some direction. libjpeg's smooth upsampling does not keep the
     stored samples' means, so such a JPEG's own pixels lie outside its constraint, and moved into it they come
-    closer to the original (``docs/never-worse.md``). A 4:4:4 or greyscale JPEG's pixels are inside it up to
-    rounding, and moving them gains too little to be worth reading the coefficients."""
+    closer to the original (README, "Fine JPEGs"; ``docs/api.md``). A 4:4:4 or greyscale JPEG's pixels are
+    inside it up to rounding, and moving them gains too little to be worth reading the coefficients."""
     return not params.grayscale and (params.chroma_halved_h or params.chroma_halved_v)
 
 
