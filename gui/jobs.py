@@ -125,7 +125,7 @@ def load_source(path: Path, as_received: bool = False) -> Source:
     if data[:2] == b"\xff\xd8":
         found = find_side_information(path, data)
         if found.sidecar is not None or as_received:
-            where = {None: "no side information: restored blind", "embedded": "side information embedded"}
+            where = {None: "no side information: blind decoder", "embedded": "side information embedded"}
             note = where.get(found.where, f"sidecar {found.where}")
             return Source(
                 path, None, found.jpeg, found.sidecar, decode_jpeg(found.jpeg), (f"received JPEG, {note}",),
