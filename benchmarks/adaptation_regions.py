@@ -21,9 +21,8 @@ import torch
 from engine import Codec
 from engine.coding import adaptation as adapt
 from engine.config import BLOCK, rd_multiplier
-from engine.encoding import STRIP_ROWS
+from engine.encoding import fitting_strips
 from engine.inference import Observer
-from engine.models.adaptation import basis_parts
 from engine.models.corrections import block_mask
 from engine.tiling import Tile, padded_crop
 from engine.training.data import VALIDATION_STEMS, load_rgb
@@ -60,20 +59,13 @@ def _region_statistics(codec: Codec, original: np.ndarray, made) -> dict[int, li
         regions[grid] = masks
 
     def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
-        (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
-        scale = restored.shape[-1] // h.shape[-1]
-        cols, cells = slice(c - oc, d - oc), slice((c - oc) // scale, (d - oc) // scale)
-        h, restored = h.float(), restored.float()
-        remaining = codec.inference.tensor(padded_crop(original, tile.outer))[0] - restored[0]
-        for top in range(a, b, STRIP_ROWS):
-            bottom = min(top + STRIP_ROWS, b)
-            rows = slice(top - oa, bottom - oa)
-            features, rest = basis_parts(h, restored, jpeg, rows)
+        target = codec.inference.tensor(padded_crop(original, tile.outer))
+        for rows, cols, features, rest, remaining in fitting_strips(tile, jpeg, restored, h, target):
             for masks in regions.values():
                 for mask, stats in masks:
-                    use = mask[top:bottom, c:d]
+                    use = mask[rows, cols]
                     if use.any():
-                        stats.add_cells(features[0, :, :, cells], rest[0, :, :, cols], remaining[:, rows, cols], use)
+                        stats.add_cells(features, rest, remaining, use)
 
     watch: Observer = observe
     codec.inference.restore(

@@ -3,7 +3,7 @@ fit the image's adaptation to what the decoder still gets wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +93,24 @@ class _Held:
             self.tiles = None
         else:
             self.tiles[tile.outer] = (restored, h)
+
+
+def fitting_strips(
+    tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor, original: torch.Tensor
+) -> Iterator[tuple[slice, slice, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """What the adaptation is fitted to over a tile's inner region, ``STRIP_ROWS`` rows at a time: the strip's
+    image rows and columns, its trunk features per cell, the rest of its basis (``basis_parts``) and its
+    remaining error (``original`` - ``restored``), for ``adapt.Statistics.add_cells``."""
+    (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
+    scale = restored.shape[-1] // h.shape[-1]
+    cols, cells = slice(c - oc, d - oc), slice((c - oc) // scale, (d - oc) // scale)
+    h, restored = h.float(), restored.float()
+    remaining = original[0] - restored[0]
+    for top in range(a, b, STRIP_ROWS):
+        bottom = min(top + STRIP_ROWS, b)
+        rows = slice(top - oa, bottom - oa)
+        features, rest = basis_parts(h, restored, jpeg, rows)
+        yield slice(top, bottom), slice(c, d), features[0, :, :, cells], rest[0, :, :, cols], remaining[:, rows, cols]
 
 
 class Encoder:
@@ -228,18 +246,10 @@ class Encoder:
             counted &= ~block_mask(sent, keep)[0, 0]
 
         def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
-            (a, b, c, d), (oa, _, oc, _) = tile.inner, tile.outer
-            scale = restored.shape[-1] // h.shape[-1]
-            cols, cells = slice(c - oc, d - oc), slice((c - oc) // scale, (d - oc) // scale)
-            h, restored = h.float(), restored.float()
-            remaining = self.inference.tensor(padded_crop(original, tile.outer))[0] - restored[0]
-            for top in range(a, b, STRIP_ROWS):
-                bottom = min(top + STRIP_ROWS, b)
-                rows = slice(top - oa, bottom - oa)
-                features, rest = basis_parts(h, restored, jpeg, rows)
-                use = counted[top:bottom, c:d].to(rest.device)
-                stats.add_cells(features[0, :, :, cells], rest[0, :, :, cols], remaining[:, rows, cols], use)
-            held.add(tile, restored, h)
+            target = self.inference.tensor(padded_crop(original, tile.outer))
+            for rows, cols, features, rest, remaining in fitting_strips(tile, jpeg, restored, h, target):
+                stats.add_cells(features, rest, remaining, counted[rows, cols].to(rest.device))
+            held.add(tile, restored.float(), h.float())
 
         return observe
 
