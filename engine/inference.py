@@ -72,7 +72,8 @@ def pixels(image: torch.Tensor) -> np.ndarray:
 
 def shown(restored: torch.Tensor, tile: Tile, constraint: Constraint | None) -> np.ndarray:
     """A tile's restored image as the decoder shows it: moved into its JPEG's quantisation constraint (when
-    the JPEG has one, ``engine.constraint``), blocks that keep the JPEG's pixels too, and rounded to pixels."""
+    the JPEG has one, ``engine.constraint``), every block alike, those that keep the JPEG's pixels too, and
+    rounded to pixels."""
     if constraint is not None:
         restored = constraint.project(restored, tile.outer[0], tile.outer[2])
     return pixels(restored)

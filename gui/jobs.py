@@ -183,8 +183,8 @@ PASS_THROUGH_NOTE = Note(
 )
 CONSTRAINED_NOTE = Note(
     "JPEG within its constraint",
-    "blind restoration does not apply at this quality: the JPEG is shown with its subsampled chroma moved into "
-    "its quantisation constraint",
+    "blind restoration does not apply at this quality: the JPEG's own pixels are shown moved into its "
+    "quantisation constraint (its chroma is subsampled)",
 )
 
 

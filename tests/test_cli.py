@@ -86,7 +86,7 @@ def test_info_and_restore_say_whether_a_plain_jpeg_is_restored_or_shown_as_it_is
     cases = (
         (30, "4:2:0", "restored blind"),
         (98, "4:4:4", "as it is"),
-        (98, "4:2:0", "subsampled chroma moved into its quantisation constraint"),
+        (98, "4:2:0", "own pixels moved into its quantisation constraint (its chroma is subsampled"),
     )
     for quality, subsampling, fate in cases:
         name = f"q{quality}-{subsampling.replace(':', '')}"

@@ -67,7 +67,7 @@ def blind_fate(params: JpegParams) -> str:
     threshold = blind_min_step(DEFAULT_PRESET)
     if threshold is not None and Conditioning.of(params, LAMBDA_MIN).luma_finer_than(threshold):
         shown = (
-            "its own pixels, the subsampled chroma moved into its quantisation constraint"
+            "as its own pixels moved into its quantisation constraint (its chroma is subsampled)"
             if constrains_passed_through(params)
             else "as it is"
         )
