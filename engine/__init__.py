@@ -18,7 +18,7 @@ from engine.jpeg_io import decode_jpeg, encode_jpeg
 from engine.metadata import ImageMetadata, insert_metadata, png_save_options, read_metadata
 from engine.metrics import psnr, ssim
 from engine.pipeline import Codec, CompressResult, Received, RestoreResult
-from engine.resources import SAMPLE_IMAGE, installed_models, measured_side_vs_blind, preset_of
+from engine.resources import SAMPLE_IMAGE, earlier_releases, installed_models, measured_side_vs_blind, preset_of
 from engine.side_files import SIDECAR_SUFFIX, SideInformation, find_side_information, read_limited, sidecar_path
 from engine.sidecar import SidecarHeader
 from engine.sidecar import parse_header as read_sidecar_header
@@ -47,6 +47,7 @@ __all__ = [
     "SidecarHeader",
     "available_devices",
     "decode_jpeg",
+    "earlier_releases",
     "embed_sidecar",
     "encode_jpeg",
     "find_side_information",

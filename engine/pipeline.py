@@ -23,7 +23,7 @@ from engine.errors import SideJPEGError
 from engine.inference import Inference, resolve_device
 from engine.jpeg_io import decode_with_params, encode_jpeg
 from engine.models.sidejpeg import SideJPEGNet
-from engine.resources import preset_of, weights_path
+from engine.resources import preset_name, preset_of, weights_path
 from engine.tiling import Box, CancelEvent, Progress
 from engine.weights import BLIND_MIN_STEP_KEY, load_model_info, model_id
 
@@ -145,7 +145,7 @@ class Codec:
         the network computes in on CUDA (fp16, bf16 or fp32; a CPU computes in fp32)."""
         info: dict = {}
         if net is None:
-            if preset not in PRESETS:
+            if preset_name(preset) not in PRESETS:
                 raise SideJPEGError(f"unknown preset {preset!r}; available: {', '.join(sorted(PRESETS))}")
             path = weights_path(preset)
             if not path.exists():
@@ -208,7 +208,7 @@ class Codec:
         header = sc.bind(header, jpeg, params)
         if header.model_id != self.model_id[: len(header.model_id)]:
             preset = preset_of(header.model_id)
-            hint = f"; it matches the installed preset {preset!r}" if preset else "; no installed model matches it"
+            hint = f"; it matches the installed model {preset!r}" if preset else "; no installed model matches it"
             raise SideJPEGError(f"sidecar was made with model {header.model_id.hex()}, not the loaded one{hint}")
         adaptation = adapt.decode(stream, header.adaptation_exponents)
         expected = adapt.size_for(self.encoder.basis_size, header.adaptation_exponents)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import os
+import re
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
@@ -25,11 +26,24 @@ def _shipped() -> Path:
 
 RESOURCES = Path(os.environ.get("SIDEJPEG_RESOURCES") or _shipped())
 MODELS = RESOURCES / "models"
+EARLIER = MODELS / "earlier"
+"""Weights of earlier releases, kept so that the sidecars made with them still decode: each is named
+``<preset>@<first 8 hex digits of its model id>`` and is never used to compress."""
 SAMPLE_IMAGE = RESOURCES / "samples" / "sample.png"
+RELEASE_MARK = "@"
+_NAME = re.compile(r"([a-z0-9_]+)(@[0-9a-f]{8})?")
 
 
-def weights_path(preset: str) -> Path:
-    return MODELS / f"{preset}.safetensors"
+def preset_name(model: str) -> str | None:
+    """The preset of a model name: ``fast`` of both ``fast`` and ``fast@3a4f0353``; None for a name of
+    neither form."""
+    named = _NAME.fullmatch(model)
+    return named.group(1) if named else None
+
+
+def weights_path(model: str) -> Path:
+    """The weights of a preset (its current release) or of an earlier release (``preset@id``)."""
+    return (EARLIER if RELEASE_MARK in model else MODELS) / f"{model}.safetensors"
 
 
 def _metadata(path: Path) -> dict[str, str]:
@@ -39,14 +53,18 @@ def _metadata(path: Path) -> dict[str, str]:
 
 
 def installed_models() -> dict[str, str]:
-    """Model id (16 hex digits) -> preset name, for every shipped weights file; reads headers only."""
+    """Model id (16 hex digits) -> model name, for every shipped weights file: the preset's name for its
+    current release, ``preset@id`` for an earlier one (``EARLIER``); reads headers only."""
     found = {}
-    for path in sorted(MODELS.glob("*.safetensors")):
+    for path in sorted(MODELS.glob("*.safetensors")) + sorted(EARLIER.glob("*.safetensors")):
         try:
             meta = _metadata(path)
-            found[meta["sha256"][:16]] = json.loads(meta["config"])["name"]
+            preset = json.loads(meta["config"])["name"]
         except (OSError, KeyError, ValueError, SafetensorError):
             continue
+        if path.parent == EARLIER and preset_name(path.stem) != preset:
+            continue
+        found[meta["sha256"][:16]] = path.stem if path.parent == EARLIER else preset
     return found
 
 
@@ -60,9 +78,14 @@ def blind_min_step(preset: str) -> float | None:
     return float(info.get(BLIND_MIN_STEP_KEY, 0.0))
 
 
+def earlier_releases() -> list[str]:
+    """Names (``preset@id``) of the installed earlier releases, which decode the sidecars made with them."""
+    return sorted(name for name in installed_models().values() if RELEASE_MARK in name)
+
+
 def preset_of(model_id: bytes) -> str | None:
-    """The installed preset whose model has this id, or whose id starts with it (a version-5 sidecar carries
-    the first 4 bytes); None when no installed model matches."""
+    """The name of the installed model (a preset, or an earlier release of one) whose id is this, or starts
+    with it (a version-5 sidecar carries the first 4 bytes); None when no installed model matches."""
     prefix = model_id.hex()
     return next((preset for full, preset in installed_models().items() if full.startswith(prefix)), None)
 

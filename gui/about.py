@@ -8,7 +8,7 @@ from importlib import metadata
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from engine import PRESETS, measured_side_vs_blind
+from engine import PRESETS, earlier_releases, measured_side_vs_blind
 from gui.jobs import CodecCache
 
 CARD = "resources/models/README.md"
@@ -49,7 +49,12 @@ def about_html(codecs: CodecCache, presets: list[str], device: str) -> str:
         + "".join(f"<li>{html.escape(line)}</li>" for line in model_summary(codecs, preset, device))
         + "</ul>"
         for preset in presets
+        if preset in PRESETS
     )
+    earlier = earlier_releases()
+    if earlier:
+        names = ", ".join(f"<code>{html.escape(name)}</code>" for name in earlier)
+        models += f"<p>Earlier releases, kept so that the sidecars made with them still decode: {names}.</p>"
     return (
         f"<h3>SideJPEG {html.escape(app_version())}</h3>"
         "<p>Ordinary JPEG files plus a small sidecar of learned artifact descriptors; the viewer restores them, "

@@ -209,7 +209,8 @@ class EncodeControls(QGroupBox):
             "paper: the paper's full-resolution EDSR-baseline* trunk: better restorations, "
             "about 15x slower on a CPU; best on a GPU\n"
             "unet: a U-Net trunk for 69 % of fast's work, for training (sidejpeg train --preset unet); "
-            "no weights ship with it yet"
+            "no weights ship with it yet\n"
+            "fast@…: an earlier release of a preset, kept so that the sidecars made with it still decode"
         )
         self.device = QComboBox()
         self.device.addItems(devices)

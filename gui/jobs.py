@@ -20,6 +20,7 @@ from engine import (
     SidecarHeader,
     SideJPEGError,
     decode_jpeg,
+    earlier_releases,
     encode_jpeg,
     find_side_information,
     load_image,
@@ -70,9 +71,10 @@ class CodecCache:
             return self._codecs[key]
 
     def available_presets(self) -> list[str]:
-        """Presets whose weights load."""
+        """Presets whose weights load, then the installed earlier releases (``preset@id``), which decode the
+        sidecars made with them."""
         found = []
-        for name in PRESETS:
+        for name in [*PRESETS, *earlier_releases()]:
             try:
                 self.get(name, "cpu")
             except SideJPEGError:

@@ -63,7 +63,8 @@ class MainWindow(QMainWindow):
             raise SideJPEGError("no model weights installed (resources/models/*.safetensors)")
         devices = available_devices()
         self.store, self.remember = settings or QSettings(), remember
-        kept = preferences.remembered_settings(self.store, self.presets) if remember else {}
+        current = [p for p in self.presets if p in PRESETS]  # an earlier release is chosen by its sidecars only
+        kept = preferences.remembered_settings(self.store, current) if remember else {}
         self.document = Document(
             dataclasses.replace(default_settings(self.presets, devices, kept.pop("preset", None)), **kept)
         )
@@ -76,7 +77,8 @@ class MainWindow(QMainWindow):
 
         self.views = ViewArea()
         self.panes, self.split = self.views.panes, self.views.split
-        self.encode = EncodeControls(self.document.settings, {p: p in self.presets for p in PRESETS}, devices)
+        usable = {p: p in self.presets for p in dict.fromkeys([*PRESETS, *self.presets])}
+        self.encode = EncodeControls(self.document.settings, usable, devices)
         self.view_controls = ViewControls()
         self.legend = MapLegend()
         self.rd_plot = RdPlot()

@@ -17,6 +17,8 @@ from xml.etree import ElementTree
 
 import pytest
 
+from engine import earlier_releases
+
 ROOT = Path(__file__).resolve().parent.parent
 COPY_IGNORE = shutil.ignore_patterns(
     ".venv", ".git", "runs", "build", "dist", "*.egg-info", "__pycache__", ".*cache", ".hypothesis", ".benchmarks"
@@ -28,6 +30,7 @@ SHIPPED = {
     "resources/models/fast.results.json",
     "resources/models/paper.safetensors",
     "resources/models/paper.results.json",
+    *(f"resources/models/earlier/{name}.safetensors" for name in earlier_releases()),
     "resources/samples/README.md",
     "resources/samples/sample.png",
 }
@@ -87,7 +90,7 @@ def test_an_installed_copy_finds_its_resources_without_the_checkout(installed: P
     module, sample, weights, presets, measured = run_installed(installed, code).splitlines()
     for path in (module, sample, weights):
         assert Path(path).is_relative_to(installed) and Path(path).is_file()
-    assert presets == "['fast', 'paper']" and measured == "True"
+    assert presets == str(sorted(["fast", "paper", *earlier_releases()])) and measured == "True"
 
 
 def test_sidejpeg_resources_points_elsewhere(installed: Path, tmp_path: Path) -> None:

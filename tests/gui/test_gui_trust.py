@@ -8,7 +8,7 @@ import pytest
 from gui_helpers import WAIT_MS, open_and_wait, overlay, wait_idle
 from PySide6.QtCore import QRectF, Qt
 
-from engine import Cancelled, decode_jpeg, encode_jpeg, psnr
+from engine import Cancelled, decode_jpeg, earlier_releases, encode_jpeg, psnr
 from gui import scheduler
 from gui.jobs import CONSTRAINED_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE
 from gui.state import Role
@@ -121,6 +121,17 @@ def test_a_sidecar_made_with_the_other_model_switches_to_it_and_says_so(qtbot, w
     assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
     assert "switched from fast to paper" in window.statusBar().currentMessage()
     assert "received · sidecar · paper" in overlay(window, Role.RESTORED)
+
+
+def test_a_sidecar_of_an_earlier_release_is_restored_by_it(qtbot, window, codecs, crop, tmp_path, errors):
+    (release,) = earlier_releases()
+    res = codecs.get(release, "cpu").compress(crop, 30, 64.0)
+    open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
+    doc = window.document
+    assert not errors
+    assert doc.settings.preset == release and window.encode.preset.currentData() == release
+    assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
+    assert f"switched from fast to {release}" in window.statusBar().currentMessage()
 
 
 def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(

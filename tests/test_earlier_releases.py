@@ -1,0 +1,81 @@
+"""Earlier releases of a preset's weights: the sidecars made with them still decode, with the model that made them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import Codec, SideJPEGError, earlier_releases, installed_models, preset_of, read_sidecar_header
+from engine import resources as res
+from engine.cli import main
+from engine.side_files import sidecar_path
+
+RELEASES = earlier_releases()
+
+
+@pytest.fixture(scope="module")
+def release() -> str:
+    assert RELEASES, "the shipped resources keep at least one earlier release"
+    return RELEASES[0]
+
+
+@pytest.fixture(scope="module")
+def made(release: str, sample_rgb: np.ndarray):
+    return Codec(release, "cpu").compress(sample_rgb, 20, 64.0)
+
+
+def test_each_earlier_release_is_named_for_its_preset_and_its_own_id() -> None:
+    for model_id, name in installed_models().items():
+        if name in RELEASES:
+            preset, _, short = name.partition("@")
+            assert model_id.startswith(short) and res.preset_name(name) == preset
+            assert Codec(name, "cpu").model_id.hex() == model_id
+    assert set(RELEASES) <= set(installed_models().values())
+
+
+def test_a_sidecar_of_an_earlier_release_names_it_and_the_current_model_refuses_it(release: str, made) -> None:
+    current = Codec(res.preset_name(release), "cpu")
+    assert current.model_id != Codec(release, "cpu").model_id
+    with pytest.raises(SideJPEGError, match=f"matches the installed model '{release}'"):
+        current.restore(made.jpeg, made.sidecar)
+    assert preset_of(read_sidecar_header(made.sidecar).model_id) == release
+
+
+def test_the_release_restores_its_sidecar_exactly_as_its_encoder_predicted(release: str, made) -> None:
+    restored = Codec(release, "cpu").restore(made.jpeg, made.sidecar)
+    assert not restored.blind and np.array_equal(restored.image, made.restored)
+
+
+def test_the_command_line_restores_with_the_release_that_made_the_sidecar(
+    release: str, made, tmp_path: Path, capsys
+) -> None:
+    jpeg = tmp_path / "old.jpg"
+    jpeg.write_bytes(made.jpeg)
+    sidecar_path(jpeg).write_bytes(made.sidecar)
+    out = tmp_path / "old.png"
+    assert main(["restore", str(jpeg), "-o", str(out)]) == 0
+    assert "with side information" in capsys.readouterr().out
+    assert np.array_equal(np.asarray(Image.open(out)), made.restored)
+    assert main(["info", str(jpeg)]) == 0
+    assert f"(preset: {release})" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["fast@../../x", "fast@3A4F0353", "fast@3a4f", "@3a4f0353", "fast@3a4f0353@1"])
+def test_a_malformed_model_name_is_an_unknown_preset(name: str) -> None:
+    with pytest.raises(SideJPEGError, match="unknown preset"):
+        Codec(name, "cpu")
+
+
+def test_a_release_whose_name_belies_its_weights_is_not_installed(tmp_path: Path, monkeypatch, release: str) -> None:
+    """A file in ``earlier/`` named for one preset but holding another's weights is skipped."""
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "paper@3a4f0353.safetensors").symlink_to(res.weights_path(release))
+    (earlier / f"{release}.safetensors").symlink_to(res.weights_path(release))
+    monkeypatch.setattr(res, "MODELS", tmp_path)
+    monkeypatch.setattr(res, "EARLIER", earlier)
+    assert list(installed_models().values()) == [release]
+    assert res.earlier_releases() == [release]
