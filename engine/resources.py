@@ -93,11 +93,11 @@ def preset_of(model_id: bytes) -> str | None:
 def measured_side_vs_blind(preset: str) -> dict[str, float] | None:
     """BD-rate (%) of decoding with side information against blind decoding, per test set.
 
-    Read from ``resources/models/<preset>.results.json``, written from ``sidejpeg eval``'s
-    summaries when the weights ship; None when the preset has not been measured. A value
-    >= 0 means the side information does not pay for its bits with these weights.
+    Read from ``<preset>.results.json`` beside the weights (an earlier release's beside its own), written
+    from ``sidejpeg eval``'s summaries when the weights ship; None when the preset has not been measured.
+    A value >= 0 means the side information does not pay for its bits with these weights.
     """
-    path = MODELS / f"{preset}.results.json"
+    path = weights_path(preset).with_name(f"{preset}.results.json")
     try:
         data = json.loads(path.read_text())
         return {name: float(v) for name, v in data["side_vs_blind_bd_rate_q10_40"].items()}

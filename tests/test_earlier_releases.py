@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import Codec, SideJPEGError, earlier_releases, installed_models, preset_of, read_sidecar_header
+from engine import (
+    Codec,
+    SideJPEGError,
+    earlier_releases,
+    installed_models,
+    measured_side_vs_blind,
+    preset_of,
+    read_sidecar_header,
+)
 from engine import resources as res
 from engine.cli import main
 from engine.side_files import sidecar_path
@@ -42,6 +50,12 @@ def test_a_sidecar_of_an_earlier_release_names_it_and_the_current_model_refuses_
     with pytest.raises(SideJPEGError, match=f"matches the installed model '{release}'"):
         current.restore(made.jpeg, made.sidecar)
     assert preset_of(read_sidecar_header(made.sidecar).model_id) == release
+
+
+def test_each_earlier_release_keeps_what_it_was_measured_to_buy(release: str) -> None:
+    measured = measured_side_vs_blind(release)
+    assert measured is not None and set(measured) == {"kodak", "live1"}
+    assert measured != measured_side_vs_blind(res.preset_name(release))
 
 
 def test_the_release_restores_its_sidecar_exactly_as_its_encoder_predicted(release: str, made) -> None:

@@ -30,7 +30,8 @@ SHIPPED = {
     "resources/models/fast.results.json",
     "resources/models/paper.safetensors",
     "resources/models/paper.results.json",
-    *(f"resources/models/earlier/{name}.safetensors" for name in earlier_releases()),
+    *(f"resources/models/earlier/{name}.{kind}" for name in earlier_releases()
+      for kind in ("safetensors", "results.json")),
     "resources/samples/README.md",
     "resources/samples/sample.png",
 }
