@@ -4,10 +4,12 @@ Issue #17 asks for per-image and per-region adaptation; the sidecar sends one se
 each held-out training image (512x512 centre crop), quality and lambda this compresses with ``fast`` without
 the adaptation, then fits it as the encoder does (least squares on the decoder's basis, quantised by rate and
 distortion, ``engine.coding.adaptation.choose``) to the whole image and, independently, to each region of a
-g x g grid (g = 2, 3, 4, region edges on the 16-pixel grid). It prints, as percentages of the restored
-image's squared error, what each changes in squared error and in the encoder's cost (squared error + 3
-lambda bits), and the bits sent. Nothing here is in the codec: it measures whether building it would pay.
-The test sets are never looked at.
+g x g grid (g = 2, 3, 4, region edges on the 16-pixel grid). With ``--deltas`` each region's weights are
+fitted instead as a change of the whole image's chosen weights, which a region sends only where it pays (one
+flag bit per region, on top of the whole image's stream). It prints, as percentages of the restored image's
+squared error, what each changes in squared error and in the encoder's cost (squared error + 3 lambda
+bits), and the bits sent. Nothing here is in the codec: it measures whether building it would pay. The test
+sets are never looked at.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 
 from engine import Codec
 from engine.coding import adaptation as adapt
+from engine.colour import RGB_OF_YCBCR
 from engine.config import BLOCK, rd_multiplier
 from engine.encoding import fitting_strips
 from engine.inference import Observer
@@ -84,6 +87,26 @@ def _fitted(parts: list[adapt.Statistics], multiplier: float) -> tuple[float, in
     return change, bits
 
 
+def _fitted_deltas(whole: adapt.Statistics, parts: list[adapt.Statistics], multiplier: float) -> tuple[float, int]:
+    """Squared error change and bits of the whole image's chosen adaptation plus, per region, the change of
+    those weights that ``choose`` finds for the region (nothing where it does not pay), with a flag each.
+
+    A region's squared error as a function of the change d of the image's weights w has the region's Gram
+    matrix and its products with the error that w leaves: the same least squares, around w."""
+    size = whole.gram.shape[0]
+    image = adapt.choose(whole, multiplier)
+    weights = image.weights(size)
+    change = 255.0**2 * adapt._sse_change(whole, weights)
+    bits = adapt.stream_bits(image) + len(parts)
+    rgb = weights @ RGB_OF_YCBCR.numpy().T
+    for stats in parts:
+        around = adapt.Statistics(stats.gram, stats.cross - stats.gram @ rgb, stats.pixels)
+        delta = adapt.choose(around, multiplier)
+        change += 255.0**2 * adapt._sse_change(around, delta.weights(size))
+        bits += adapt.stream_bits(delta)
+    return change, bits
+
+
 def _cell(change: float, bits: int, before: float, multiplier: float) -> str:
     """Squared error change and cost as percentages of the squared error ``before``, and the bits."""
     return f"{100 * change / before:+7.2f} {100 * (change + multiplier * bits) / before:+7.2f} {bits:6d}"
@@ -94,6 +117,7 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/data/train", help="the training folder (held-out images)")
     parser.add_argument("--qualities", default="10,20,30,40")
     parser.add_argument("--lambdas", default="64")
+    parser.add_argument("--deltas", action="store_true", help="fit each region as a change of the image's weights")
     args = parser.parse_args()
     codec = Codec("fast", "cpu", adapts=False)
     header = " | ".join(f"{g}x{g}: SSE %  cost %   bits" for g in GRIDS)
@@ -107,8 +131,12 @@ def main() -> None:
                 made = codec.compress(rgb, quality, lam)
                 before = float(np.sum(np.square(made.restored.astype(np.float64) - rgb)))
                 cells = []
-                for grid, parts in _region_statistics(codec, rgb, made).items():
-                    change, bits = _fitted(parts, multiplier)
+                regions = _region_statistics(codec, rgb, made)
+                for grid, parts in regions.items():
+                    if args.deltas and grid > 1:
+                        change, bits = _fitted_deltas(regions[1][0], parts, multiplier)
+                    else:
+                        change, bits = _fitted(parts, multiplier)
                     totals[grid] += (change, bits, before)
                     cells.append(_cell(change, bits, before, multiplier))
                 print(f"{stem:14s} {quality:3d} {lam:7g} | " + " | ".join(cells), flush=True)
