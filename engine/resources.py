@@ -28,7 +28,8 @@ RESOURCES = Path(os.environ.get("SIDEJPEG_RESOURCES") or _shipped())
 MODELS = RESOURCES / "models"
 EARLIER = MODELS / "earlier"
 """Weights of earlier releases, kept so that the sidecars made with them still decode: each is named
-``<preset>@<first 8 hex digits of its model id>`` and is never used to compress."""
+``<preset>@<first 8 hex digits of its model id>``. The command line and the app compress with a preset's
+current release and switch to an earlier one only to restore a sidecar it made."""
 SAMPLE_IMAGE = RESOURCES / "samples" / "sample.png"
 RELEASE_MARK = "@"
 _NAME = re.compile(r"([a-z0-9_]+)(@[0-9a-f]{8})?")
