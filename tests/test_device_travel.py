@@ -49,3 +49,16 @@ def test_a_load_over_the_limit_is_refused(travel, repo: Path, monkeypatch, capsy
     assert travel.main(["--check", "pack"]) == 2
     assert "5.0 MiB" in capsys.readouterr().err
     assert travel.main(["--left", "pack"]) == 2, "nothing is left for the pack"
+
+
+PACK_ROOM_MIB = 8.0
+"""The least room a GPU session's training pack needs (the fast run of session 8 trained on 12 MiB of crops)."""
+CARRIED_BESIDE_MIB = 5.0
+"""The GPU session's wheels (0.7 MiB) and its cross-device set of 50 JPEGs and sidecars (3.2 MiB), rounded up."""
+
+
+def test_the_checkout_leaves_room_for_a_training_pack(travel, monkeypatch) -> None:
+    """Weights, checkpoints and records grow with every session; what a GPU session carries must still fit."""
+    monkeypatch.chdir(SCRIPT.parents[1])
+    left = travel.LIMIT_MIB - travel.MARGIN_MIB - CARRIED_BESIDE_MIB - travel.tree_bytes() / MIB
+    assert left >= PACK_ROOM_MIB, f"the tree leaves {left:.1f} MiB for a training pack"
