@@ -47,9 +47,13 @@ def size_for(basis_size: int, exponents: int) -> int:
 
 def _steps(size: int, exponents: tuple[int, ...]) -> np.ndarray:
     """The quantiser step of each of a channel's ``size`` weights."""
-    tails = TAIL_GROUPS[: len(exponents) - 1]
-    sizes = (size - sum(tails), *tails)
-    return np.concatenate([np.full(n, step(e)) for n, e in zip(sizes, exponents, strict=True)])
+    return _steps_of(size, np.asarray([exponents]))[0]
+
+
+def _steps_of(size: int, exponents: np.ndarray) -> np.ndarray:
+    """(n, size) steps of n options' exponents (n, groups) at once: each group's step repeated over its weights."""
+    tails = TAIL_GROUPS[: exponents.shape[1] - 1]
+    return np.repeat(2.0 ** -(FINEST_STEP + exponents), (size - sum(tails), *tails), axis=1)
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,7 @@ def _best_steps(target: np.ndarray, cost: _ChannelCost) -> ChannelWeights:
     every = range(2**EXPONENT_BITS)
 
     def best(candidates: list[tuple[int, ...]]) -> tuple[int, ...]:
-        steps = np.stack([_steps(len(target), exponents) for exponents in candidates])
+        steps = _steps_of(len(target), np.asarray(candidates))
         return candidates[int(np.argmin(cost.of(_rounded(target, steps), steps)))]
 
     chosen = best([(e,) * EXPONENTS for e in every])
