@@ -3,6 +3,7 @@ fit the image's adaptation to what the decoder still gets wrong."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -122,6 +123,10 @@ class Encoder:
         self.coder = coder
         self.adapts = adapts
         """Whether images get their own adaptation when it pays (``engine.coding.adaptation``)."""
+        self.adaptation_lambda = math.inf
+        """The highest lambda the adaptation is chosen at: none, its bits are priced at the sidecar's lambda.
+        ``benchmarks/adaptation_lambda.py`` measures caps: lambda 1024's own curve gains with one, but the
+        side curves' hull over lambdas does not (benchmarks README)."""
         self.basis_size = basis_size(self.net.config.trunk_features)
 
     def encode(
@@ -258,9 +263,10 @@ class Encoder:
         stats: adapt.Statistics, lam: float, progress: Progress | None, cancel: CancelEvent | None, held: _Held,
         constraint: Constraint | None = None,
     ) -> Encoded:
-        """``encoded`` with the adaptation that pays at ``lam`` (least squares, quantised by rate and
-        distortion), checked by decoding: kept only if the decoder's image comes out better with it."""
-        chosen = adapt.choose(stats, rd_multiplier(lam))
+        """``encoded`` with the adaptation that pays at ``lam``, or at ``adaptation_lambda`` where that is lower
+        (least squares, quantised by rate and distortion), checked by decoding: kept only if the decoder's
+        image comes out better with it."""
+        chosen = adapt.choose(stats, rd_multiplier(min(lam, self.adaptation_lambda)))
         if not chosen.sent:
             return encoded
         height, width = decoded.shape[:2]

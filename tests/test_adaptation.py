@@ -12,6 +12,7 @@ from engine import encoding
 from engine import sidecar as sc
 from engine.coding import adaptation as adapt
 from engine.colour import RGB_OF_YCBCR
+from engine.config import rd_multiplier
 from engine.errors import SideJPEGError
 from engine.metrics import psnr
 from engine.models.adaptation import adapted, basis, basis_parts, basis_size
@@ -252,3 +253,26 @@ def test_a_channels_own_cost_ranks_options_as_the_whole_cost_does(seed: int, c: 
     part = [float(own.of(np.array([o.values]), adapt._steps(size, o.exponents)[None])[0]) for o in options]
     np.testing.assert_allclose(np.diff(whole), np.diff(part), rtol=1e-9, atol=1e-6 * max(map(abs, whole)))
     assert own.least(options) == options[int(np.argmin(whole))]
+
+
+@pytest.mark.parametrize(
+    ("cap", "lam", "priced_at"), [(None, 1024.0, 1024.0), (64.0, 16.0, 16.0), (64.0, 1024.0, 64.0)]
+)
+def test_the_adaptation_prices_its_bits_at_the_sidecars_lambda_or_a_cap(
+    adapting_codec: Codec, sample_rgb, monkeypatch: pytest.MonkeyPatch, cap: float | None, lam: float,
+    priced_at: float,
+) -> None:
+    """The descriptors follow the sidecar's lambda, and so does the adaptation unless the encoder caps it
+    (what ``benchmarks/adaptation_lambda.py`` measures)."""
+    multipliers = []
+    choose = adapt.choose
+
+    def priced(stats: adapt.Statistics, multiplier: float) -> adapt.Adaptation:
+        multipliers.append(multiplier)
+        return choose(stats, multiplier)
+
+    monkeypatch.setattr(adapt, "choose", priced)
+    if cap is not None:
+        monkeypatch.setattr(adapting_codec.encoder, "adaptation_lambda", cap)
+    adapting_codec.compress(sample_rgb, 20, lam)
+    assert multipliers == [rd_multiplier(priced_at)]
