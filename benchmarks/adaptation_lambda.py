@@ -2,11 +2,10 @@
 
 The encoder chooses the adaptation's weights at the sidecar's lambda; ``Encoder.adaptation_lambda`` can cap
 it, so that the adaptation's bits are priced lower than the descriptors' at high lambdas. This compresses
-training crops (the
-held-out images and every 14th training image, 512x512 centre crops) at q10-40 with each cap and each
-lambda, and values what a cap changes as the BD-rate does: the change of PSNR divided by the blind curve's
-own slope at that quality (dB per bpp, from the same crops), minus the change of rate, as a percentage of
-the JPEG's rate. Positive means the cap saves rate. The test sets are never looked at.
+training crops (the held-out images and every 14th training image, 512x512 centre crops) at q10-40 with
+each cap and each lambda, and values what a cap changes as the BD-rate does: the change of PSNR divided by
+the blind curve's own slope at that quality (dB per bpp, from the same crops), minus the change of rate, as
+a percentage of the JPEG's rate. Positive means the cap saves rate. The test sets are never looked at.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import Codec, psnr
+from engine import Codec, encode_jpeg, psnr
 from engine.training.data import load_rgb, split
 from engine.training.validate import centre_crop
 
@@ -30,15 +29,18 @@ def crops(data: Path) -> list[np.ndarray]:
     return [np.ascontiguousarray(centre_crop(load_rgb(path), 512)) for path in held_out + train[::EVERY]]
 
 
-def points(codec: Codec, images: list[np.ndarray], lam: float, blind: bool = False) -> np.ndarray:
-    """(images, qualities, 2): PSNR and bpp of each image restored blind or with its sidecar."""
+def points(codec: Codec, images: list[np.ndarray], lam: float | None) -> np.ndarray:
+    """(images, qualities, 2): PSNR and bpp of each image restored with its sidecar at ``lam``, or blind from
+    its JPEG alone (``lam`` None: no encoder runs)."""
     out = np.zeros((len(images), len(QUALITIES), 2))
     for i, rgb in enumerate(images):
+        pixels = rgb.shape[0] * rgb.shape[1]
         for j, quality in enumerate(QUALITIES):
-            made = codec.compress(rgb, quality, lam)
-            if blind:
-                out[i, j] = psnr(codec.restore(made.jpeg).image, rgb), made.bpp_jpeg
+            if lam is None:
+                jpeg = encode_jpeg(rgb, quality)
+                out[i, j] = psnr(codec.restore(jpeg).image, rgb), len(jpeg) * 8 / pixels
             else:
+                made = codec.compress(rgb, quality, lam)
                 out[i, j] = psnr(made.restored, rgb), made.bpp_total
     return out
 
@@ -58,7 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     images = crops(args.data)
     codec = Codec("fast", "cpu")
-    blind = points(codec, images, 64.0, blind=True)
+    blind = points(codec, images, None)
     slope = slopes(blind)
     print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
     print("| lambda | cap | " + " | ".join(f"q{q}" for q in QUALITIES) + " |")

@@ -63,9 +63,10 @@ def installed_models() -> dict[str, str]:
             preset = json.loads(meta["config"])["name"]
         except (OSError, KeyError, ValueError, SafetensorError):
             continue
-        if path.parent == EARLIER and preset_name(path.stem) != preset:
+        earlier = path.parent == EARLIER
+        if earlier and preset_name(path.stem) != preset:
             continue
-        found[meta["sha256"][:16]] = path.stem if path.parent == EARLIER else preset
+        found[meta["sha256"][:16]] = path.stem if earlier else preset
     return found
 
 
