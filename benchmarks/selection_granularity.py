@@ -1,0 +1,144 @@
+"""Would finer or per-channel block selection pay? ``python -m benchmarks.selection_granularity``.
+
+Issue #17 suggests treating chroma on its own, with finer blocks or its own map. The decoder's candidate
+corrections exist at every pixel, so such maps can be judged without training: this compresses training crops
+(``benchmarks.adaptation_lambda.crops``) with ``fast`` at each quality, computes the squared error every
+candidate leaves at every pixel (the encoder's own pass) and lets a rate-distortion choice at the sidecar's
+lambda add one of three things to the map it sent:
+
+- ``split``: a flag per 16x16 block; a split block sends a candidate for each of its 8x8 quarters;
+- ``chroma``: the same, but a quarter's candidate replaces only Cb and Cr (luma stays the block's);
+- ``luma``: a second symbol per block whose candidate replaces only Y (chroma stays the first symbol's).
+
+The added symbols are priced by an ideal adaptive code: a symbol equal to the block's own has probability
+``a``, every other ``(1 - a) / (C - 1)``, flags the entropy of their frequency, both fitted to the image's
+choices (a few rounds of choosing and refitting). What each buys is valued as the BD-rate values it: the
+PSNR gain divided by the blind curve's slope at that quality on the same crops, minus its bits, as a
+percentage of the JPEG's rate (positive saves rate). The gain is measured on the encoder's prediction before
+the image's adaptation, which would take part of it: an upper bound. The test sets are never looked at.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from benchmarks.adaptation_lambda import QUALITIES, crops, points, slopes
+from engine import Codec
+from engine.colour import to_rgb, to_ycbcr
+from engine.config import BLOCK, rd_multiplier
+from engine.models.sidejpeg import SideJPEGNet
+
+VARIANTS = ("split", "chroma", "luma")
+ROUNDS = 4
+
+
+def _sums(errors: torch.Tensor, size: int) -> np.ndarray:
+    """(..., H / size, W / size) sums of (..., H, W) per-pixel errors over size x size blocks."""
+    return (F.avg_pool2d(errors, size) * size * size).double().numpy()
+
+
+def _quarters(errors: np.ndarray) -> np.ndarray:
+    """(C, 2 H, 2 W) errors of 8x8 blocks -> (H, W, 4, C): each 16x16 block's quarters."""
+    count, height, width = errors.shape[0], errors.shape[1] // 2, errors.shape[2] // 2
+    return errors.reshape(count, height, 2, width, 2).transpose(1, 3, 2, 4, 0).reshape(height, width, 4, count)
+
+
+@torch.inference_mode()
+def candidate_errors(net: SideJPEGNet, x: torch.Tensor, jpeg: torch.Tensor, cond: torch.Tensor,
+                     symbols: np.ndarray) -> dict[str, np.ndarray]:
+    """Per variant, (H, W, parts, C) squared errors (0-255 scale) of each candidate in each part of every
+    16x16 block, and ``own``: (H, W) the error of each block's own symbol as the encoder predicts it."""
+    passed = net.encoder_pass(x, jpeg, cond)
+    corr = net.restorer.corrections
+    count, scale = corr.symbols, corr.scale
+    candidates = corr.candidates(passed.features)
+    residuals = F.pixel_shuffle(candidates.reshape(count, 3 * scale * scale, *candidates.shape[-2:]), scale)
+    images = (passed.base + residuals).clamp(0, 1)
+    whole = torch.cat([images, jpeg]) - x
+    own_symbol = torch.from_numpy(symbols.astype(np.int64)).repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)
+    own = whole.gather(0, own_symbol[None, None].expand(1, 3, -1, -1))
+    ycc, own_ycc = to_ycbcr(images), to_ycbcr(own + x)
+
+    def mixed(luma_from: torch.Tensor, chroma_from: torch.Tensor) -> torch.Tensor:
+        rgb = to_rgb(torch.cat([luma_from[:, :1], chroma_from[:, 1:]], 1)).clamp(0, 1)
+        return ((rgb - x) * 255).square().sum(1)
+
+    scores = (whole * 255).square().sum(1)
+    chroma = mixed(own_ycc.expand_as(ycc), ycc)
+    luma = mixed(ycc, own_ycc.expand_as(ycc))
+    return {
+        "own": np.take_along_axis(_sums(scores, BLOCK), symbols[None].astype(np.int64), 0)[0],
+        "split": _quarters(_sums(scores[:count], BLOCK // 2)),
+        "chroma": _quarters(_sums(chroma, BLOCK // 2)),
+        "luma": _sums(luma, BLOCK).transpose(1, 2, 0)[:, :, None],
+    }
+
+
+def _entropy(p: float) -> float:
+    return float(-(p * np.log2(p) + (1 - p) * np.log2(1 - p)))
+
+
+def rd_addition(own: np.ndarray, parts: np.ndarray, symbols: np.ndarray, movable: np.ndarray,
+                multiplier: float) -> tuple[float, float]:
+    """Squared error saved and bits spent by the blocks where sending ``parts``' choices pays, at ``multiplier``."""
+    count = parts.shape[-1]
+    parent = np.minimum(symbols, count - 1)[:, :, None, None]
+    same, flagged = 0.7, 0.2
+    saved, bits = 0.0, 0.0
+    for _ in range(ROUNDS):
+        price = np.full(parts.shape, -np.log2((1 - same) / (count - 1)))
+        np.put_along_axis(price, np.broadcast_to(parent, (*parts.shape[:3], 1)), -np.log2(same), axis=3)
+        choice = (parts + multiplier * price).argmin(axis=3)[..., None]
+        error = np.take_along_axis(parts, choice, 3)[..., 0].sum(2)
+        spent = np.take_along_axis(price, choice, 3)[..., 0].sum(2)
+        sent = movable & (error + multiplier * (spent - np.log2(flagged)) < own - multiplier * np.log2(1 - flagged))
+        if not sent.any():
+            return 0.0, movable.sum() * _entropy(1e-3)
+        saved, bits = float((own - error)[sent].sum()), float(spent[sent].sum() + movable.sum() * _entropy(flagged))
+        flagged = float(np.clip(sent[movable].mean(), 1e-3, 1 - 1e-3))
+        same = float(np.clip((choice[sent][..., 0] == parent[sent][..., 0]).mean(), 1e-3, 1 - 1e-3))
+    return saved, bits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/train"))
+    parser.add_argument("--lambdas", default="64,256")
+    args = parser.parse_args()
+    images = crops(args.data)
+    codec = Codec("fast", "cpu")
+    net, inference = codec.inference.net, codec.inference
+    blind = points(codec, images, None)
+    slope = slopes(blind)
+    jpeg_rate = blind.mean(axis=0)[:, 1]
+    print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
+    print("| lambda | variant | " + " | ".join(f"q{q}: dB, bpp, saves" for q in QUALITIES) + " |")
+    for lam in (float(v) for v in args.lambdas.split(",")):
+        totals = np.zeros((len(VARIANTS), len(QUALITIES), 2))
+        for rgb in images:
+            pixels = rgb.shape[0] * rgb.shape[1]
+            for j, quality in enumerate(QUALITIES):
+                made = codec.compress(rgb, quality, lam)
+                x, jpeg = inference.tensor(rgb), inference.tensor(made.jpeg_decoded)
+                errors = candidate_errors(net, x, jpeg, inference.cond(made.conditioning), made.symbols)
+                sse = float(np.sum(np.square(made.restored.astype(np.float64) - rgb)))
+                movable = made.symbols != net.config.keep_symbol
+                for v, variant in enumerate(VARIANTS):
+                    saved, bits = rd_addition(errors["own"], errors[variant], made.symbols, movable, rd_multiplier(lam))
+                    gain = 10 * np.log10(sse / max(sse - saved, 1e-9))
+                    totals[v, j] += gain / len(images), bits / pixels / len(images)
+        for v, variant in enumerate(VARIANTS):
+            cells = [
+                f"{gain:+.3f}, {bpp:.4f}, {100 * (gain / s - bpp) / r:+.2f} %"
+                for (gain, bpp), s, r in zip(totals[v], slope, jpeg_rate, strict=True)
+            ]
+            print(f"| {lam:g} | {variant} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
