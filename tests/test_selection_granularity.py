@@ -1,0 +1,47 @@
+"""The rate-distortion choice of ``benchmarks.selection_granularity``: what an added map would buy and cost."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.selection_granularity import rd_addition
+
+COUNT = 4
+
+
+def _case(rows: int, cols: int, parts: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    symbols = rng.integers(0, COUNT, (rows, cols))
+    errors = rng.uniform(0, 1000, (rows, cols, parts, COUNT))
+    own = np.take_along_axis(errors, np.broadcast_to(symbols[:, :, None, None], (rows, cols, parts, 1)), 3)
+    return own[..., 0].sum(2), errors, symbols
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.sampled_from([1, 4]), st.integers(0, 10**6),
+       st.floats(1.0, 1e5))
+def test_saves_at_most_the_best_choice_and_pays_for_its_flags(rows, cols, parts, seed, multiplier):
+    own, errors, symbols = _case(rows, cols, parts, seed)
+    movable = np.ones_like(symbols, dtype=bool)
+    saved, bits = rd_addition(own, errors, symbols, movable, multiplier)
+    best = (own - errors.min(axis=3).sum(axis=2)).sum()
+    assert saved <= best + 1e-9
+    assert bits > 0  # the flags cost something even when nothing is sent
+
+
+def test_a_part_much_better_than_the_block_is_sent():
+    own, errors, symbols = _case(4, 4, 4, 0)
+    errors[0, 0, :, :] = 1e6
+    errors[0, 0, 1, (symbols[0, 0] + 1) % COUNT] = 0.0
+    own[0, 0] = np.take_along_axis(errors[0, 0], np.full((4, 1), symbols[0, 0]), 1).sum()
+    saved, bits = rd_addition(own, errors, symbols, np.ones_like(symbols, dtype=bool), 1.0)
+    assert saved >= 1e6
+    assert bits >= 1
+
+
+def test_blocks_that_cannot_move_send_nothing():
+    own, errors, symbols = _case(3, 3, 4, 1)
+    saved, _ = rd_addition(own, errors * 0, symbols, np.zeros_like(symbols, dtype=bool), 1.0)
+    assert saved == 0.0
