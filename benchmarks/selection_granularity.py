@@ -10,6 +10,11 @@ lambda add one of three things to the map it sent:
 - ``chroma``: the same, but a quarter's candidate replaces only Cb and Cr (luma stays the block's);
 - ``luma``: a second symbol per block whose candidate replaces only Y (chroma stays the first symbol's).
 
+And the other way, what the map would lose with fewer candidates (``--candidates``): the choice among the
+``k`` candidates this image uses most (and the keep symbol) against the choice among all of them, both priced
+by an ideal code of the symbols' frequencies in the image. What halving the candidates loses bounds what
+doubling them could gain, at this trunk.
+
 The added symbols are priced by an ideal adaptive code: a symbol equal to the block's own has probability
 ``a``, every other ``(1 - a) / (C - 1)``, flags the entropy of their frequency, both fitted to the image's
 choices (a few rounds of choosing and refitting). What each buys is valued as the BD-rate values it: the
@@ -76,6 +81,7 @@ def candidate_errors(net: SideJPEGNet, x: torch.Tensor, jpeg: torch.Tensor, cond
         "split": _quarters(_sums(scores[:count], BLOCK // 2)),
         "chroma": _quarters(_sums(chroma, BLOCK // 2)),
         "luma": _sums(luma, BLOCK).transpose(1, 2, 0)[:, :, None],
+        "blocks": _sums(scores, BLOCK).transpose(1, 2, 0),
     }
 
 
@@ -105,11 +111,38 @@ def rd_addition(own: np.ndarray, parts: np.ndarray, symbols: np.ndarray, movable
     return saved, bits
 
 
+def rd_map(blocks: np.ndarray, allowed: np.ndarray, multiplier: float) -> tuple[np.ndarray, float, float]:
+    """The choice per block among the ``allowed`` symbols of (H, W, S) ``blocks``' errors by error + multiplier
+    bits, the bits an ideal code of the chosen symbols' frequencies spends, and its squared error."""
+    price = np.full(blocks.shape[2], np.log2(allowed.sum()))
+    for _ in range(ROUNDS):
+        choice = np.where(allowed, blocks + multiplier * price, np.inf).argmin(axis=2)
+        frequency = np.bincount(choice.ravel(), minlength=blocks.shape[2]) / choice.size
+        price = -np.log2(np.maximum(frequency, 1e-6))
+    error = np.take_along_axis(blocks, choice[..., None], 2).sum()
+    return choice, float(price.ravel()[choice.ravel()].sum()), float(error)
+
+
+def fewer_candidates(blocks: np.ndarray, kept: int, multiplier: float) -> tuple[float, float]:
+    """Squared error added and bits saved by choosing among the ``kept`` most used candidates and the keep
+    symbol (the last) instead of among all."""
+    allowed = np.ones(blocks.shape[2], dtype=bool)
+    choice, bits, error = rd_map(blocks, allowed, multiplier)
+    usage = np.bincount(choice.ravel(), minlength=blocks.shape[2])[:-1]
+    allowed[:-1] = False
+    allowed[np.argsort(-usage, kind="stable")[:kept]] = True
+    _, fewer_bits, fewer_error = rd_map(blocks, allowed, multiplier)
+    return fewer_error - error, bits - fewer_bits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/train"))
     parser.add_argument("--lambdas", default="64,256")
+    parser.add_argument("--candidates", default="4,8", help="fewer candidates to compare with all of them")
     args = parser.parse_args()
+    fewer = [int(k) for k in args.candidates.split(",") if k]
+    rows = [*VARIANTS, *(f"{k} candidates" for k in fewer)]
     images = crops(args.data)
     codec = Codec("fast", "cpu")
     net, inference = codec.inference.net, codec.inference
@@ -119,7 +152,7 @@ def main() -> None:
     print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
     print("| lambda | variant | " + " | ".join(f"q{q}: dB, bpp, saves" for q in QUALITIES) + " |")
     for lam in (float(v) for v in args.lambdas.split(",")):
-        totals = np.zeros((len(VARIANTS), len(QUALITIES), 2))
+        totals = np.zeros((len(rows), len(QUALITIES), 2))
         for rgb in images:
             pixels = rgb.shape[0] * rgb.shape[1]
             for j, quality in enumerate(QUALITIES):
@@ -132,7 +165,10 @@ def main() -> None:
                     saved, bits = rd_addition(errors["own"], errors[variant], made.symbols, movable, rd_multiplier(lam))
                     gain = 10 * np.log10(sse / max(sse - saved, 1e-9))
                     totals[v, j] += gain / len(images), bits / pixels / len(images)
-        for v, variant in enumerate(VARIANTS):
+                for v, kept in enumerate(fewer, len(VARIANTS)):
+                    added, saved_bits = fewer_candidates(errors["blocks"], kept, rd_multiplier(lam))
+                    totals[v, j] += 10 * np.log10(sse / (sse + added)) / len(images), -saved_bits / pixels / len(images)
+        for v, variant in enumerate(rows):
             cells = [
                 f"{gain:+.3f}, {bpp:.4f}, {100 * (gain / s - bpp) / r:+.2f} %"
                 for (gain, bpp), s, r in zip(totals[v], slope, jpeg_rate, strict=True)

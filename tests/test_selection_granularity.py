@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.selection_granularity import rd_addition
+from benchmarks.selection_granularity import fewer_candidates, rd_addition, rd_map
 
 COUNT = 4
 
@@ -45,3 +45,20 @@ def test_blocks_that_cannot_move_send_nothing():
     own, errors, symbols = _case(3, 3, 4, 1)
     saved, _ = rd_addition(own, errors * 0, symbols, np.zeros_like(symbols, dtype=bool), 1.0)
     assert saved == 0.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 10**6))
+def test_without_a_price_the_map_is_each_blocks_best_allowed_symbol(rows, cols, seed):
+    blocks = np.random.default_rng(seed).uniform(0, 1000, (rows, cols, COUNT + 1))
+    allowed = np.array([True, False, True, False, True])
+    choice, _, error = rd_map(blocks, allowed, 0.0)
+    assert allowed[choice].all()
+    assert error == np.where(allowed, blocks, np.inf).min(axis=2).sum()
+
+
+def test_keeping_every_candidate_changes_nothing():
+    blocks = np.random.default_rng(2).uniform(0, 1000, (5, 7, COUNT + 1))
+    assert fewer_candidates(blocks, COUNT, 50.0) == (0.0, 0.0)
+    added, _ = fewer_candidates(blocks, 1, 0.0)
+    assert added > 0  # without a price, fewer choices can only be worse
