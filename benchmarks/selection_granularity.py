@@ -139,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/train"))
     parser.add_argument("--lambdas", default="64,256")
-    parser.add_argument("--candidates", default="4,8", help="fewer candidates to compare with all of them")
+    parser.add_argument("--candidates", default="4,8,12", help="fewer candidates to compare with all of them")
     args = parser.parse_args()
     fewer = [int(k) for k in args.candidates.split(",") if k]
     rows = [*VARIANTS, *(f"{k} candidates" for k in fewer)]
