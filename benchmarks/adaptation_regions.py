@@ -6,10 +6,12 @@ the adaptation, then fits it as the encoder does (least squares on the decoder's
 distortion, ``engine.coding.adaptation.choose``) to the whole image and, independently, to each region of a
 g x g grid (g = 2, 3, 4, region edges on the 16-pixel grid). With ``--deltas`` each region's weights are
 fitted instead as a change of the whole image's chosen weights, which a region sends only where it pays (one
-flag bit per region, on top of the whole image's stream). It prints, as percentages of the restored image's
-squared error, what each changes in squared error and in the encoder's cost (squared error + 3 lambda
-bits), and the bits sent. Nothing here is in the codec: it measures whether building it would pay. The test
-sets are never looked at.
+flag bit per region, on top of the whole image's stream); with ``--classes`` the parts are instead classes of
+blocks the decoder derives without being told (ALF's idea: quartiles of the JPEG's luma activity or
+brightness, or the block's symbol modulo 4), each a change of the image's weights. It prints, as percentages
+of the restored image's squared error, what each changes in squared error and in the encoder's cost (squared
+error + 3 lambda bits), and the bits sent. Nothing here is in the codec: it measures whether building it
+would pay. The test sets are never looked at.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from engine.training.data import VALIDATION_STEMS, load_rgb
 from engine.training.validate import centre_crop
 
 GRIDS = (1, 2, 3, 4)
+CLASSES = 4
+CLASS_KINDS = ("activity", "brightness", "symbol")
 
 
 def _edges(size: int, parts: int) -> list[int]:
@@ -40,32 +44,70 @@ def _edges(size: int, parts: int) -> list[int]:
     return [0, *inner, size]
 
 
-def _region_statistics(codec: Codec, original: np.ndarray, made) -> dict[int, list[adapt.Statistics]]:
-    """The adaptation's statistics of each region of each grid, over the pixels the encoder fits to (inside
-    the image, outside blocks that keep the JPEG)."""
+def _counted(codec: Codec, original: np.ndarray, made) -> torch.Tensor:
+    """The pixels the encoder fits to: inside the image, outside blocks that keep the JPEG."""
     height, width = original.shape[:2]
-    size = codec.encoder.basis_size
     keep = codec.config.keep_symbol
     counted = torch.zeros(tuple(BLOCK * n for n in made.symbols.shape), dtype=torch.bool)
     counted[:height, :width] = True
     if keep is not None:
         counted &= ~block_mask(torch.from_numpy(made.symbols)[None], keep)[0, 0]
-    regions: dict[int, list[tuple[torch.Tensor, adapt.Statistics]]] = {}
+    return counted
+
+
+def _grid_masks(counted: torch.Tensor, height: int, width: int) -> dict[str, list[torch.Tensor]]:
+    """Per grid g x g, the mask of each region."""
+    masks = {}
     for grid in GRIDS:
         ys, xs = _edges(height, grid), _edges(width, grid)
-        masks = []
+        regions = []
         for i in range(grid):
             for j in range(grid):
                 inside = torch.zeros_like(counted)
                 inside[ys[i] : ys[i + 1], xs[j] : xs[j + 1]] = True
-                masks.append((counted & inside, adapt.Statistics.empty(size)))
-        regions[grid] = masks
+                regions.append(counted & inside)
+        masks[f"{grid}x{grid}"] = regions
+    return masks
+
+
+def block_classes(made, kind: str) -> np.ndarray:
+    """(H/16, W/16) class of each block, which the decoder can derive without being told: the quartile of the
+    JPEG's luma activity (mean absolute Laplacian) or brightness in the image, or the block's symbol modulo 4."""
+    symbols = made.symbols
+    if kind == "symbol":
+        return symbols % CLASSES
+    rows, cols = symbols.shape
+    luma = made.jpeg_decoded.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma = np.pad(luma, ((0, rows * BLOCK - luma.shape[0]), (0, cols * BLOCK - luma.shape[1])), mode="edge")
+    if kind == "activity":
+        laplacian = 4 * luma[1:-1, 1:-1] - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:]
+        luma = np.pad(np.abs(laplacian), 1)
+    values = luma.reshape(rows, BLOCK, cols, BLOCK).mean(axis=(1, 3))
+    return np.searchsorted(np.quantile(values, np.linspace(0, 1, CLASSES + 1)[1:-1]), values)
+
+
+def _class_masks(counted: torch.Tensor, made) -> dict[str, list[torch.Tensor]]:
+    """Per kind of class, the mask of each class."""
+    masks = {}
+    for kind in CLASS_KINDS:
+        pixels = torch.from_numpy(block_classes(made, kind)).repeat_interleave(BLOCK, 0).repeat_interleave(BLOCK, 1)
+        masks[kind] = [counted & (pixels == c) for c in range(CLASSES)]
+    return masks
+
+
+def _part_statistics(
+    codec: Codec, original: np.ndarray, made, masks: dict[str, list[torch.Tensor]]
+) -> dict[str, list[adapt.Statistics]]:
+    """The adaptation's statistics over each mask."""
+    height, width = original.shape[:2]
+    size = codec.encoder.basis_size
+    parts = {key: [(mask, adapt.Statistics.empty(size)) for mask in group] for key, group in masks.items()}
 
     def observe(tile: Tile, jpeg: torch.Tensor, restored: torch.Tensor, h: torch.Tensor) -> None:
         target = codec.inference.tensor(padded_crop(original, tile.outer))
         for rows, cols, features, rest, remaining in fitting_strips(tile, jpeg, restored, h, target):
-            for masks in regions.values():
-                for mask, stats in masks:
+            for group in parts.values():
+                for mask, stats in group:
                     use = mask[rows, cols]
                     if use.any():
                         stats.add_cells(features, rest, remaining, use)
@@ -74,7 +116,7 @@ def _region_statistics(codec: Codec, original: np.ndarray, made) -> dict[int, li
     codec.inference.restore(
         made.jpeg_decoded, made.conditioning, made.symbols, (0, 0, height, width), None, None, observe=watch
     )
-    return {grid: [stats for _, stats in masks] for grid, masks in regions.items()}
+    return {key: [stats for _, stats in group] for key, group in parts.items()}
 
 
 def _fitted(parts: list[adapt.Statistics], multiplier: float) -> tuple[float, int]:
@@ -118,26 +160,32 @@ def main() -> None:
     parser.add_argument("--qualities", default="10,20,30,40")
     parser.add_argument("--lambdas", default="64")
     parser.add_argument("--deltas", action="store_true", help="fit each region as a change of the image's weights")
+    parser.add_argument("--classes", action="store_true", help="classes of blocks instead of regions (as deltas)")
     args = parser.parse_args()
     codec = Codec("fast", "cpu", adapts=False)
-    header = " | ".join(f"{g}x{g}: SSE %  cost %   bits" for g in GRIDS)
+    keys = ["1x1", *CLASS_KINDS] if args.classes else [f"{g}x{g}" for g in GRIDS]
+    header = " | ".join(f"{key}: SSE %  cost %   bits" for key in keys)
     print(f"image           q  lambda | {header}")
     for quality in (int(q) for q in args.qualities.split(",")):
         for lam in (float(v) for v in args.lambdas.split(",")):
             multiplier = rd_multiplier(lam)
-            totals = {g: np.zeros(3) for g in GRIDS}
+            totals = {key: np.zeros(3) for key in keys}
             for stem in VALIDATION_STEMS:
                 rgb = np.ascontiguousarray(centre_crop(load_rgb(next(Path(args.data).glob(f"{stem}.*"))), 512))
                 made = codec.compress(rgb, quality, lam)
                 before = float(np.sum(np.square(made.restored.astype(np.float64) - rgb)))
+                counted = _counted(codec, rgb, made)
+                masks = _grid_masks(counted, *rgb.shape[:2])
+                if args.classes:
+                    masks = {"1x1": masks["1x1"], **_class_masks(counted, made)}
+                parts = _part_statistics(codec, rgb, made, masks)
                 cells = []
-                regions = _region_statistics(codec, rgb, made)
-                for grid, parts in regions.items():
-                    if args.deltas and grid > 1:
-                        change, bits = _fitted_deltas(regions[1][0], parts, multiplier)
+                for key in keys:
+                    if key != "1x1" and (args.deltas or args.classes):
+                        change, bits = _fitted_deltas(parts["1x1"][0], parts[key], multiplier)
                     else:
-                        change, bits = _fitted(parts, multiplier)
-                    totals[grid] += (change, bits, before)
+                        change, bits = _fitted(parts[key], multiplier)
+                    totals[key] += (change, bits, before)
                     cells.append(_cell(change, bits, before, multiplier))
                 print(f"{stem:14s} {quality:3d} {lam:7g} | " + " | ".join(cells), flush=True)
             cells = [_cell(change, int(bits), before, multiplier) for change, bits, before in totals.values()]
