@@ -91,24 +91,29 @@ def _entropy(p: float) -> float:
 
 def rd_addition(own: np.ndarray, parts: np.ndarray, symbols: np.ndarray, movable: np.ndarray,
                 multiplier: float) -> tuple[float, float]:
-    """Squared error saved and bits spent by the blocks where sending ``parts``' choices pays, at ``multiplier``."""
+    """Squared error saved and bits spent by the blocks where sending ``parts``' choices pays, at ``multiplier``;
+    the bits are those of an ideal code of the final choices' frequencies."""
     count = parts.shape[-1]
-    parent = np.minimum(symbols, count - 1)[:, :, None, None]
-    same, flagged = 0.7, 0.2
-    saved, bits = 0.0, 0.0
-    for _ in range(ROUNDS):
+    parent = np.broadcast_to(np.minimum(symbols, count - 1)[:, :, None, None], (*parts.shape[:3], 1))
+
+    def prices(same: float) -> np.ndarray:
         price = np.full(parts.shape, -np.log2((1 - same) / (count - 1)))
-        np.put_along_axis(price, np.broadcast_to(parent, (*parts.shape[:3], 1)), -np.log2(same), axis=3)
-        choice = (parts + multiplier * price).argmin(axis=3)[..., None]
+        np.put_along_axis(price, parent, -np.log2(same), axis=3)
+        return price
+
+    same, flagged = 0.7, 0.2
+    for _ in range(ROUNDS):
+        choice = (parts + multiplier * prices(same)).argmin(axis=3)[..., None]
         error = np.take_along_axis(parts, choice, 3)[..., 0].sum(2)
-        spent = np.take_along_axis(price, choice, 3)[..., 0].sum(2)
+        spent = np.take_along_axis(prices(same), choice, 3)[..., 0].sum(2)
         sent = movable & (error + multiplier * (spent - np.log2(flagged)) < own - multiplier * np.log2(1 - flagged))
-        if not sent.any():
-            return 0.0, movable.sum() * _entropy(1e-3)
-        saved, bits = float((own - error)[sent].sum()), float(spent[sent].sum() + movable.sum() * _entropy(flagged))
-        flagged = float(np.clip(sent[movable].mean(), 1e-3, 1 - 1e-3))
-        same = float(np.clip((choice[sent][..., 0] == parent[sent][..., 0]).mean(), 1e-3, 1 - 1e-3))
-    return saved, bits
+        flagged = float(np.clip(sent[movable].mean() if movable.any() else 0.0, 1e-3, 1 - 1e-3))
+        if sent.any():
+            same = float(np.clip((choice[sent] == parent[sent]).mean(), 1e-3, 1 - 1e-3))
+    if not sent.any():
+        return 0.0, movable.sum() * _entropy(flagged)
+    spent = np.take_along_axis(prices(same), choice, 3)[..., 0].sum(2)
+    return float((own - error)[sent].sum()), float(spent[sent].sum() + movable.sum() * _entropy(flagged))
 
 
 def rd_map(blocks: np.ndarray, allowed: np.ndarray, multiplier: float) -> tuple[np.ndarray, float, float]:
