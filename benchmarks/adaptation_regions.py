@@ -24,7 +24,7 @@ import torch
 
 from engine import Codec
 from engine.coding import adaptation as adapt
-from engine.colour import RGB_OF_YCBCR
+from engine.colour import RGB_OF_YCBCR, YCBCR
 from engine.config import BLOCK, rd_multiplier
 from engine.encoding import fitting_strips
 from engine.inference import Observer
@@ -77,7 +77,7 @@ def block_classes(made, kind: str) -> np.ndarray:
     if kind == "symbol":
         return symbols % CLASSES
     rows, cols = symbols.shape
-    luma = made.jpeg_decoded.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    luma = made.jpeg_decoded.astype(np.float64) @ YCBCR[0].numpy()
     luma = np.pad(luma, ((0, rows * BLOCK - luma.shape[0]), (0, cols * BLOCK - luma.shape[1])), mode="edge")
     if kind == "activity":
         laplacian = 4 * luma[1:-1, 1:-1] - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:]
@@ -175,9 +175,10 @@ def main() -> None:
                 made = codec.compress(rgb, quality, lam)
                 before = float(np.sum(np.square(made.restored.astype(np.float64) - rgb)))
                 counted = _counted(codec, rgb, made)
-                masks = _grid_masks(counted, *rgb.shape[:2])
                 if args.classes:
-                    masks = {"1x1": masks["1x1"], **_class_masks(counted, made)}
+                    masks = {"1x1": [counted], **_class_masks(counted, made)}
+                else:
+                    masks = _grid_masks(counted, *rgb.shape[:2])
                 parts = _part_statistics(codec, rgb, made, masks)
                 cells = []
                 for key in keys:

@@ -74,14 +74,15 @@ def candidate_errors(net: SideJPEGNet, x: torch.Tensor, jpeg: torch.Tensor, cond
         return ((rgb - x) * 255).square().sum(1)
 
     scores = (whole * 255).square().sum(1)
+    blocks = _sums(scores, BLOCK)
     chroma = mixed(own_ycc.expand_as(ycc), ycc)
     luma = mixed(ycc, own_ycc.expand_as(ycc))
     return {
-        "own": np.take_along_axis(_sums(scores, BLOCK), symbols[None].astype(np.int64), 0)[0],
+        "own": np.take_along_axis(blocks, symbols[None].astype(np.int64), 0)[0],
         "split": _quarters(_sums(scores[:count], BLOCK // 2)),
         "chroma": _quarters(_sums(chroma, BLOCK // 2)),
         "luma": _sums(luma, BLOCK).transpose(1, 2, 0)[:, :, None],
-        "blocks": _sums(scores, BLOCK).transpose(1, 2, 0),
+        "blocks": blocks.transpose(1, 2, 0),
     }
 
 
@@ -103,9 +104,10 @@ def rd_addition(own: np.ndarray, parts: np.ndarray, symbols: np.ndarray, movable
 
     same, flagged = 0.7, 0.2
     for _ in range(ROUNDS):
-        choice = (parts + multiplier * prices(same)).argmin(axis=3)[..., None]
+        price = prices(same)
+        choice = (parts + multiplier * price).argmin(axis=3)[..., None]
         error = np.take_along_axis(parts, choice, 3)[..., 0].sum(2)
-        spent = np.take_along_axis(prices(same), choice, 3)[..., 0].sum(2)
+        spent = np.take_along_axis(price, choice, 3)[..., 0].sum(2)
         sent = movable & (error + multiplier * (spent - np.log2(flagged)) < own - multiplier * np.log2(1 - flagged))
         flagged = float(np.clip(sent[movable].mean() if movable.any() else 0.0, 1e-3, 1 - 1e-3))
         if sent.any():
@@ -157,6 +159,7 @@ def main() -> None:
     print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
     print("| lambda | variant | " + " | ".join(f"q{q}: dB, bpp, saves" for q in QUALITIES) + " |")
     for lam in (float(v) for v in args.lambdas.split(",")):
+        multiplier = rd_multiplier(lam)
         totals = np.zeros((len(rows), len(QUALITIES), 2))
         for rgb in images:
             pixels = rgb.shape[0] * rgb.shape[1]
@@ -167,11 +170,11 @@ def main() -> None:
                 sse = float(np.sum(np.square(made.restored.astype(np.float64) - rgb)))
                 movable = made.symbols != net.config.keep_symbol
                 for v, variant in enumerate(VARIANTS):
-                    saved, bits = rd_addition(errors["own"], errors[variant], made.symbols, movable, rd_multiplier(lam))
+                    saved, bits = rd_addition(errors["own"], errors[variant], made.symbols, movable, multiplier)
                     gain = 10 * np.log10(sse / max(sse - saved, 1e-9))
                     totals[v, j] += gain / len(images), bits / pixels / len(images)
                 for v, kept in enumerate(fewer, len(VARIANTS)):
-                    added, saved_bits = fewer_candidates(errors["blocks"], kept, rd_multiplier(lam))
+                    added, saved_bits = fewer_candidates(errors["blocks"], kept, multiplier)
                     totals[v, j] += 10 * np.log10(sse / (sse + added)) / len(images), -saved_bits / pixels / len(images)
         for v, variant in enumerate(rows):
             cells = [
