@@ -1,4 +1,4 @@
-"""Would a head of luma-only candidates pay? ``python -m benchmarks.luma_head`` (about 30 minutes, two threads).
+"""Would a head of luma-only candidates pay? ``python -m benchmarks.luma_head`` (about 15 minutes, two threads).
 
 The side information buys least in luma (Y about −0.8 / −0.2 % BD-rate over blind, chroma −25 to −34 %), and
 ``benchmarks.selection_granularity`` found that a second, Y-only choice among today's candidates does not pay:
