@@ -5,7 +5,8 @@ blocks (``engine.models.unet``) of several widths. ``cost`` measures each candid
 per megapixel of a restore (``FlopCounterMode``, convolutions and linear layers) and its median wall time
 on a 768x512 image; ``train NAME`` trains a fresh candidate blind for a budget of steps with the
 project's ``Trainer`` and measures its PSNR gain over the JPEG on held-out training images (the test
-sets are never looked at); ``table`` prints the Pareto table of what both wrote into ``RESULTS``.
+sets are never looked at); ``table`` prints the Pareto table of what both wrote into ``--results`` (by default
+``RESULTS``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ CANDIDATES: dict[str, ModelConfig] = {
         dataclasses.replace(UNET, name="unet-32-deep"),
         _unet("unet-32-bottom", 32, (64, 128), (1, 2, 6)),
         _unet("unet-48", 48, (96, 192), (1, 1, 2)),
+        dataclasses.replace(FAST, name="fast-56", trunk_features=56),
+        dataclasses.replace(FAST, name="fast-64", trunk_features=64),
     )
 }
 EVAL_POINTS = ((10, "4:2:0"), (20, "4:2:0"), (30, "4:2:0"), (40, "4:2:0"), (50, "4:2:0"), (75, "4:2:2"), (90, "4:4:4"))
@@ -174,10 +177,10 @@ def train_blind(name: str, steps: int, crop: int, data: str, out: Path, seed: in
     }
 
 
-def _merge(kind: str, name: str, result: dict) -> None:
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+def _merge(results: Path, kind: str, name: str, result: dict) -> None:
+    data = json.loads(results.read_text()) if results.exists() else {}
     data.setdefault(kind, {})[name] = result
-    write_bytes(RESULTS, (json.dumps(data, indent=2) + "\n").encode())
+    write_bytes(results, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def _design(config: ModelConfig) -> str:
@@ -200,6 +203,8 @@ def table(data: dict) -> str:
     rows = []
     for name, config in CANDIDATES.items():
         c, t = costs.get(name, {}), trained.get(name, {})
+        if not c and not t:
+            continue
         gain = t.get("held_out", {}).get("mean")
         common = (t.get("held_out_half_way") or {}).get("mean")
         rows.append((name, config, c, t, gain, common))
@@ -233,6 +238,7 @@ def table(data: dict) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="JSON the runs go to and the table is read from")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("cost", help="parameters, GFLOPs per megapixel and wall time of every candidate")
     c.add_argument("--names", default=",".join(CANDIDATES))
@@ -251,13 +257,13 @@ def main(argv: list[str] | None = None) -> None:
         results = cost(args.names.split(","), [int(v) for v in args.threads.split(",")], args.reps)
         for name, result in results.items():
             print(name, json.dumps(result), flush=True)
-            _merge("cost", name, result)
+            _merge(args.results, "cost", name, result)
     elif args.command == "train":
         result = train_blind(args.name, args.steps, args.crop, args.data, args.out, args.seed)
         print(json.dumps(result), flush=True)
-        _merge("train", args.name if args.seed == 0 else f"{args.name}@seed{args.seed}", result)
+        _merge(args.results, "train", args.name if args.seed == 0 else f"{args.name}@seed{args.seed}", result)
     else:
-        print(table(json.loads(RESULTS.read_text())))
+        print(table(json.loads(args.results.read_text())))
 
 
 if __name__ == "__main__":
