@@ -52,6 +52,22 @@ def slopes(blind: np.ndarray) -> np.ndarray:
     return np.array([(mean[b, 0] - mean[a, 0]) / (mean[b, 1] - mean[a, 1]) for a, b in ends])
 
 
+def valuation(codec: Codec, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The blind curve's slope (dB per bpp) and the JPEG's rate (bpp) at each quality over ``images``: what
+    ``rate_saved`` values a change against. Printed, since every table of these benchmarks reads against them."""
+    blind = points(codec, images, None)
+    slope = slopes(blind)
+    print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
+    return slope, blind.mean(axis=0)[:, 1]
+
+
+def rate_saved(gain: np.ndarray | float, bpp: np.ndarray | float, slope: np.ndarray | float,
+               rate: np.ndarray | float) -> np.ndarray | float:
+    """% of the JPEG's ``rate`` saved by a PSNR ``gain`` (dB) that costs ``bpp`` more, valued as the BD-rate values
+    it: the gain over the blind curve's ``slope``, minus the bits (positive saves rate)."""
+    return 100 * (gain / slope - bpp) / rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/train"))
@@ -60,9 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     images = crops(args.data)
     codec = Codec("fast", "cpu")
-    blind = points(codec, images, None)
-    slope = slopes(blind)
-    print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
+    slope, jpeg_rate = valuation(codec, images)
     print("| lambda | cap | " + " | ".join(f"q{q}" for q in QUALITIES) + " |")
     for lam in (float(v) for v in args.lambdas.split(",")):
         codec.encoder.adaptation_lambda = math.inf
@@ -72,8 +86,8 @@ def main() -> None:
                 continue
             codec.encoder.adaptation_lambda = cap
             got = points(codec, images, lam)
-            saving = ((got[..., 0] - base[..., 0]) / slope - (got[..., 1] - base[..., 1])).mean(axis=0)
-            cells = " | ".join(f"{100 * s / r:+.2f} %" for s, r in zip(saving, blind.mean(axis=0)[:, 1], strict=True))
+            change = (got - base).mean(axis=0)
+            cells = " | ".join(f"{s:+.2f} %" for s in rate_saved(change[:, 0], change[:, 1], slope, jpeg_rate))
             print(f"| {lam:g} | {cap:g} | {cells} |", flush=True)
 
 

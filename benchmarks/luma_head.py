@@ -30,8 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from benchmarks.adaptation_lambda import QUALITIES, crops, points, slopes
-from benchmarks.selection_granularity import rd_map
+from benchmarks.adaptation_lambda import QUALITIES, crops, rate_saved, valuation
+from benchmarks.selection_granularity import gain_db, rd_map
 from engine import Codec
 from engine.config import BLOCK, rd_multiplier
 from engine.models.layers import conv
@@ -152,13 +152,9 @@ def value(codec: Codec, head: LumaHead, images: list[np.ndarray], lam: float) ->
                 blocks = luma_errors(head, item.features, item.selected, x, item.movable)
             blocks = blocks[0].double().cpu().numpy().transpose(1, 2, 0)
             _, bits, error = rd_map(blocks, np.ones(blocks.shape[2], dtype=bool), multiplier)
-            none = blocks[:, :, 0].sum()
+            none, best = blocks[:, :, 0].sum(), blocks.min(2).sum()
             sse = float(np.sum(np.square(made.restored.astype(np.float64) - rgb)))
-            out[j] += (
-                10 * np.log10(sse / (sse - (none - error))),
-                bits / (rgb.shape[0] * rgb.shape[1]),
-                10 * np.log10(sse / (sse - (none - blocks.min(2).sum()))),
-            )
+            out[j] += gain_db(sse, none - error), bits / (rgb.shape[0] * rgb.shape[1]), gain_db(sse, none - best)
     return out / len(images)
 
 
@@ -181,15 +177,13 @@ def main() -> None:
     train(head, training_items(net, args.data, args.batches, args.seed), args.epochs, args.lr)
     head.eval()
     images = crops(args.data)
-    blind = points(codec, images, None)
-    slope, jpeg_rate = slopes(blind), blind.mean(axis=0)[:, 1]
-    print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
+    slope, jpeg_rate = valuation(codec, images)
     print("| lambda | q | gain dB | bpp | free choice dB | saves |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for lam in (float(v) for v in args.lambdas.split(",")):
         rows = zip(QUALITIES, value(codec, head, images, lam), slope, jpeg_rate, strict=True)
         for quality, (gain, bpp, free), s, r in rows:
-            saves = 100 * (gain / s - bpp) / r
+            saves = rate_saved(gain, bpp, s, r)
             print(f"| {lam:g} | {quality} | +{gain:.3f} | {bpp:.4f} | +{free:.3f} | {saves:+.2f} % |", flush=True)
 
 

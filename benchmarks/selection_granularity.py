@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from benchmarks.adaptation_lambda import QUALITIES, crops, points, slopes
+from benchmarks.adaptation_lambda import QUALITIES, crops, rate_saved, valuation
 from engine import Codec
 from engine.colour import to_rgb, to_ycbcr
 from engine.config import BLOCK, rd_multiplier
@@ -84,6 +84,11 @@ def candidate_errors(net: SideJPEGNet, x: torch.Tensor, jpeg: torch.Tensor, cond
         "luma": _sums(luma, BLOCK).transpose(1, 2, 0)[:, :, None],
         "blocks": blocks.transpose(1, 2, 0),
     }
+
+
+def gain_db(sse: float, saved: float) -> float:
+    """PSNR gain (dB) of taking ``saved`` off an image's squared error ``sse`` (a negative ``saved`` adds)."""
+    return float(10 * np.log10(sse / max(sse - saved, 1e-9)))
 
 
 def _entropy(p: float) -> float:
@@ -153,10 +158,7 @@ def main() -> None:
     images = crops(args.data)
     codec = Codec("fast", "cpu")
     net, inference = codec.inference.net, codec.inference
-    blind = points(codec, images, None)
-    slope = slopes(blind)
-    jpeg_rate = blind.mean(axis=0)[:, 1]
-    print(f"{len(images)} crops; blind slope dB/bpp at q{QUALITIES}: {np.round(slope, 2).tolist()}")
+    slope, jpeg_rate = valuation(codec, images)
     print("| lambda | variant | " + " | ".join(f"q{q}: dB, bpp, saves" for q in QUALITIES) + " |")
     for lam in (float(v) for v in args.lambdas.split(",")):
         multiplier = rd_multiplier(lam)
@@ -171,14 +173,13 @@ def main() -> None:
                 movable = made.symbols != net.config.keep_symbol
                 for v, variant in enumerate(VARIANTS):
                     saved, bits = rd_addition(errors["own"], errors[variant], made.symbols, movable, multiplier)
-                    gain = 10 * np.log10(sse / max(sse - saved, 1e-9))
-                    totals[v, j] += gain / len(images), bits / pixels / len(images)
+                    totals[v, j] += gain_db(sse, saved) / len(images), bits / pixels / len(images)
                 for v, kept in enumerate(fewer, len(VARIANTS)):
                     added, saved_bits = fewer_candidates(errors["blocks"], kept, multiplier)
-                    totals[v, j] += 10 * np.log10(sse / (sse + added)) / len(images), -saved_bits / pixels / len(images)
+                    totals[v, j] += gain_db(sse, -added) / len(images), -saved_bits / pixels / len(images)
         for v, variant in enumerate(rows):
             cells = [
-                f"{gain:+.3f}, {bpp:.4f}, {100 * (gain / s - bpp) / r:+.2f} %"
+                f"{gain:+.3f}, {bpp:.4f}, {rate_saved(gain, bpp, s, r):+.2f} %"
                 for (gain, bpp), s, r in zip(totals[v], slope, jpeg_rate, strict=True)
             ]
             print(f"| {lam:g} | {variant} | " + " | ".join(cells) + " |", flush=True)

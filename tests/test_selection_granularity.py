@@ -6,7 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.selection_granularity import fewer_candidates, rd_addition, rd_map
+from benchmarks.adaptation_lambda import rate_saved
+from benchmarks.selection_granularity import fewer_candidates, gain_db, rd_addition, rd_map
 
 COUNT = 4
 
@@ -62,3 +63,21 @@ def test_keeping_every_candidate_changes_nothing():
     assert fewer_candidates(blocks, COUNT, 50.0) == (0.0, 0.0)
     added, _ = fewer_candidates(blocks, 1, 0.0)
     assert added > 0  # without a price, fewer choices can only be worse
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1.0, 1e9), st.floats(0.0, 0.99))
+def test_gain_db_is_the_psnr_change_of_the_squared_error(sse, share):
+    assert gain_db(sse, 0.0) == 0.0
+    assert np.isclose(gain_db(sse, share * sse), -10 * np.log10(1 - share))
+    assert np.isclose(gain_db(sse, -share * sse), -10 * np.log10(1 + share))
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(1.0, 40.0), st.floats(0.0, 0.05), st.floats(0.1, 2.0), st.integers(0, 10**6))
+def test_a_gain_on_the_blind_slope_saves_nothing_and_images_average_linearly(slope, bpp, rate, seed):
+    assert np.isclose(rate_saved(slope * bpp, bpp, slope, rate), 0.0, atol=1e-9)
+    assert rate_saved(slope * bpp + 0.1, bpp, slope, rate) > 0 > rate_saved(slope * bpp - 0.1, bpp, slope, rate)
+    gains, bits = np.random.default_rng(seed).uniform(-0.5, 0.5, (2, 8))
+    per_image = [rate_saved(g, b, slope, rate) for g, b in zip(gains, bits, strict=True)]
+    assert np.isclose(rate_saved(gains.mean(), bits.mean(), slope, rate), np.mean(per_image))
