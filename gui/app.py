@@ -47,10 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     except SideJPEGError as exc:
         print(f"sidejpeg-gui: {exc}", file=sys.stderr)
         return 2
-    if args.screenshot:
-        from gui.screenshot import take_screenshot
+    from gui.workers import garbage_collected_on_gui_thread
 
-        return take_screenshot(window, args.image, args.screenshot, SCREENSHOT_SIZE, SCREENSHOT_TIMEOUT_S)
-    window.show()
-    window.open_path(args.image)
-    return app.exec()
+    with garbage_collected_on_gui_thread():
+        if args.screenshot:
+            from gui.screenshot import take_screenshot
+
+            return take_screenshot(window, args.image, args.screenshot, SCREENSHOT_SIZE, SCREENSHOT_TIMEOUT_S)
+        window.show()
+        window.open_path(args.image)
+        return app.exec()

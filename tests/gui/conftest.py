@@ -16,6 +16,7 @@ from engine import Codec, load_image
 from gui.app import SAMPLE_IMAGE
 from gui.jobs import CodecCache
 from gui.main_window import MainWindow
+from gui.workers import garbage_collected_on_gui_thread
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +50,14 @@ def isolated_settings(qapp, tmp_path: Path) -> None:
     qapp.setApplicationName("SideJPEG-tests")
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def gui_thread_garbage(qapp):
+    """Garbage collected on the GUI thread only, as the app does (``gui.app.main``): the windows closed by
+    earlier tests are not destroyed inside a later test's worker thread."""
+    with garbage_collected_on_gui_thread():
+        yield
 
 
 @pytest.fixture

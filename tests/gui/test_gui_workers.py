@@ -1,7 +1,9 @@
-"""The coalescing scheduler, the slider fields and the cancellable SSIM."""
+"""The coalescing scheduler, the slider fields, the cancellable SSIM and garbage collection on the GUI thread."""
 
+import gc
 import math
 import threading
+import weakref
 
 import pytest
 from PySide6.QtCore import QThreadPool
@@ -9,7 +11,7 @@ from PySide6.QtCore import QThreadPool
 from engine import LAMBDA_MAX, LAMBDA_MIN, Cancelled, decode_jpeg, encode_jpeg, ssim
 from gui.controls import LOG_STEPS, SliderField
 from gui.jobs import banded_ssim
-from gui.workers import Stage
+from gui.workers import Stage, garbage_collected_on_gui_thread
 
 
 @pytest.fixture
@@ -129,3 +131,35 @@ def test_preview_box_is_the_visible_part_when_it_is_small():
     assert preview_box((100.2, 50.7, 300.5, 200.1), 800, 600) == (50, 100, 201, 301)
     assert preview_box((700.0, 500.0, 900.0, 700.0), 800, 600) == (500, 700, 600, 800)  # clipped to the image
     assert preview_box((900.0, 0.0, 1000.0, 100.0), 800, 600) is None  # beside the image
+
+
+class _Cycle:
+    """An object that refers to itself: only the cyclic collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _churn() -> None:
+    """Allocations enough to start several automatic collections, were they enabled."""
+    for _ in range(50_000):
+        garbage = []
+        garbage.append(garbage)
+
+
+def test_garbage_is_collected_on_the_gui_thread_not_in_a_worker(qtbot):
+    assert not gc.isenabled()  # the module runs as the app does (tests/gui/conftest.py)
+    cycle = weakref.ref(_Cycle())
+    worker = threading.Thread(target=_churn)
+    worker.start()
+    worker.join()
+    assert cycle() is not None
+    qtbot.waitUntil(lambda: cycle() is None, timeout=5000)
+
+
+def test_leaving_collects_and_turns_automatic_collection_back_on(qapp):
+    with garbage_collected_on_gui_thread():
+        cycle = weakref.ref(_Cycle())
+        assert not gc.isenabled()
+    assert gc.isenabled() and cycle() is None
+    gc.disable()  # back to this module's own collection on the GUI thread
