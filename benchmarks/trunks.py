@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from engine.atomic import write_bytes
 from engine.conditioning import FULL_COND, Conditioning
-from engine.config import BLOCK, FAST, PAPER, UNET, ModelConfig, register
+from engine.config import BLOCK, FAST, FAST_CONTEXT, PAPER, UNET, ModelConfig, register
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.data import jpeg_roundtrip, load_rgb, split, to_tensor
 from engine.training.train import TrainConfig, Trainer
@@ -54,6 +54,7 @@ CANDIDATES: dict[str, ModelConfig] = {
         _unet("unet-48", 48, (96, 192), (1, 1, 2)),
         dataclasses.replace(FAST, name="fast-56", trunk_features=56),
         dataclasses.replace(FAST, name="fast-64", trunk_features=64),
+        FAST_CONTEXT,
     )
 }
 EVAL_POINTS = ((10, "4:2:0"), (20, "4:2:0"), (30, "4:2:0"), (40, "4:2:0"), (50, "4:2:0"), (75, "4:2:2"), (90, "4:4:4"))

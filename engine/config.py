@@ -33,7 +33,8 @@ class ModelConfig:
     symbols: int = 16
     """Size of the descriptor alphabet, one symbol coded per 16x16 block (the keep symbol included)."""
     trunk: str = "edsr"
-    """Kind of restoration trunk: ``edsr`` (the paper's single-scale stack) or ``unet`` (``engine.models.unet``)."""
+    """Kind of restoration trunk: ``edsr`` (the paper's single-scale stack), ``unet`` or ``hybrid`` (an ``edsr``
+    stack with a U-Net context stage in its middle; both ``engine.models.unet``)."""
     trunk_blocks: int = 16
     trunk_features: int = 64
     """Channels of the trunk's features at its own resolution (a U-Net's top level)."""
@@ -41,7 +42,8 @@ class ModelConfig:
     unet_features: tuple[int, ...] = ()
     """Channels of a U-Net's lower levels, each at half the resolution of the one above."""
     unet_blocks: tuple[int, ...] = ()
-    """Conditional residual blocks of a U-Net's levels, top first: on each side of a level, once at the bottom."""
+    """Conditional residual blocks of a U-Net's levels, top first: on each side of a level, once at the bottom (a
+    ``hybrid`` trunk's top count is 0: its ``edsr`` stack works at that level)."""
     extractor_features: int = 32
     context_features: int = 64
     mapping_features: int = 32
@@ -65,6 +67,12 @@ class ModelConfig:
                 f"from {resolution} resolution down"
             )
         blocks = f"{self.trunk_blocks} conditional residual blocks × {self.trunk_features} channels"
+        if self.trunk == "hybrid":
+            widths = "/".join(str(w) for w in self.unet_features)
+            return (
+                f"{blocks} at {resolution} resolution, a U-Net context stage of {widths} channels below them "
+                f"after block {self.trunk_blocks // 2}"
+            )
         return f"{blocks} at {resolution} resolution"
 
     @property
@@ -122,6 +130,13 @@ UNET = register(
 )
 """``fast`` with a U-Net trunk of 32/64/128 channels at 1/2, 1/4 and 1/8 resolution: a larger receptive field
 for 69 % of ``fast``'s FLOPs (``benchmarks/trunks.py``)."""
+
+FAST_CONTEXT = register(
+    replace(FAST, name="fast-context", trunk="hybrid", unet_features=(32, 64, 128), unet_blocks=(0, 1, 1, 1))
+)
+"""``fast`` grown a U-Net context stage at 1/4, 1/8 and 1/16 resolution in the middle of its stack: the
+receptive field strong artifacts need, for 7 % more FLOPs; it starts as ``fast``'s trained weights (the stage
+is the identity at initialisation) and is fine-tuned from them."""
 
 DEFAULT_PRESET = "fast"
 GPU_PRESET = "paper"

@@ -32,7 +32,7 @@ EARLIER = MODELS / "earlier"
 current release and switch to an earlier one only to restore a sidecar it made."""
 SAMPLE_IMAGE = RESOURCES / "samples" / "sample.png"
 RELEASE_MARK = "@"
-_NAME = re.compile(r"([a-z0-9_]+)(@[0-9a-f]{8})?")
+_NAME = re.compile(r"([a-z0-9_-]+)(@[0-9a-f]{8})?")
 
 
 def preset_name(model: str) -> str | None:

@@ -83,6 +83,12 @@ def test_a_malformed_model_name_is_an_unknown_preset(name: str) -> None:
         Codec(name, "cpu")
 
 
+@pytest.mark.parametrize("preset", ["fast", "fast-context", "fast_2"])
+def test_a_preset_name_may_hold_hyphens_and_underscores(preset: str) -> None:
+    assert res.preset_name(preset) == preset
+    assert res.preset_name(f"{preset}@3a4f0353") == preset
+
+
 def test_a_release_whose_name_belies_its_weights_is_not_installed(tmp_path: Path, monkeypatch, release: str) -> None:
     """A file in ``earlier/`` named for one preset but holding another's weights is skipped."""
     earlier = tmp_path / "earlier"

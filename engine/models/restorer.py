@@ -55,13 +55,16 @@ class Restorer(nn.Module):
         self.keep_symbol = config.keep_symbol
 
     def trunk(self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
-        """Features at the trunk's resolution, after the body and its skip."""
+        """Features at the trunk's resolution: the head's, then the body with a skip around it."""
         x = F.pixel_unshuffle(jpeg - 0.5, self.scale) if self.scale > 1 else jpeg - 0.5
         h = self.head(torch.cat([x, cond_planes(jpeg_cond, x.shape[2], x.shape[3])], dim=1))
-        skip = h
+        return self.body_end(self.body(h, jpeg_cond, artifact), add=h)
+
+    def body(self, h: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
+        """The head's features through the residual blocks (``jpeg_cond`` is for the trunks that read it)."""
         for block in self.blocks:
             h = block(h, artifact)
-        return self.body_end(h, add=skip)
+        return h
 
     def scaled_up(self, residual: torch.Tensor) -> torch.Tensor:
         """A residual at the trunk's resolution, at the image's."""

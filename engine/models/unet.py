@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 from engine.conditioning import JPEG_COND
 from engine.config import ModelConfig
-from engine.models.layers import Conv, cond_planes
+from engine.models.layers import Conv
 from engine.models.restorer import ConditionalResBlock, Restorer
 
 
@@ -99,13 +99,36 @@ class UNetRestorer(Restorer):
         super().__init__(config)
         self.unet = UNet(config)
 
-    def trunk(self, jpeg: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
-        x = F.pixel_unshuffle(jpeg - 0.5, self.scale) if self.scale > 1 else jpeg - 0.5
-        h = self.head(torch.cat([x, cond_planes(jpeg_cond, x.shape[2], x.shape[3])], dim=1))
-        return self.body_end(self.unet(h, jpeg_cond, artifact), add=h)
+    def body(self, h: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
+        return self.unet(h, jpeg_cond, artifact)
 
 
-TRUNKS: dict[str, type[Restorer]] = {"edsr": Restorer, "unet": UNetRestorer}
+class HybridRestorer(Restorer):
+    """The EDSR restorer with a U-Net context stage after the first half of its blocks: the lower levels add what a
+    wide neighbourhood says to the features at the trunk's resolution, and the remaining blocks refine them.
+
+    The stage's way up to the top level starts at zero, so the stage is the identity at initialisation and a
+    trained ``edsr`` model's weights (all but ``restorer.context``) load into it unchanged, as good as before.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        if not config.unet_blocks or config.unet_blocks[0]:
+            raise ValueError("a hybrid trunk's top level is its edsr stack: unet_blocks must start with 0")
+        super().__init__(config)
+        self.context = UNet(config)
+        nn.init.zeros_(self.context.up[0].weight)
+        nn.init.zeros_(self.context.up[0].bias)
+        self.context_after = config.trunk_blocks // 2
+
+    def body(self, h: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
+        for i, block in enumerate(self.blocks):
+            if i == self.context_after:
+                h = self.context(h, jpeg_cond, artifact)
+            h = block(h, artifact)
+        return h
+
+
+TRUNKS: dict[str, type[Restorer]] = {"edsr": Restorer, "unet": UNetRestorer, "hybrid": HybridRestorer}
 
 
 def restorer_for(config: ModelConfig) -> Restorer:

@@ -33,7 +33,7 @@ def save_checkpoint(
     write_bytes(folder / "last.json", json.dumps(state, indent=2).encode())
 
 
-NEW_PARTS = ("restorer.corrections.",)
+NEW_PARTS = ("restorer.corrections.", "restorer.context.")
 """Parts a model may have gained since a checkpoint was written; they keep their initial weights."""
 
 
