@@ -376,3 +376,29 @@ def test_a_run_without_an_average_resumed_with_one_starts_it_from_its_weights(da
     trainer.advance()
     name = "restorer.tail.weight"
     assert trainer.shipped.state_dict()[name].equal(trainer.net.state_dict()[name]), "the first step is copied"
+
+
+def test_a_grown_stage_learns_at_its_own_rate_and_the_trained_weights_at_the_schedules(
+    data: Path, tmp_path: Path
+) -> None:
+    from engine.config import FAST
+    from engine.models.sidejpeg import SideJPEGNet
+    from engine.weights import save_tensors
+
+    init = tmp_path / "fast.safetensors"
+    save_tensors(init, SideJPEGNet(FAST).state_dict(), {})
+    cfg = TrainConfig(
+        preset="fast-context", data=str(data), out=str(tmp_path / "run"), steps=0, blind_steps=0, selection_steps=3,
+        selection_trunk=True, batch=2, crop=32, init=str(init), new_lr_scale=30.0,
+    )
+    trainer = Trainer(cfg)
+    names = {id(p): n for n, p in trainer.net.named_parameters()}
+    trained, grown = trainer.optimizer.param_groups
+    assert {names[id(p)].split(".")[1] for p in grown["params"]} == {"context"}
+    assert not any(".context." in names[id(p)] for p in trained["params"])
+    trainer.advance()
+    assert grown["lr"] == pytest.approx(30.0 * trained["lr"]) and trained["lr"] > 0
+    trainer.save()
+    resumed = Trainer(cfg)
+    assert [len(g["params"]) for g in resumed.optimizer.param_groups] == [len(trained["params"]), len(grown["params"])]
+    assert len(Trainer(TrainConfig(data=str(data), out=str(tmp_path / "plain"))).optimizer.param_groups) == 1

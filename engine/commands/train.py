@@ -43,6 +43,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="processes that make the batches (default -1: none on a CPU, up to 8 with CUDA)")
     p.add_argument("--init", default="", metavar="WEIGHTS", help="start a fresh run from these weights (fine-tuning)")
     p.add_argument("--lr", type=float, default=DEFAULTS.lr)
+    p.add_argument("--new-lr-scale", type=float, default=DEFAULTS.new_lr_scale,
+                   help="with --init: learning rate of the parameters the weights lack (a grown stage), as a "
+                   "multiple of the schedule's (default 1)")
     p.add_argument("--selection-lr", type=float, default=DEFAULTS.selection_lr)
     p.add_argument("--checkpoint-minutes", type=float, default=DEFAULTS.checkpoint_minutes)
     p.add_argument(

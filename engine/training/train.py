@@ -66,6 +66,10 @@ class TrainConfig:
     ema: float = 0.0
     """Decay of an exponential moving average of the weights, updated after every step; validation, the run's
     ``model.safetensors`` and the export use it. 0: none, the weights of the last step."""
+    new_lr_scale: float = 1.0
+    """Learning rate of the parameters the ``init`` weights lack (a stage grown on a trained model), as a multiple
+    of the schedule's: a new part starts from zero and needs large steps, while the trained weights around it
+    drift off their optimum at anything above the rate they finished at."""
 
 
 def _entropy_bits(p: torch.Tensor, dim: int) -> torch.Tensor:
@@ -110,7 +114,7 @@ class Trainer:
         self.net = SideJPEGNet(get_preset(cfg.preset)).to(self.device)
         if cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=self.device.type == "cuda")
+        self.optimizer = torch.optim.Adam(self._parameter_groups(), lr=cfg.lr, fused=self.device.type == "cuda")
         self.step = 0
         self.history: list[dict] = []
         resuming = (self.out / "last.json").exists()
@@ -132,6 +136,16 @@ class Trainer:
         self.step_flops: dict[str, float] = {}
         """Floating-point operations of a step of each kind (forward and backward), measured once."""
         self.flops_done = 0.0
+
+    def _parameter_groups(self) -> list[dict]:
+        """The trained parameters, and those the ``init`` weights lack at ``new_lr_scale`` times their rate."""
+        held = read_tensors(self.cfg.init)[0].keys() if self.cfg.init else None
+        groups: dict[bool, list[torch.nn.Parameter]] = {False: [], True: []}
+        for name, param in self.net.named_parameters():
+            groups[held is not None and name not in held].append(param)
+        return [{"params": groups[False], "scale": 1.0}] + (
+            [{"params": groups[True], "scale": self.cfg.new_lr_scale}] if groups[True] else []
+        )
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.device.type == "cuda":
@@ -178,7 +192,7 @@ class Trainer:
 
     def _apply(self, loss: torch.Tensor) -> None:
         for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate()
+            group["lr"] = self.learning_rate() * group["scale"]
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
