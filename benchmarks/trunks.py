@@ -1,7 +1,8 @@
 """Restoration quality per FLOP of restoration trunks: ``python -m benchmarks.trunks {cost,train,table}``.
 
 The paper's EDSR-baseline* trunk and ``fast``'s half-resolution stack against U-Nets of conditional residual
-blocks (``engine.models.unet``) of several widths. ``cost`` measures each candidate's parameters, GFLOPs
+blocks (``engine.models.unet``) of several widths, and ``fast`` with a U-Net context stage in its stack
+(``fast-context``). ``cost`` measures each candidate's parameters, GFLOPs
 per megapixel of a restore (``FlopCounterMode``, convolutions and linear layers) and its median wall time
 on a 768x512 image; ``train NAME`` trains a fresh candidate blind for a budget of steps with the
 project's ``Trainer`` and measures its PSNR gain over the JPEG on held-out training images (the test
@@ -186,8 +187,11 @@ def _merge(results: Path, kind: str, name: str, result: dict) -> None:
 
 def _design(config: ModelConfig) -> str:
     scale = f"1/{config.trunk_scale}" if config.trunk_scale > 1 else "full"
+    edsr = f"EDSR {config.trunk_blocks} x {config.trunk_features} ch at {scale}"
     if config.trunk == "edsr":
-        return f"EDSR {config.trunk_blocks} x {config.trunk_features} ch at {scale}"
+        return edsr
+    if config.trunk == "hybrid":
+        return f"{edsr}, U-Net context {'/'.join(str(w) for w in config.unet_features)} ch below"
     widths = "/".join(str(w) for w in (config.trunk_features, *config.unet_features))
     blocks = "/".join(str(b) for b in config.unet_blocks)
     return f"U-Net {widths} ch, blocks {blocks}, top at {scale}"

@@ -8,7 +8,9 @@
 # 1. restore throughput of a 24-megapixel photo per preset and precision (benchmarks/gpu_throughput.py);
 # 2. training step time of `paper` at the batch of its first GPU run and at a larger one, plain and
 #    compiled (benchmarks/train_step.py);
-# 3. for TRAIN_MINUTES (default 4.5), two training runs side by side: a fresh `unet`, and the committed
+# 3. for TRAIN_MINUTES (default 4.5), two training runs side by side: a fresh `fast-context` (`fast` with a
+#    U-Net context stage: at 800 CPU steps +0.06 dB mean and +0.17 at q10 over `fast` for 7 % more FLOPs,
+#    benchmarks/README.md, session 22), and the committed
 #    `fast` checkpoint (resources/checkpoints/fast-last.*) continued: its selection stage, with the trunk
 #    trained too, lengthened by the budget (`--resume --minutes`), keeping its weights' moving average
 #    (`--ema 0.999`, what the export ships); meanwhile the cross-device check
@@ -62,7 +64,7 @@ train() {  # train NAME [sidejpeg train arguments]: a run that stops at the time
         --val-every 2000 --checkpoint-minutes 1 "$@" > "$work/train-$name.log" 2>&1
     echo "train $name: exit $?" >> "$work/session.log"
 }
-train unet --preset unet --warmup-steps 300 &
+train fast-context --preset fast-context --warmup-steps 300 &
 mkdir -p "$work/runs/fast"
 cp resources/checkpoints/fast-last.json "$work/runs/fast/last.json"
 cp resources/checkpoints/fast-last.safetensors "$work/runs/fast/last.safetensors"
@@ -73,7 +75,7 @@ stage cross_device_write 120 "$python" -m benchmarks.cross_device write "$work/x
 stage cross_device_cpu 120 "$python" -m benchmarks.cross_device check "$work/xdev-cuda" --device cpu \
     --out "$work/xdev-cuda-on-cpu.json"
 wait
-for name in unet fast; do
+for name in fast-context fast; do
     run=$work/runs/$name
     tail -n 4 "$work/train-$name.log"
     [ -f "$run/last.json" ] || continue

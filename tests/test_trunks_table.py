@@ -40,3 +40,11 @@ def test_runs_are_merged_into_the_results_file_the_table_reads(tmp_path: Path, c
     main(["--results", str(results), "table"])
     rows = _rows(capsys.readouterr().out)
     assert set(rows) == {"fast", "fast-56"} and "+0.50 (+0.60)" in rows["fast"]
+
+
+def test_each_kind_of_trunk_is_described_by_its_design():
+    data = {"cost": {}, "train": {name: _trained(0.4, 0.7) for name in ("fast", "unet-32", "fast-context")}}
+    rows = _rows(table(data))
+    assert "EDSR 8 x 48 ch at 1/2 |" in rows["fast"]
+    assert "U-Net 32/64/128 ch, blocks 1/1/2, top at 1/2" in rows["unet-32"]
+    assert "EDSR 8 x 48 ch at 1/2, U-Net context 32/64/128 ch below" in rows["fast-context"]
