@@ -134,9 +134,10 @@ for 69 % of ``fast``'s FLOPs (``benchmarks/trunks.py``)."""
 FAST_CONTEXT = register(
     replace(FAST, name="fast-context", trunk="hybrid", unet_features=(32, 64, 128), unet_blocks=(0, 1, 1, 1))
 )
-"""``fast`` grown a U-Net context stage at 1/4, 1/8 and 1/16 resolution in the middle of its stack: the
-receptive field strong artifacts need, for 7 % more FLOPs; it starts as ``fast``'s trained weights (the stage
-is the identity at initialisation) and is fine-tuned from them."""
+"""``fast`` with a U-Net context stage at 1/4, 1/8 and 1/16 resolution in the middle of its stack: the receptive
+field strong artifacts need, for 7 % more FLOPs. Trained from scratch it is the best trade ``benchmarks/trunks.py``
+measured; grown on ``fast``'s weights (the stage is the identity at initialisation) it did not pay within a CPU
+session (``benchmarks/README.md``)."""
 
 DEFAULT_PRESET = "fast"
 GPU_PRESET = "paper"

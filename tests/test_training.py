@@ -402,3 +402,6 @@ def test_a_grown_stage_learns_at_its_own_rate_and_the_trained_weights_at_the_sch
     resumed = Trainer(cfg)
     assert [len(g["params"]) for g in resumed.optimizer.param_groups] == [len(trained["params"]), len(grown["params"])]
     assert len(Trainer(TrainConfig(data=str(data), out=str(tmp_path / "plain"))).optimizer.param_groups) == 1
+    for scale in ("0", "-1", "inf", "nan"):
+        bad = ["train", "--data", str(data), "--out", str(tmp_path / "bad"), *TINY, "--new-lr-scale", scale]
+        assert main(bad) == 2

@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if (out / "last.json").exists() and not args.resume:
         raise SideJPEGError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if not 0 < args.new_lr_scale < float("inf"):
+        raise SideJPEGError(f"--new-lr-scale must be a finite multiple above 0, not {args.new_lr_scale}")
     if not 0 <= args.ema < 1:
         raise SideJPEGError(f"--ema must be at least 0 and below 1, not {args.ema}")
     args.data = args.data or DEFAULTS.data
