@@ -71,9 +71,14 @@ class ModelConfig:
             widths = "/".join(str(w) for w in self.unet_features)
             return (
                 f"{blocks} at {resolution} resolution, a U-Net context stage of {widths} channels below them "
-                f"after block {self.trunk_blocks // 2}"
+                f"after block {self.context_after}"
             )
         return f"{blocks} at {resolution} resolution"
+
+    @property
+    def context_after(self) -> int:
+        """Residual blocks of a ``hybrid`` trunk's stack before its context stage: the first half."""
+        return self.trunk_blocks // 2
 
     @property
     def candidates(self) -> int:

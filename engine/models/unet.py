@@ -118,7 +118,7 @@ class HybridRestorer(Restorer):
         self.context = UNet(config)
         nn.init.zeros_(self.context.up[0].weight)
         nn.init.zeros_(self.context.up[0].bias)
-        self.context_after = config.trunk_blocks // 2
+        self.context_after = config.context_after
 
     def body(self, h: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
         for i, block in enumerate(self.blocks):

@@ -114,12 +114,14 @@ class Trainer:
         self.net = SideJPEGNet(get_preset(cfg.preset)).to(self.device)
         if cfg.channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
-        self.optimizer = torch.optim.Adam(self._parameter_groups(), lr=cfg.lr, fused=self.device.type == "cuda")
+        init = read_tensors(cfg.init)[0] if cfg.init else None
+        groups = self._parameter_groups(None if init is None else set(init))
+        self.optimizer = torch.optim.Adam(groups, lr=cfg.lr, fused=self.device.type == "cuda")
         self.step = 0
         self.history: list[dict] = []
         resuming = (self.out / "last.json").exists()
-        if cfg.init and not resuming:
-            load_model_state(self.net, {k: v.to(self.device) for k, v in read_tensors(cfg.init)[0].items()})
+        if init is not None and not resuming:
+            load_model_state(self.net, {k: v.to(self.device) for k, v in init.items()})
         self.average = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
         """The weights' moving average (``ema``), started from the weights it first sees."""
         if resuming:
@@ -137,9 +139,9 @@ class Trainer:
         """Floating-point operations of a step of each kind (forward and backward), measured once."""
         self.flops_done = 0.0
 
-    def _parameter_groups(self) -> list[dict]:
-        """The trained parameters, and those the ``init`` weights lack at ``new_lr_scale`` times their rate."""
-        held = read_tensors(self.cfg.init)[0].keys() if self.cfg.init else None
+    def _parameter_groups(self, held: set[str] | None) -> list[dict]:
+        """The trained parameters, and those the ``init`` weights (named ``held``; None: no ``init``) lack at
+        ``new_lr_scale`` times their rate."""
         groups: dict[bool, list[torch.nn.Parameter]] = {False: [], True: []}
         for name, param in self.net.named_parameters():
             groups[held is not None and name not in held].append(param)
