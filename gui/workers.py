@@ -30,20 +30,22 @@ GC_INTERVAL_S = 1.0
 @contextmanager
 def garbage_collected_on_gui_thread(interval_s: float = GC_INTERVAL_S) -> Iterator[None]:
     """Python's cyclic garbage collection, while inside, only on the GUI thread, on a timer; on leaving, one
-    collection there and the automatic one back.
+    collection there and automatic collection as it was found (on, unless an outer one holds it off).
 
     Whichever thread starts a collection (any allocation may) destroys the Qt objects found in garbage cycles.
     In a worker that deadlocks: destroying a widget holds a Qt lock while it waits for the GIL, which the GUI
     thread holds while it waits for that lock (seen in the tests: a closed window's menus collected inside a
     compress job while the GUI thread painted a plot).
     """
+    was_enabled = gc.isenabled()
     collector = GarbageCollector(interval=interval_s)
     try:
         yield
     finally:
         collector.timer.stop()
-        gc.enable()
         gc.collect()
+        if was_enabled:
+            gc.enable()
 
 
 class JobSignals(QObject):

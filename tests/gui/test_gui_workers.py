@@ -157,9 +157,16 @@ def test_garbage_is_collected_on_the_gui_thread_not_in_a_worker(qtbot):
     qtbot.waitUntil(lambda: cycle() is None, timeout=5000)
 
 
-def test_leaving_collects_and_turns_automatic_collection_back_on(qapp):
-    with garbage_collected_on_gui_thread():
-        cycle = weakref.ref(_Cycle())
-        assert not gc.isenabled()
-    assert gc.isenabled() and cycle() is None
-    gc.disable()  # back to this module's own collection on the GUI thread
+@pytest.mark.parametrize("found_enabled", [True, False], ids=["alone", "nested"])
+def test_leaving_collects_and_leaves_automatic_collection_as_found(qapp, found_enabled: bool):
+    """Alone it turns automatic collection back on; nested in this module's own (tests/gui/conftest.py) it
+    leaves it off, for the outer one's timer to go on collecting on the GUI thread."""
+    if found_enabled:
+        gc.enable()
+    try:
+        with garbage_collected_on_gui_thread():
+            cycle = weakref.ref(_Cycle())
+            assert not gc.isenabled()
+        assert gc.isenabled() is found_enabled and cycle() is None
+    finally:
+        gc.disable()  # this module's own collection on the GUI thread
