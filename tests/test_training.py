@@ -124,6 +124,7 @@ def test_schedule_anneals_towards_the_hard_rate_constrained_regime() -> None:
 
 
 def test_distributed_training_with_gloo(data: Path, tmp_path: Path) -> None:
+    """Channels-last too, as CPU campaigns run: gloo once refused to broadcast the layout's buffers."""
     run = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [
@@ -140,6 +141,7 @@ def test_distributed_training_with_gloo(data: Path, tmp_path: Path) -> None:
         "--out",
         str(run),
         *TINY,
+        "--channels-last",
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

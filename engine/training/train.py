@@ -104,6 +104,7 @@ class Trainer:
         if self.distributed:
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self.rank = dist.get_rank() if self.distributed else 0
+        self.world = dist.get_world_size() if self.distributed else 1
         self.device = torch.device(
             f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
         )
@@ -127,7 +128,13 @@ class Trainer:
         if resuming:
             state = load_checkpoint(self.out, self.net, self.optimizer, self.average)
             self.step, self.history = state["step"], state.get("history", [])
-        self.model = DistributedDataParallel(self.net, find_unused_parameters=True) if self.distributed else self.net
+        # No buffer broadcast: the only buffers are the masked convolutions' constant masks, the same on every
+        # rank, and gloo refuses to broadcast them in place once channels_last has given them overlapping strides.
+        self.model = (
+            DistributedDataParallel(self.net, find_unused_parameters=True, broadcast_buffers=False)
+            if self.distributed
+            else self.net
+        )
         if cfg.compile:
             self.model = torch.compile(self.model)
         train_paths, self.val_paths = split(Path(cfg.data))
@@ -308,8 +315,8 @@ class Trainer:
                 summary = {k: round(m, 4) for k, m in zip(running, means, strict=True)}
                 running.clear()
                 seconds, last_report = time.monotonic() - last_report, time.monotonic()
-                summary["samples_per_s"] = round(50 * cfg.batch / seconds, 1)
-                summary["tflops"] = float(f"{self.flops_done / seconds / 1e12:.3g}")
+                summary["samples_per_s"] = round(50 * cfg.batch * self.world / seconds, 1)  # --batch is per process
+                summary["tflops"] = float(f"{self.flops_done * self.world / seconds / 1e12:.3g}")
                 self.flops_done = 0.0
                 bar.set_postfix(
                     loss=summary.get("loss"),
