@@ -1,7 +1,8 @@
 """Train a model (blind stage, then end to end), resumable; or export a checkpoint's weights.
 
 Checkpoints (model, optimizer, RNG, config) are written to --out every few minutes; --resume
-continues from the last one. Under torchrun the run is distributed (gloo on CPU, NCCL on GPU), each process taking --batch crops a step.
+continues from the last one. Under torchrun the run is distributed (gloo on CPU, NCCL on GPU), each
+process taking --batch crops a step.
 """
 
 from __future__ import annotations
