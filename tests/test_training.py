@@ -407,3 +407,44 @@ def test_a_grown_stage_learns_at_its_own_rate_and_the_trained_weights_at_the_sch
     for scale in ("0", "-1", "inf", "nan"):
         bad = ["train", "--data", str(data), "--out", str(tmp_path / "bad"), *TINY, "--new-lr-scale", scale]
         assert main(bad) == 2
+
+
+def test_a_slim_checkpoint_keeps_the_weights_and_resumes_with_fresh_moments(data: Path, tmp_path: Path) -> None:
+    from engine.training.checkpoint import save_slim
+
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(run), *TINY, "--ema", "0.9"]) == 0
+    full = read_tensors(run / "last.safetensors")[0]
+    assert any(k.startswith("optim.") for k in full) and any(k.startswith("ema.") for k in full)
+    save_slim(run, tmp_path / "kept" / "run-last")
+    slim = read_tensors(tmp_path / "kept" / "run-last.safetensors")[0]
+    assert set(slim) == {k for k in full if k.startswith(("model.", "rng."))}
+    assert all(slim[k].equal(full[k]) for k in slim)
+    state = json.loads((tmp_path / "kept" / "run-last.json").read_text())
+    assert state == json.loads((run / "last.json").read_text())
+
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    for suffix in (".json", ".safetensors"):
+        (resumed / f"last{suffix}").write_bytes((tmp_path / "kept" / f"run-last{suffix}").read_bytes())
+    trainer = Trainer(TrainConfig(data=str(data), out=str(resumed), steps=5, blind_steps=2, batch=2, crop=32, ema=0.9))
+    assert trainer.step == 4 and not trainer.optimizer.state, "Adam's moments start afresh"
+    assert trainer.net.state_dict()["restorer.tail.weight"].equal(full["model.restorer.tail.weight"])
+    trainer.advance()
+    assert trainer.step == 5 and trainer.optimizer.state
+
+
+def test_the_committed_campaign_checkpoint_resumes_in_todays_model(data: Path, tmp_path: Path) -> None:
+    """The slim checkpoint the CPU campaign commits (resources/checkpoints) still fits its preset's network."""
+    campaign = "fast-context"
+    kept = Path(__file__).parents[1] / "resources" / "checkpoints" / f"{campaign}-last"
+    state = json.loads(kept.with_name(kept.name + ".json").read_text())
+    run = tmp_path / "run"
+    run.mkdir()
+    for suffix in (".json", ".safetensors"):
+        (run / f"last{suffix}").write_bytes(kept.with_name(kept.name + suffix).read_bytes())
+    cfg = {**state["config"], "data": str(data), "out": str(run), "batch": 1, "crop": 32, "workers": 0}
+    trainer = Trainer(TrainConfig(**cfg))
+    assert trainer.step == state["step"] and trainer.net.config.name == campaign
+    trainer.advance()
+    assert trainer.step == state["step"] + 1

@@ -33,6 +33,25 @@ def save_checkpoint(
     write_bytes(folder / "last.json", json.dumps(state, indent=2).encode())
 
 
+SLIM_PARTS = ("model.", "rng.")
+"""What a slim checkpoint keeps of a full one (``save_slim``)."""
+
+
+def save_slim(folder: Path, dest: Path) -> None:
+    """``folder``'s last checkpoint without Adam's moments and the weights' average, as ``dest``.safetensors and
+    ``dest``.json (tensors first, then the index): what a long CPU campaign commits between sessions, a third of
+    the size. Copied to a run folder's ``last.*`` it resumes; the moments and the average start afresh."""
+    state = json.loads((folder / "last.json").read_text())
+    tensors, metadata = read_tensors(folder / "last.safetensors")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    save_tensors(dest.with_name(dest.name + ".safetensors"), _kept(tensors, SLIM_PARTS), metadata)
+    write_bytes(dest.with_name(dest.name + ".json"), json.dumps(state, indent=2).encode())
+
+
+def _kept(tensors: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in tensors.items() if k.startswith(prefixes)}
+
+
 NEW_PARTS = ("restorer.corrections.", "restorer.context.")
 """Parts a model may have gained since a checkpoint was written; they keep their initial weights."""
 
