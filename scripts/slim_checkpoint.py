@@ -10,8 +10,10 @@ run the same ``sidejpeg train`` command with ``--resume`` (resources/models/READ
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from engine.errors import SideJPEGError
 from engine.training.checkpoint import save_slim
 
 
@@ -20,7 +22,10 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="run folder holding last.json and last.safetensors")
     parser.add_argument("dest", type=Path, help="path of the slim checkpoint, without suffix")
     args = parser.parse_args()
-    save_slim(args.run, args.dest)
+    try:
+        save_slim(args.run, args.dest)
+    except (OSError, ValueError, SideJPEGError) as exc:
+        sys.exit(f"slim_checkpoint: {exc}")
 
 
 if __name__ == "__main__":

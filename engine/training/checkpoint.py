@@ -44,12 +44,9 @@ def save_slim(folder: Path, dest: Path) -> None:
     state = json.loads((folder / "last.json").read_text())
     tensors, metadata = read_tensors(folder / "last.safetensors")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    save_tensors(dest.with_name(dest.name + ".safetensors"), _kept(tensors, SLIM_PARTS), metadata)
+    kept = {k: v for k, v in tensors.items() if k.startswith(SLIM_PARTS)}
+    save_tensors(dest.with_name(dest.name + ".safetensors"), kept, metadata)
     write_bytes(dest.with_name(dest.name + ".json"), json.dumps(state, indent=2).encode())
-
-
-def _kept(tensors: dict[str, torch.Tensor], prefixes: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in tensors.items() if k.startswith(prefixes)}
 
 
 NEW_PARTS = ("restorer.corrections.", "restorer.context.")
