@@ -409,6 +409,14 @@ def test_a_grown_stage_learns_at_its_own_rate_and_the_trained_weights_at_the_sch
         assert main(bad) == 2
 
 
+def _run_folder_from(slim: Path, run: Path) -> Path:
+    """A run folder holding the slim checkpoint ``slim``.* as its last one, as a campaign resumes it."""
+    run.mkdir()
+    for suffix in (".json", ".safetensors"):
+        (run / f"last{suffix}").write_bytes(slim.with_name(slim.name + suffix).read_bytes())
+    return run
+
+
 def test_a_slim_checkpoint_keeps_the_weights_and_resumes_with_fresh_moments(data: Path, tmp_path: Path) -> None:
     from engine.training.checkpoint import save_slim
 
@@ -423,10 +431,7 @@ def test_a_slim_checkpoint_keeps_the_weights_and_resumes_with_fresh_moments(data
     state = json.loads((tmp_path / "kept" / "run-last.json").read_text())
     assert state == json.loads((run / "last.json").read_text())
 
-    resumed = tmp_path / "resumed"
-    resumed.mkdir()
-    for suffix in (".json", ".safetensors"):
-        (resumed / f"last{suffix}").write_bytes((tmp_path / "kept" / f"run-last{suffix}").read_bytes())
+    resumed = _run_folder_from(tmp_path / "kept" / "run-last", tmp_path / "resumed")
     trainer = Trainer(TrainConfig(data=str(data), out=str(resumed), steps=5, blind_steps=2, batch=2, crop=32, ema=0.9))
     assert trainer.step == 4 and not trainer.optimizer.state, "Adam's moments start afresh"
     assert trainer.net.state_dict()["restorer.tail.weight"].equal(full["model.restorer.tail.weight"])
@@ -439,10 +444,7 @@ def test_the_committed_campaign_checkpoint_resumes_in_todays_model(data: Path, t
     campaign = "fast-context"
     kept = Path(__file__).parents[1] / "resources" / "checkpoints" / f"{campaign}-last"
     state = json.loads(kept.with_name(kept.name + ".json").read_text())
-    run = tmp_path / "run"
-    run.mkdir()
-    for suffix in (".json", ".safetensors"):
-        (run / f"last{suffix}").write_bytes(kept.with_name(kept.name + suffix).read_bytes())
+    run = _run_folder_from(kept, tmp_path / "run")
     cfg = {**state["config"], "data": str(data), "out": str(run), "batch": 1, "crop": 32, "workers": 0}
     trainer = Trainer(TrainConfig(**cfg))
     assert trainer.step == state["step"] and trainer.net.config.name == campaign

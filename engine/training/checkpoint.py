@@ -41,12 +41,12 @@ def save_slim(folder: Path, dest: Path) -> None:
     """``folder``'s last checkpoint without Adam's moments and the weights' average, as ``dest``.safetensors and
     ``dest``.json (tensors first, then the index): what a long CPU campaign commits between sessions, a third of
     the size. Copied to a run folder's ``last.*`` it resumes; the moments and the average start afresh."""
-    state = json.loads((folder / "last.json").read_text())
+    index = (folder / "last.json").read_bytes()
     tensors, metadata = read_tensors(folder / "last.safetensors")
     dest.parent.mkdir(parents=True, exist_ok=True)
     kept = {k: v for k, v in tensors.items() if k.startswith(SLIM_PARTS)}
     save_tensors(dest.with_name(dest.name + ".safetensors"), kept, metadata)
-    write_bytes(dest.with_name(dest.name + ".json"), json.dumps(state, indent=2).encode())
+    write_bytes(dest.with_name(dest.name + ".json"), index)
 
 
 NEW_PARTS = ("restorer.corrections.", "restorer.context.")
