@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ from engine.cli import main
 from engine.training.calibrate import NOISE_SIGMAS, QUALITIES, SETTINGS
 from engine.training.data import random_jpeg
 from engine.training.schedule import phase
+from engine.training.stopping import StopRequests
 from engine.training.train import TrainConfig, Trainer
+from engine.training.validate import Measurements, measure, summary
 from engine.weights import load_model, load_model_info, read_tensors
 
 TINY = ["--steps", "4", "--blind-steps", "2", "--batch", "2", "--crop", "32", "--val-every", "1000"]
@@ -147,6 +150,93 @@ def test_distributed_training_with_gloo(data: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "last.json").read_text())["step"] == 4
 
+
+
+def test_terminating_torchrun_stops_both_processes_after_one_step_with_a_checkpoint(
+    data: Path, tmp_path: Path
+) -> None:
+    """What ends a CPU campaign (``pkill -TERM`` of torchrun's agent, which passes it on): no hang in the
+    gradient exchange, and the last step's checkpoint, not the last periodic one. Validation runs distributed
+    on the way, the second process with no held-out image of its own."""
+    run = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29518", "-m", "engine",
+        "train", "--data", str(data), "--out", str(run), "--steps", "100000", "--blind-steps", "100000",
+        "--batch", "2", "--crop", "32", "--val-every", "50", "--checkpoint-minutes", "100",
+    ]
+    agent = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = iter(agent.stdout.readline, "")
+        validated = next(json.loads(line) for line in lines if line.startswith('{"step": 50, "val"'))
+        agent.send_signal(signal.SIGTERM)
+        agent.communicate(timeout=60)
+    finally:
+        agent.kill()
+    assert len(validated["val"]["gain_blind_db_per_point"]) == 6
+    step = json.loads((run / "last.json").read_text())["step"]
+    assert 50 <= step < 100000, "stopped after the signal, not at the end"
+    assert load_model_info(run / "model.safetensors")[1]["steps"] == step
+
+
+def test_stop_after_checkpoints_and_a_resume_finishes_with_the_runs_settings(
+    data: Path, tmp_path: Path, capsys
+) -> None:
+    run = tmp_path / "run"
+    first = ["train", "--data", str(data), "--out", str(run), *TINY, "--lr", "1e-4", "--channels-last"]
+    assert main([*first, "--stop-after", "0.0001"]) == 0
+    assert json.loads((run / "last.json").read_text())["step"] == 1, "stopped after its first step"
+    assert main(["train", "--out", str(run), "--resume"]) == 0
+    state = json.loads((run / "last.json").read_text())
+    assert state["step"] == 4, "the run's own schedule, and this invocation's stop (none)"
+    kept = {"data": str(data), "steps": 4, "blind_steps": 2, "batch": 2, "crop": 32, "lr": 1e-4, "channels_last": True}
+    assert {k: state["config"][k] for k in kept} == kept
+    assert main(["train", "--out", str(run), "--resume", "--steps", "5", "--no-channels-last"]) == 0
+    assert "given here: steps 5, channels_last False" in capsys.readouterr().out
+    state = json.loads((run / "last.json").read_text())
+    assert (state["step"], state["config"]["channels_last"], state["config"]["lr"]) == (5, False, 1e-4)
+    for minutes in ("-1", "inf", "nan"):
+        assert main(["train", "--data", str(data), "--out", str(tmp_path / "bad"), *TINY, "--stop-after", minutes]) == 2
+
+
+def test_sigterm_stops_a_run_after_the_step_at_hand(data: Path, tmp_path: Path, monkeypatch) -> None:
+    cfg = TrainConfig(data=str(data), out=str(tmp_path / "run"), steps=50, blind_steps=50, batch=2, crop=32)
+    trainer = Trainer(cfg)
+    advance = trainer.advance
+
+    def terminated_at_the_second_step() -> dict[str, torch.Tensor]:
+        if trainer.step == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return advance()
+
+    monkeypatch.setattr(trainer, "advance", terminated_at_the_second_step)
+    before = signal.getsignal(signal.SIGTERM)
+    trainer.run()
+    assert trainer.step == 2
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["step"] == 2
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_second_ctrl_c_interrupts_at_once() -> None:
+    with StopRequests() as stop:
+        assert not stop.requested()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.requested() and stop.reason() == "SIGINT"
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_validation_pooled_from_shares_is_validation_of_the_whole(data: Path) -> None:
+    from engine.config import FAST
+    from engine.models.sidejpeg import SideJPEGNet
+
+    torch.manual_seed(0)
+    net = SideJPEGNet(FAST)
+    paths = sorted(data.iterdir())[:2]
+    whole = measure(net, paths, torch.device("cpu"))
+    shares = Measurements.pooled([measure(net, paths[i::2], torch.device("cpu")) for i in range(2)])
+    assert summary(shares, FAST.symbols) == summary(whole, FAST.symbols)
+    assert summary(Measurements.pooled([shares, Measurements()]), FAST.symbols) == summary(whole, FAST.symbols)
 
 def test_selection_stage_trains_the_head_with_the_trunk_fixed(data: Path, tmp_path: Path) -> None:
     run = tmp_path / "sel"

@@ -27,7 +27,8 @@ from engine.training.checkpoint import load_checkpoint, load_model_state, save_c
 from engine.training.data import CropSampler, batches, default_workers, split
 from engine.training.schedule import phase
 from engine.training.selection import selection_loss
-from engine.training.validate import validate
+from engine.training.stopping import StopRequests
+from engine.training.validate import Measurements, measure, summary
 from engine.weights import read_tensors, save_model
 
 
@@ -70,6 +71,9 @@ class TrainConfig:
     """Learning rate of the parameters the ``init`` weights lack (a stage grown on a trained model), as a multiple
     of the schedule's: a new part starts from zero and needs large steps, while the trained weights around it
     drift off their optimum at anything above the rate they finished at."""
+    stop_after: float = 0.0
+    """Minutes after which this invocation writes a checkpoint and returns, wherever the schedule is (``--resume``
+    goes on); 0: run to the end. SIGTERM and SIGINT stop it the same way (``engine.training.stopping``)."""
 
 
 def _entropy_bits(p: torch.Tensor, dim: int) -> torch.Tensor:
@@ -145,6 +149,9 @@ class Trainer:
         self.step_flops: dict[str, float] = {}
         """Floating-point operations of a step of each kind (forward and backward), measured once."""
         self.flops_done = 0.0
+        self.stop_poll = 1 if self.device.type == "cpu" else 10
+        """Steps between checks for a stop request: the processes' agreement on it is a host-device round trip
+        on a GPU, while a CPU step is long enough that torchrun's agent would kill a run that took 10."""
 
     def _parameter_groups(self, held: set[str] | None) -> list[dict]:
         """The trained parameters, and those the ``init`` weights (named ``held``; None: no ``init``) lack at
@@ -305,43 +312,73 @@ class Trainer:
         )
         last_save = last_report = time.monotonic()
         running: dict[str, list[torch.Tensor]] = {}
-        while self.step < self.total_steps:
-            stats = self.advance()
-            bar.update(1)
-            for k, v in stats.items():
-                running.setdefault(k, []).append(v)
-            if self.step % 50 == 0 and self.rank == 0:
-                means = torch.stack([torch.stack(v).float().mean() for v in running.values()]).tolist()
-                summary = {k: round(m, 4) for k, m in zip(running, means, strict=True)}
-                running.clear()
-                seconds, last_report = time.monotonic() - last_report, time.monotonic()
-                summary["samples_per_s"] = round(50 * cfg.batch * self.world / seconds, 1)  # --batch is per process
-                summary["tflops"] = float(f"{self.flops_done * self.world / seconds / 1e12:.3g}")
-                self.flops_done = 0.0
-                bar.set_postfix(
-                    loss=summary.get("loss"),
-                    gain_db=summary.get("gain_db"),
-                    sel_db=summary.get("selection_gain_db"),
-                    bits=summary.get("side_bits_per_block"),
-                    ppl=summary.get("perplexity"),
-                )
-                self.history.append(
-                    {"step": self.step, "time": time.time(), **summary, "phase": asdict(phase(self.progress()))}
-                )
-                print(json.dumps(self.history[-1]), flush=True)
-            if self.rank == 0 and (self.step % cfg.val_every == 0 or self.step == self.total_steps):
-                result = validate(self.shipped, self.val_paths, self.device)
-                self.history.append({"step": self.step, "val": result})
-                print(json.dumps({"step": self.step, "val": result}), flush=True)
-                self.net.train()
-            if time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or self.step == self.total_steps:
-                self.save()
-                last_save = time.monotonic()
+        with StopRequests(cfg.stop_after) as stop:
+            while self.step < self.total_steps:
+                stats = self.advance()
+                bar.update(1)
+                for k, v in stats.items():
+                    running.setdefault(k, []).append(v)
+                if self.step % 50 == 0 and self.rank == 0:
+                    self._report(running, bar, time.monotonic() - last_report)
+                    last_report = time.monotonic()
+                if self.step % cfg.val_every == 0 or self.step == self.total_steps:
+                    self._validate()
+                stopping = self.step % self.stop_poll == 0 and self._agreed(stop.requested())
+                due = time.monotonic() - last_save > cfg.checkpoint_minutes * 60 or self.step == self.total_steps
+                if due or stopping:
+                    self.save()
+                    last_save = time.monotonic()
+                if stopping:
+                    if self.rank == 0:
+                        bar.write(f"stopped at step {self.step} ({stop.reason()}); --resume continues from there")
+                    break
         bar.close()
         if self.rank == 0:
             save_model(self.out / "model.safetensors", self.shipped, {"steps": self.step, "train": asdict(cfg)})
         if self.distributed:
             dist.destroy_process_group()
+
+    def _report(self, running: dict[str, list[torch.Tensor]], bar: tqdm, seconds: float) -> None:
+        """Log the means of the last steps' statistics, the speed over ``seconds``, and empty ``running``."""
+        means = torch.stack([torch.stack(v).float().mean() for v in running.values()]).tolist()
+        summary = {k: round(m, 4) for k, m in zip(running, means, strict=True)}
+        running.clear()
+        summary["samples_per_s"] = round(50 * self.cfg.batch * self.world / seconds, 1)  # --batch is per process
+        summary["tflops"] = float(f"{self.flops_done * self.world / seconds / 1e12:.3g}")
+        self.flops_done = 0.0
+        bar.set_postfix(
+            loss=summary.get("loss"),
+            gain_db=summary.get("gain_db"),
+            sel_db=summary.get("selection_gain_db"),
+            bits=summary.get("side_bits_per_block"),
+            ppl=summary.get("perplexity"),
+        )
+        phased = asdict(phase(self.progress()))
+        self.history.append({"step": self.step, "time": time.time(), **summary, "phase": phased})
+        print(json.dumps(self.history[-1]), flush=True)
+
+    def _validate(self) -> None:
+        """Validate the shipped weights, each process on its share of the held-out images; rank 0 pools the
+        shares and logs the summary."""
+        mine = measure(self.shipped, self.val_paths[self.rank :: self.world], self.device)
+        self.net.train()
+        parts = [mine]
+        if self.distributed:
+            parts = [None] * self.world if self.rank == 0 else None
+            dist.gather_object(mine, parts, dst=0)
+        if self.rank == 0:
+            result = summary(Measurements.pooled(parts), self.net.config.symbols)
+            self.history.append({"step": self.step, "val": result})
+            print(json.dumps({"step": self.step, "val": result}), flush=True)
+
+    def _agreed(self, stop: bool) -> bool:
+        """Whether any process was asked to stop: they all stop after the same step, or the others would wait
+        for it at the next gradient exchange forever."""
+        if not self.distributed:
+            return stop
+        flag = torch.tensor([float(stop)], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
 
 
 def train(cfg: TrainConfig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +41,34 @@ def _symbols(net: SideJPEGNet, x: torch.Tensor, y: torch.Tensor, cond: torch.Ten
     return rd_choice(net, net.allowed_errors(encoded.errors), encoded.first, cond, torch.tensor([lam], device=x.device))
 
 
+@dataclass
+class Measurements:
+    """Validation's per-image values, which the processes of a distributed run each measure on their share
+    of the images and then pool (``pooled``) before the summary."""
+
+    gains_blind: dict[str, list[float]] = field(default_factory=lambda: {f"q{q} {sub}": [] for q, sub in VAL_POINTS})
+    gains_side: dict[float, list[float]] = field(default_factory=lambda: {lam: [] for lam in VAL_LAMBDAS})
+    bits: dict[float, list[float]] = field(default_factory=lambda: {lam: [] for lam in VAL_LAMBDAS})
+    symbols: list[torch.Tensor] = field(default_factory=list)
+
+    @staticmethod
+    def pooled(parts: list[Measurements]) -> Measurements:
+        whole = Measurements()
+        for part in parts:
+            for mine, theirs in ((whole.gains_blind, part.gains_blind), (whole.gains_side, part.gains_side),
+                                 (whole.bits, part.bits)):
+                for key, values in theirs.items():
+                    mine[key].extend(values)
+            whole.symbols.extend(part.symbols)
+        return whole
+
+
 @torch.inference_mode()
-def validate(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
-    """Mean PSNR gains over JPEG (blind per validation point, with side information per lambda), the worst
-    blind change, and side bits."""
+def measure(net: SideJPEGNet, paths: list[Path], device: torch.device) -> Measurements:
+    """PSNR gains over JPEG of each image (blind per validation point, with side information per lambda), its
+    side bits and its symbols."""
     net.eval()
-    gains_blind: dict[str, list[float]] = {f"q{q} {sub}": [] for q, sub in VAL_POINTS}
-    gains_side, bits, symbols = {lam: [] for lam in VAL_LAMBDAS}, {lam: [] for lam in VAL_LAMBDAS}, []
+    m = Measurements()
     for path in paths:
         crop = centre_crop(load_rgb(path), VAL_CROP)
         for q, sub in VAL_POINTS:
@@ -56,20 +78,27 @@ def validate(net: SideJPEGNet, paths: list[Path], device: torch.device) -> dict:
             for lam in VAL_LAMBDAS:
                 cond = torch.from_numpy(Conditioning.of(params, lam).vector())[None].to(device)
                 if lam == VAL_LAMBDAS[0]:
-                    gains_blind[f"q{q} {sub}"].append(rounded_psnr(net.restore(y, cond, None), x) - jpeg_psnr)
+                    m.gains_blind[f"q{q} {sub}"].append(rounded_psnr(net.restore(y, cond, None), x) - jpeg_psnr)
                 sym = _symbols(net, x, y, cond, lam)
                 one_hot = torch.nn.functional.one_hot(sym, net.config.symbols).permute(0, 3, 1, 2).float()
-                bits[lam].append(float(bits_per_block(net.context(one_hot, cond), one_hot).mean()))
-                gains_side[lam].append(rounded_psnr(net.restore(y, cond, sym), x) - jpeg_psnr)
+                m.bits[lam].append(float(bits_per_block(net.context(one_hot, cond), one_hot).mean()))
+                m.gains_side[lam].append(rounded_psnr(net.restore(y, cond, sym), x) - jpeg_psnr)
                 if lam == VAL_LAMBDAS[0]:
-                    symbols.append(sym.flatten())
-    hist = torch.bincount(torch.cat(symbols), minlength=net.config.symbols).float()
+                    m.symbols.append(sym.flatten().cpu())
+    return m
+
+
+def summary(m: Measurements, symbols: int) -> dict:
+    """Mean gains, the worst blind change and the symbols in use (of ``symbols``), as the run's log keeps them."""
+    blind = [v for g in m.gains_blind.values() for v in g]
+    hist = torch.bincount(torch.cat(m.symbols), minlength=symbols).float()
     p = hist / hist.sum()
     return {
-        "gain_blind_db": round(float(np.mean([v for g in gains_blind.values() for v in g])), 4),
-        "gain_blind_db_per_point": {k: round(float(np.mean(v)), 4) for k, v in gains_blind.items()},
-        "worst_blind_db": round(float(min(v for g in gains_blind.values() for v in g)), 4),
-        "gain_side_db": {str(k): round(float(np.mean(v)), 4) for k, v in gains_side.items()},
-        "bits_per_block": {str(k): round(float(np.mean(v)), 4) for k, v in bits.items()},
+        "gain_blind_db": round(float(np.mean(blind)), 4),
+        "gain_blind_db_per_point": {k: round(float(np.mean(v)), 4) for k, v in m.gains_blind.items()},
+        "worst_blind_db": round(float(min(blind)), 4),
+        "gain_side_db": {str(k): round(float(np.mean(v)), 4) for k, v in m.gains_side.items()},
+        "bits_per_block": {str(k): round(float(np.mean(v)), 4) for k, v in m.bits.items()},
         "symbols_used_1pct": int((p >= 0.01).sum()),
     }
+
