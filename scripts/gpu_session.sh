@@ -8,19 +8,16 @@
 # 1. restore throughput of a 24-megapixel photo per preset and precision (benchmarks/gpu_throughput.py);
 # 2. training step time of `paper` at the batch of its first GPU run and at a larger one, plain and
 #    compiled (benchmarks/train_step.py);
-# 3. for TRAIN_MINUTES (default 4.5), two training runs side by side: a fresh `fast-context` (`fast` with a
-#    U-Net context stage: at 800 CPU steps +0.06 dB mean and +0.17 at q10 over `fast` for 7 % more FLOPs,
-#    benchmarks/README.md, session 22), and the committed
-#    `fast` checkpoint (resources/checkpoints/fast-last.*) continued: its selection stage, with the trunk
-#    trained too, lengthened by the budget (`--resume --minutes`), keeping its weights' moving average
-#    (`--ema 0.999`, what the export ships); meanwhile the cross-device check
-#    (benchmarks/cross_device.py): the sidecars written on this machine's CPU decoded with CUDA, and 50
-#    written with CUDA decoded on the CPU (and brought back, to be decoded on another machine's CPU).
+# 3. for TRAIN_MINUTES (default 4.5), the committed `fast-context` campaign resumed
+#    (resources/checkpoints/fast-context-last.*; resources/models/README.md) with its own settings, at 32 crops a
+#    step instead of the CPU's 8, stopping with a checkpoint of its last step (`--stop-after`); meanwhile the
+#    cross-device check (benchmarks/cross_device.py): the sidecars written on this machine's CPU decoded with
+#    CUDA, and 50 written with CUDA decoded on the CPU (and brought back, to be decoded on another machine's CPU).
 # Every stage has its own time limit and the script goes on after a failure. Brings back in $OUT:
-# results.tar (logs, JSON, the CUDA-written sidecars) and each run's last checkpoint, split into 15 MiB parts.
-# Back here: cat fast-last.safetensors.part* > runs/fast-gpu/last.safetensors, fast-last.json from results.tar
-# beside it, then `sidejpeg train --out runs/fast-gpu --export ... --data ../shared/data/train` (calibrated on
-# the full held-out images, not the pack's crops) and commit the checkpoint as resources/checkpoints/fast-last.*.
+# results.tar (logs, JSON, the CUDA-written sidecars) and the run's last checkpoint, split into 15 MiB parts.
+# Back here: cat fast-context-last.safetensors.part* > runs/fast-context/last.safetensors, fast-context-last.json
+# from results.tar beside it as last.json; commit its slim form (scripts/slim_checkpoint.py) and go on with the
+# CPU campaign from it, giving `--batch 4` again under torchrun (the checkpoint now says 32).
 set -uo pipefail
 out=${OUT:?set OUT to the folder that comes back}
 python=${PYTHON:-python3}
@@ -56,31 +53,28 @@ stage train_step_16 45 "$python" -m benchmarks.train_step --preset paper --data 
 stage train_step_64 90 "$python" -m benchmarks.train_step --preset paper --data runs/pack --batch 64 \
     --variants bf16+channels_last,bf16+channels_last+compile --out "$work/train_step_64.json"
 
-train() {  # train NAME [sidejpeg train arguments]: a run that stops at the time limit, checkpointed every minute
-    local name=$1
+train() {  # train NAME [sidejpeg train arguments]: NAME's committed checkpoint resumed for TRAIN_MINUTES
+    local name=$1 run=$work/runs/$1
     shift
-    timeout "$(awk "BEGIN {print int($minutes * 60 + 75)}")" "$python" -m engine train --data runs/pack \
-        --out "$work/runs/$name" --minutes "$minutes" --batch 32 --crop 128 --channels-last --workers 7 \
-        --val-every 2000 --checkpoint-minutes 1 "$@" > "$work/train-$name.log" 2>&1
+    mkdir -p "$run"
+    cp "resources/checkpoints/$name-last.json" "$run/last.json"
+    cp "resources/checkpoints/$name-last.safetensors" "$run/last.safetensors"
+    timeout "$(awk "BEGIN {print int($minutes * 60 + 120)}")" "$python" -m engine train --data runs/pack \
+        --out "$run" --resume --stop-after "$minutes" --batch 32 --workers 7 --checkpoint-minutes 1 "$@" \
+        > "$work/train-$name.log" 2>&1
     echo "train $name: exit $?" >> "$work/session.log"
 }
-train fast-context --preset fast-context --warmup-steps 300 &
-mkdir -p "$work/runs/fast"
-cp resources/checkpoints/fast-last.json "$work/runs/fast/last.json"
-cp resources/checkpoints/fast-last.safetensors "$work/runs/fast/last.safetensors"
-train fast --preset fast --resume --selection-trunk --lr 2e-4 --selection-lr 3e-4 --warmup-steps 200 --ema 0.999 &
+train fast-context &
 stage cross_device_cuda 120 "$python" -m benchmarks.cross_device check runs/xdev-cpu --device cuda \
     --out "$work/xdev-cpu-on-cuda.json"
 stage cross_device_write 120 "$python" -m benchmarks.cross_device write "$work/xdev-cuda" --device cuda
 stage cross_device_cpu 120 "$python" -m benchmarks.cross_device check "$work/xdev-cuda" --device cpu \
     --out "$work/xdev-cuda-on-cpu.json"
 wait
-for name in fast-context fast; do
-    run=$work/runs/$name
-    tail -n 4 "$work/train-$name.log"
-    [ -f "$run/last.json" ] || continue
-    cp "$run/last.json" "$work/$name-last.json"
-    split -b 15M -d "$run/last.safetensors" "$out/$name-last.safetensors.part"
-done
+tail -n 4 "$work/train-fast-context.log"
+if [ -f "$work/runs/fast-context/last.json" ]; then
+    cp "$work/runs/fast-context/last.json" "$work/fast-context-last.json"
+    split -b 15M -d "$work/runs/fast-context/last.safetensors" "$out/fast-context-last.safetensors.part"
+fi
 bring_back
 ls -la "$out"

@@ -5,12 +5,13 @@
 #
 #   here:        make gpu-prepare
 #   on the GPU:  device run, carry ["runs/pack", "runs/wheels"], command:
-#                bash scripts/gpu_train.sh paper --steps 24000 --blind-steps 16000 --selection-steps 6000
+#                bash scripts/gpu_train.sh fast-context --batch 32 --workers 7 --stop-after 8
 #
-# Extra arguments go to `sidejpeg train` (give the stage lengths: the run continues from the checkpoint's
-# step; or, for a run in its selection stage, a budget: `fast --selection-trunk --minutes 8 --batch 32`).
-# Writes to $OUT: PRESET-last.json/.safetensors (commit under resources/checkpoints), PRESET.safetensors
-# (the calibrated weights, for resources/models) and train.log.
+# Extra arguments go to `sidejpeg train`; the rest of the settings are the checkpoint's (its stages, rates,
+# average). A run in its selection stage can also take a budget: `fast --minutes 8 --batch 32`.
+# Writes to $OUT: PRESET-last.json and PRESET-last.safetensors.part* (a file comes back in at most 16 MiB: `cat`
+# them into PRESET-last.safetensors; commit under resources/checkpoints, or its slim form), PRESET.safetensors (the
+# calibrated weights, for resources/models) and train.log.
 set -euo pipefail
 preset=${1:?usage: scripts/gpu_train.sh PRESET [sidejpeg train arguments]}
 shift
@@ -28,5 +29,5 @@ export PYTHONUNBUFFERED=1
 "$python" -m engine train --preset "$preset" --data runs/pack --out "$run" --resume --channels-last \
     --checkpoint-minutes 1 "$@" 2>&1 | tee "$out/train.log"
 cp "$run/last.json" "$out/$preset-last.json"
-cp "$run/last.safetensors" "$out/$preset-last.safetensors"
+split -b 15M -d "$run/last.safetensors" "$out/$preset-last.safetensors.part"
 "$python" -m engine train --preset "$preset" --data runs/pack --out "$run" --export "$out/$preset.safetensors"
