@@ -72,8 +72,9 @@ class UNet(nn.Module):
     def forward(self, h: torch.Tensor, jpeg_cond: torch.Tensor, artifact: torch.Tensor | None) -> torch.Tensor:
         height, width = h.shape[2:]
         pad = (0, -width % self.stride, 0, -height % self.stride)
-        h = F.pad(h, pad, mode="replicate")
-        artifact = None if artifact is None else F.pad(artifact, pad, mode="replicate")
+        if any(pad):  # training crops need none; a no-op pad's backward trips torch.compile's CPU kernels
+            h = F.pad(h, pad, mode="replicate")
+            artifact = None if artifact is None else F.pad(artifact, pad, mode="replicate")
         skips = []
         for level, (stage, down) in enumerate(zip(self.encoder, self.down, strict=True)):
             h = stage(h, jpeg_cond, _pooled(artifact, level))
