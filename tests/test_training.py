@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -522,11 +523,18 @@ def test_a_slim_checkpoint_keeps_the_weights_and_resumes_with_fresh_moments(data
     assert state == json.loads((run / "last.json").read_text())
 
     resumed = _run_folder_from(tmp_path / "kept" / "run-last", tmp_path / "resumed")
-    trainer = Trainer(TrainConfig(data=str(data), out=str(resumed), steps=5, blind_steps=2, batch=2, crop=32, ema=0.9))
+    cfg = TrainConfig(data=str(data), out=str(resumed), steps=9, blind_steps=2, batch=2, crop=32, ema=0.9)
+    trainer = Trainer(dataclasses.replace(cfg, warmup_steps=4))
     assert trainer.step == 4 and not trainer.optimizer.state, "Adam's moments start afresh"
     assert trainer.net.state_dict()["restorer.tail.weight"].equal(full["model.restorer.tail.weight"])
+    assert trainer.learning_rate() == pytest.approx(cfg.lr / 4), "and warm up again, as a new stage's do"
     trainer.advance()
     assert trainer.step == 5 and trainer.optimizer.state
+    assert trainer.learning_rate() == pytest.approx(cfg.lr / 2)
+    trainer.save()
+    again = Trainer(dataclasses.replace(cfg, warmup_steps=4))
+    assert again.optimizer.state and again.learning_rate() == pytest.approx(cfg.lr / 2), "moments kept: no restart"
+    assert Trainer(cfg).learning_rate() == pytest.approx(cfg.lr), "no warm-up asked, none"
 
 
 def test_the_committed_campaign_checkpoint_resumes_in_todays_model(data: Path, tmp_path: Path) -> None:

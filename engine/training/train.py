@@ -129,9 +129,13 @@ class Trainer:
             load_model_state(self.net, {k: v.to(self.device) for k, v in init.items()})
         self.average = AveragedModel(self.net, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema)) if cfg.ema else None
         """The weights' moving average (``ema``), started from the weights it first sees."""
+        self.moments_from = 0
+        """Step at which Adam's moments started: a resume from a slim checkpoint starts them afresh, and warms
+        up again as a stage does."""
         if resuming:
             state = load_checkpoint(self.out, self.net, self.optimizer, self.average)
             self.step, self.history = state["step"], state.get("history", [])
+            self.moments_from = state.get("moments_from", 0) if self.optimizer.state else self.step
         # No buffer broadcast: the only buffers are the masked convolutions' constant masks, the same on every
         # rank, and gloo refuses to broadcast them in place once channels_last has given them overlapping strides.
         self.model = (
@@ -176,7 +180,8 @@ class Trainer:
 
     def learning_rate(self) -> float:
         """Constant, then a cosine decay over the last 30 % of the steps; the selection stage has its own
-        cosine decay from ``selection_lr``. Each stage starts with ``warmup_steps`` of linear warm-up."""
+        cosine decay from ``selection_lr``. Each stage, and a resume with fresh moments, starts with
+        ``warmup_steps`` of linear warm-up."""
         cfg = self.cfg
         if self.step >= cfg.steps:
             t = (self.step - cfg.steps) / max(1, cfg.selection_steps)
@@ -190,7 +195,8 @@ class Trainer:
         return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t))) * warm
 
     def _warmup(self, steps_into_stage: int) -> float:
-        return min(1.0, (steps_into_stage + 1) / self.cfg.warmup_steps) if self.cfg.warmup_steps else 1.0
+        since = min(steps_into_stage, self.step - self.moments_from)
+        return min(1.0, (since + 1) / self.cfg.warmup_steps) if self.cfg.warmup_steps else 1.0
 
     def progress(self) -> float:
         span = max(1, self.cfg.steps - self.cfg.blind_steps)
@@ -296,6 +302,7 @@ class Trainer:
             "config": asdict(self.cfg),
             "model_config": self.net.config.to_dict(),
             "history": self.history,
+            "moments_from": self.moments_from,
         }
         save_checkpoint(self.out, self.net, self.optimizer, state, self.average)
 
