@@ -101,4 +101,3 @@ def summary(m: Measurements, symbols: int) -> dict:
         "bits_per_block": {str(k): round(float(np.mean(v)), 4) for k, v in m.bits.items()},
         "symbols_used_1pct": int((p >= 0.01).sum()),
     }
-
