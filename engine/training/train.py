@@ -101,6 +101,21 @@ def psnr_from_mse255(mse: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(255.0**2 / mse.clamp_min(1e-8))
 
 
+class TrainingPasses(torch.nn.Module):
+    """The network's training passes, a step's and the selection stage's, as one module's forward: DDP
+    synchronises the gradients of what runs through its wrapper's forward only, and a backward that bypassed it
+    once left its reducer broken for the next step that did not (distributed selection stage)."""
+
+    def __init__(self, net: SideJPEGNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, kind: str, *args, **kwargs):
+        if kind == "selection":
+            return selection_loss(self.net, *args, **kwargs)
+        return self.net(*args, **kwargs)
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig) -> None:
         self.cfg = cfg
@@ -138,10 +153,11 @@ class Trainer:
             self.moments_from = state.get("moments_from", 0) if self.optimizer.state else self.step
         # No buffer broadcast: the only buffers are the masked convolutions' constant masks, the same on every
         # rank, and gloo refuses to broadcast them in place once channels_last has given them overlapping strides.
+        passes = TrainingPasses(self.net)
         self.model = (
-            DistributedDataParallel(self.net, find_unused_parameters=True, broadcast_buffers=False)
+            DistributedDataParallel(passes, find_unused_parameters=True, broadcast_buffers=False)
             if self.distributed
-            else self.net
+            else passes
         )
         if cfg.compile:
             self.model = torch.compile(self.model)
@@ -236,7 +252,7 @@ class Trainer:
         trunk = self.cfg.selection_trunk
         self._count("selection", lambda: selection_loss(self.net, original, jpeg, cond, lams, trunk))
         with self.autocast():
-            loss, stats, chosen = selection_loss(self.net, original, jpeg, cond, lams, trunk)
+            loss, stats, chosen = self.model("selection", original, jpeg, cond, lams, trunk)
         self._apply(loss)
         stats.update(loss=loss.detach(), perplexity=perplexity(chosen, self.net.config.symbols))
         return stats
@@ -254,7 +270,7 @@ class Trainer:
         original, jpeg, cond, lams = self._batch()
         self._count("blind" if blind else "end_to_end", lambda: self.net(original, jpeg, cond, blind=blind))
         with self.autocast():
-            out = self.model(original, jpeg, cond, blind=blind)
+            out = self.model("step", original, jpeg, cond, blind=blind)
         mse = ((out.restored.float() - original) ** 2).mean(dim=(1, 2, 3)) * 255.0**2
         loss = mse.mean()
         stats = {"mse": mse.detach().mean()}
