@@ -364,20 +364,20 @@ class Trainer:
     def _report(self, running: dict[str, list[torch.Tensor]], bar: tqdm, seconds: float) -> None:
         """Log the means of the last steps' statistics, the speed over ``seconds``, and empty ``running``."""
         means = torch.stack([torch.stack(v).float().mean() for v in running.values()]).tolist()
-        summary = {k: round(m, 4) for k, m in zip(running, means, strict=True)}
+        report = {k: round(m, 4) for k, m in zip(running, means, strict=True)}
         running.clear()
-        summary["samples_per_s"] = round(50 * self.cfg.batch * self.world / seconds, 1)  # --batch is per process
-        summary["tflops"] = float(f"{self.flops_done * self.world / seconds / 1e12:.3g}")
+        report["samples_per_s"] = round(50 * self.cfg.batch * self.world / seconds, 1)  # --batch is per process
+        report["tflops"] = float(f"{self.flops_done * self.world / seconds / 1e12:.3g}")
         self.flops_done = 0.0
         bar.set_postfix(
-            loss=summary.get("loss"),
-            gain_db=summary.get("gain_db"),
-            sel_db=summary.get("selection_gain_db"),
-            bits=summary.get("side_bits_per_block"),
-            ppl=summary.get("perplexity"),
+            loss=report.get("loss"),
+            gain_db=report.get("gain_db"),
+            sel_db=report.get("selection_gain_db"),
+            bits=report.get("side_bits_per_block"),
+            ppl=report.get("perplexity"),
         )
         phased = asdict(phase(self.progress()))
-        self.history.append({"step": self.step, "time": time.time(), **summary, "phase": phased})
+        self.history.append({"step": self.step, "time": time.time(), **report, "phase": phased})
         print(json.dumps(self.history[-1]), flush=True)
 
     def _validate(self) -> None:
