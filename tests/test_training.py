@@ -211,7 +211,7 @@ def test_sigterm_stops_a_run_after_the_step_at_hand(data: Path, tmp_path: Path, 
 
     def terminated_at_the_second_step() -> dict[str, torch.Tensor]:
         if trainer.step == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
         return advance()
 
     monkeypatch.setattr(trainer, "advance", terminated_at_the_second_step)
@@ -222,14 +222,31 @@ def test_sigterm_stops_a_run_after_the_step_at_hand(data: Path, tmp_path: Path, 
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_a_second_ctrl_c_interrupts_at_once() -> None:
+@pytest.fixture
+def sigint_as(request):
+    """SIGINT's handler set for one test: a shell starts background jobs (``cmd &``) with SIGINT ignored."""
+    before = signal.signal(signal.SIGINT, request.param)
+    yield request.param
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("sigint_as", [signal.default_int_handler], indirect=True)
+def test_a_second_ctrl_c_interrupts_at_once(sigint_as) -> None:
     with StopRequests() as stop:
         assert not stop.requested()
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         assert stop.requested() and stop.reason() == "SIGINT"
         with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("sigint_as", [signal.SIG_IGN], indirect=True)
+def test_an_ignored_ctrl_c_stays_ignored(sigint_as) -> None:
+    with StopRequests() as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert not stop.requested()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_validation_pooled_from_shares_is_validation_of_the_whole(data: Path) -> None:
