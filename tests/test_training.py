@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -223,15 +224,15 @@ def test_sigterm_stops_a_run_after_the_step_at_hand(data: Path, tmp_path: Path, 
 
 
 @pytest.fixture
-def sigint_as(request):
+def sigint_as(request: pytest.FixtureRequest) -> Iterator[None]:
     """SIGINT's handler set for one test: a shell starts background jobs (``cmd &``) with SIGINT ignored."""
     before = signal.signal(signal.SIGINT, request.param)
-    yield request.param
+    yield
     signal.signal(signal.SIGINT, before)
 
 
 @pytest.mark.parametrize("sigint_as", [signal.default_int_handler], indirect=True)
-def test_a_second_ctrl_c_interrupts_at_once(sigint_as) -> None:
+def test_a_second_ctrl_c_interrupts_at_once(sigint_as: None) -> None:
     with StopRequests() as stop:
         assert not stop.requested()
         signal.raise_signal(signal.SIGINT)
@@ -242,7 +243,7 @@ def test_a_second_ctrl_c_interrupts_at_once(sigint_as) -> None:
 
 
 @pytest.mark.parametrize("sigint_as", [signal.SIG_IGN], indirect=True)
-def test_an_ignored_ctrl_c_stays_ignored(sigint_as) -> None:
+def test_an_ignored_ctrl_c_stays_ignored(sigint_as: None) -> None:
     with StopRequests() as stop:
         signal.raise_signal(signal.SIGINT)
         assert not stop.requested()
