@@ -125,7 +125,7 @@ FAST = register(
         corrections=48,
     )
 )
-"""Default preset: the whole method, with a trunk at half resolution after pixel-unshuffle."""
+"""The whole method, with a trunk at half resolution after pixel-unshuffle; the default before ``fast-context``."""
 
 UNET = register(
     replace(
@@ -142,9 +142,10 @@ FAST_CONTEXT = register(
 """``fast`` with a U-Net context stage at 1/4, 1/8 and 1/16 resolution in the middle of its stack: the receptive
 field strong artifacts need, for 7 % more FLOPs. Trained from scratch it is the best trade ``benchmarks/trunks.py``
 measured; grown on ``fast``'s weights (the stage is the identity at initialisation) it did not pay within a CPU
-session (``benchmarks/README.md``)."""
+session (``benchmarks/README.md``). The default preset since session 30: its own run from scratch restores better
+than ``fast`` at q10-90, blind and with a sidecar (``resources/models/README.md``)."""
 
-DEFAULT_PRESET = "fast"
+DEFAULT_PRESET = "fast-context"
 GPU_PRESET = "paper"
 """The preset the app starts with when CUDA is there: its full-resolution trunk restores better and a GPU
 makes it interactive."""

@@ -205,7 +205,9 @@ class EncodeControls(QGroupBox):
             self.preset.model().item(self.preset.count() - 1).setEnabled(usable)
         self.preset.setCurrentIndex(self.preset.findData(settings.preset))
         self.preset.setToolTip(
-            "fast: half-resolution trunk, interactive on a CPU (the default)\n"
+            "fast-context: half-resolution trunk with a U-Net context stage, interactive on a CPU (the default)\n"
+            "fast: the same trunk without the context stage, the previous default; "
+            "it decodes the sidecars made with it\n"
             "paper: the paper's full-resolution EDSR-baseline* trunk: better restorations, "
             "about 15x slower on a CPU; best on a GPU\n"
             "unet: a U-Net trunk for 69 % of fast's work, for training (sidejpeg train --preset unet); "

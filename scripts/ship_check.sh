@@ -2,14 +2,16 @@
 # What a candidate's weights must show before they ship: the quality targets (issues #14, #17) and "never worse
 # than the JPEG" at every quality, subsampling and encoder, worst image included. Measures the weights installed
 # as resources/models/PRESET.safetensors (export a run there first: `sidejpeg train --out RUN --export
-# resources/models/PRESET.safetensors --blind-floor 8.421875 --data ../shared/data/train`) the way the shipped
-# weights were measured (resources/models/README.md), Kodak and LIVE1 side by side, one thread each:
+# resources/models/PRESET.safetensors --blind-floor STEP --data ../shared/data/train`; the shipped floors: fast
+# 8.421875, fast-context 9.25) the way the shipped weights were measured (resources/models/README.md), Kodak and
+# LIVE1 side by side, one thread each:
 #
-#   bash scripts/ship_check.sh PRESET TAG [CHECK...]      CHECK among rd safety threshold fine sweep (default: all)
+#   bash scripts/ship_check.sh PRESET TAG [CHECK...]  CHECK among rd safety threshold edge fine sweep (default: all)
 #
 #   rd         q10-40, Pillow 4:2:0, side at lambdas 64/256/1024, every image      -> eval/{kodak,live1}-TAG
 #   safety     q50-98, Pillow at each subsampling and jpegli, side at 64, 8 images -> eval/safety-*-TAG
 #   threshold  q91-94 where blind restoration stops, blind only, 8 images          -> eval/threshold-*-TAG
+#   edge       q88-92, the finest JPEGs the shipped floors restore, blind only, every image -> eval/edge-*-TAG
 #   fine       q93-100, blind only, every image                                    -> eval/fine-*-TAG
 #   sweep      q1-5, 60 and 85, side at 64, 8 images                               -> eval/sweep-*-TAG
 #
@@ -19,7 +21,7 @@ set -euo pipefail
 preset=${1:?usage: scripts/ship_check.sh PRESET TAG [CHECK...]}
 tag=${2:?usage: scripts/ship_check.sh PRESET TAG [CHECK...]}
 shift 2
-checks=${*:-rd safety threshold fine sweep}
+checks=${*:-rd safety threshold edge fine sweep}
 sidejpeg=${SIDEJPEG:-.venv/bin/sidejpeg}
 test_sets=${TEST_SETS:-../shared/data/test}
 all_settings=(--encoder pillow,jpegli --subsampling 4:2:0,4:2:2,4:4:4)
@@ -55,6 +57,9 @@ for check in $checks; do
         threshold)
             both "threshold-SET-$tag" --limit 8 --qualities 91,92,93,94 --methods jpeg,blind "${all_settings[@]}"
             table "threshold-SET-$tag" ;;
+        edge)
+            both "edge-SET-$tag" --qualities 88,89,90,91,92 --methods jpeg,blind "${all_settings[@]}"
+            table "edge-SET-$tag" ;;
         fine)
             both "fine-SET-$tag" --qualities 93,95,97,98,99,100 --methods jpeg,blind "${all_settings[@]}"
             table "fine-SET-$tag" ;;
@@ -63,7 +68,7 @@ for check in $checks; do
                 "${all_settings[@]}"
             table "sweep-SET-$tag" ;;
         *)
-            echo "unknown check $check (rd, safety, threshold, fine, sweep)" >&2
+            echo "unknown check $check (rd, safety, threshold, edge, fine, sweep)" >&2
             exit 2 ;;
     esac
 done

@@ -14,6 +14,7 @@ from PIL import Image
 
 from engine.cli import main
 from engine.commands import common, compress
+from engine.config import DEFAULT_PRESET
 from engine.image_io import load_image
 from engine.metrics import psnr
 
@@ -65,7 +66,7 @@ def test_files_and_folders_to_out_dir_with_a_bad_file(photos: Path, tmp_path: Pa
     Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(extra)
     out = tmp_path / "out"
     code, stdout, err = run(capsys, "compress", str(photos), str(extra), "-q", "40", "--out-dir", str(out))
-    assert code == 2 and loads == ["fast"]  # one model for every file
+    assert code == 2 and loads == [DEFAULT_PRESET]  # one model for every file
     assert len(err) == 1 and err[0].startswith(f"sidejpeg compress: {photos / 'bad.png'}: damaged or truncated PNG")
     assert names(out) == ["a.jpg", "a.jpg.side", "b.jpg", "b.jpg.side", "c.jpg", "c.jpg.side", "d.jpg", "d.jpg.side"]
     sources = [photos / "a.png", photos / "b.jpg", photos / "c.tif", extra]
@@ -84,7 +85,7 @@ def test_a_rerun_skips_what_is_done_and_force_does_it_again(photos: Path, tmp_pa
     code, stdout, err = run(capsys, *args)
     assert code == 0 and err == [] and stamps(out) == before
     assert stdout.startswith("3 files: 0 done, 3 skipped (outputs exist), 0 failed; 0 bytes in, 0 bytes out\n")
-    assert loads == ["fast"]  # nothing left to do: no model loaded the second time
+    assert loads == [DEFAULT_PRESET]  # nothing left to do: no model loaded the second time
     code, stdout, _ = run(capsys, *args, "--force")
     assert code == 0 and stdout.startswith("3 files: 3 done, 0 skipped")
     assert all(stamps(out)[name] > before[name] for name in before)
@@ -113,7 +114,7 @@ def test_restore_a_folder_to_out_dir(photos: Path, tmp_path: Path, codec, loads,
     assert run(capsys, "compress", str(photos), "-q", "40", "--out-dir", str(jpegs))[0] == 0
     code, stdout, err = run(capsys, "restore", str(jpegs), "--out-dir", str(pngs))
     assert code == 0 and err == [] and names(pngs) == ["a.png", "b.png", "c.png"]
-    assert loads == ["fast", "fast"]  # one per command
+    assert loads == [DEFAULT_PRESET, DEFAULT_PRESET]  # one per command
     restored = load_image(pngs / "a.png").rgb
     expected = codec.restore((jpegs / "a.jpg").read_bytes(), (jpegs / "a.jpg.side").read_bytes())
     assert not expected.blind and np.array_equal(restored, expected.image)

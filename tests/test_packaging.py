@@ -28,6 +28,8 @@ SHIPPED = {
     "resources/models/README.md",
     "resources/models/fast.safetensors",
     "resources/models/fast.results.json",
+    "resources/models/fast-context.safetensors",
+    "resources/models/fast-context.results.json",
     "resources/models/paper.safetensors",
     "resources/models/paper.results.json",
     *(f"resources/models/earlier/{name}.{kind}" for name in earlier_releases()
@@ -85,13 +87,14 @@ def test_the_wheel_carries_weights_and_sample_but_not_checkpoints(wheel: Path) -
 def test_an_installed_copy_finds_its_resources_without_the_checkout(installed: Path) -> None:
     code = (
         "import engine, engine.resources as r; "
-        "print(engine.__file__); print(r.SAMPLE_IMAGE); print(r.weights_path('fast')); "
-        "print(sorted(r.installed_models().values())); print(r.measured_side_vs_blind('fast') is not None)"
+        "print(engine.__file__); print(r.SAMPLE_IMAGE); print(r.weights_path(engine.DEFAULT_PRESET)); "
+        "print(sorted(r.installed_models().values())); "
+        "print(r.measured_side_vs_blind(engine.DEFAULT_PRESET) is not None)"
     )
     module, sample, weights, presets, measured = run_installed(installed, code).splitlines()
     for path in (module, sample, weights):
         assert Path(path).is_relative_to(installed) and Path(path).is_file()
-    assert presets == str(sorted(["fast", "paper", *earlier_releases()])) and measured == "True"
+    assert presets == str(sorted(["fast", "fast-context", "paper", *earlier_releases()])) and measured == "True"
 
 
 def test_sidejpeg_resources_points_elsewhere(installed: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from gui_helpers import open_and_wait
 from PIL import Image
 from PySide6.QtCore import QSettings
 
-from engine import Codec, load_image
+from engine import DEFAULT_PRESET, Codec, load_image
 from gui.app import SAMPLE_IMAGE
 from gui.jobs import CodecCache
 from gui.main_window import MainWindow
@@ -25,9 +25,9 @@ def codecs() -> CodecCache:
 
 
 @pytest.fixture(scope="session")
-def fast_codec(codecs: CodecCache) -> Codec:
-    """The shipped "fast" model, the one the window uses."""
-    return codecs.get("fast", "cpu")
+def default_codec(codecs: CodecCache) -> Codec:
+    """The shipped default model, the one the window uses on a CPU."""
+    return codecs.get(DEFAULT_PRESET, "cpu")
 
 
 @pytest.fixture(scope="session")

@@ -41,14 +41,14 @@ def run_batch_dialog(qtbot, window, folder: Path, mode: Mode, out_dir: Path | No
     return reports
 
 
-def test_compress_then_restore_a_folder_from_the_app(qtbot, window, folder, crop, fast_codec):
+def test_compress_then_restore_a_folder_from_the_app(qtbot, window, folder, crop, default_codec):
     reports = run_batch_dialog(qtbot, window, folder, Mode.COMPRESS)
     title, text = reports[0]
     assert title == "Batch done"
     assert text.startswith("3 files: 2 done, 0 skipped (outputs exist), 1 failed")
     assert "broken.png: " in text and "mean PSNR" in text
     settings = window.document.settings
-    res = fast_codec.compress(crop, settings.quality, settings.lam, settings.subsampling)
+    res = default_codec.compress(crop, settings.quality, settings.lam, settings.subsampling)
     meta = load_image(folder / "a.png").metadata
     assert (folder / "a.jpg").read_bytes() == insert_metadata(res.jpeg, meta)  # what the CLI writes too
     assert meta.kinds == ("EXIF",)
@@ -61,7 +61,7 @@ def test_compress_then_restore_a_folder_from_the_app(qtbot, window, folder, crop
     title, text = run_batch_dialog(qtbot, window, folder, Mode.RESTORE, out)[0]
     assert title == "Batch done" and text.startswith("2 files: 2 done")
     restored = np.array(Image.open(out / "a.png"))
-    assert np.array_equal(restored, fast_codec.restore(res.jpeg, res.sidecar).image)
+    assert np.array_equal(restored, default_codec.restore(res.jpeg, res.sidecar).image)
     assert load_image(out / "a.png").metadata.kinds == ("EXIF",)
     assert psnr(crop, restored) > psnr(crop, decode_jpeg(res.jpeg))
 
@@ -69,7 +69,7 @@ def test_compress_then_restore_a_folder_from_the_app(qtbot, window, folder, crop
     assert text.startswith("3 files: 0 done, 2 skipped (outputs exist), 1 failed")
 
 
-def test_cancel_stops_between_and_within_files_with_a_summary(fast_codec, folder, codecs):
+def test_cancel_stops_between_and_within_files_with_a_summary(default_codec, folder, codecs):
     ctx = JobContext(threading.Event(), lambda done, total: ctx.cancel.set(), lambda name: None)
     report = run_request(codecs, BatchRequest(Mode.COMPRESS, folder, None, Settings()), ctx)
     assert report.planned == 3 and report.cancelled == 2

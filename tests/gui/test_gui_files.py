@@ -19,20 +19,20 @@ def save_to(monkeypatch, window, path: Path) -> None:
     monkeypatch.setattr(window, "ask_save_path", lambda title, suggested, name_filter: path)
 
 
-def test_export_pair_embedded_and_png_read_back(window, monkeypatch, tmp_path, fast_codec):
+def test_export_pair_embedded_and_png_read_back(window, monkeypatch, tmp_path, default_codec):
     out = window.document.restored
     save_to(monkeypatch, window, tmp_path / "photo.jpg")
     assert window.exports.pair()
     jpeg, side = (tmp_path / "photo.jpg").read_bytes(), (tmp_path / "photo.jpg.side").read_bytes()
     assert (jpeg, side) == (out.jpeg, out.sidecar)
-    back = fast_codec.restore(jpeg, side)
+    back = default_codec.restore(jpeg, side)
     assert not back.blind and np.array_equal(back.image, out.restored)
 
     save_to(monkeypatch, window, tmp_path / "single")
     assert window.exports.embedded()
     single = (tmp_path / "single.jpg").read_bytes()
     assert split_embedded(single) == (out.jpeg, out.sidecar)
-    assert np.array_equal(fast_codec.restore(single).image, out.restored)
+    assert np.array_equal(default_codec.restore(single).image, out.restored)
 
     save_to(monkeypatch, window, tmp_path / "restored.png")
     assert window.exports.png()
@@ -55,7 +55,7 @@ def test_nothing_is_overwritten_without_asking(window, monkeypatch, tmp_path):
     assert len(asked) == 2 and "photo.jpg.side" in asked[0]
 
 
-def test_received_jpeg_with_sidecar_or_embedded_is_shown_restored(qtbot, window, monkeypatch, tmp_path, fast_codec):
+def test_received_jpeg_with_sidecar_or_embedded_is_shown_restored(qtbot, window, monkeypatch, tmp_path, default_codec):
     out = window.document.restored
     for name, export in (("pair.jpg", window.exports.pair), ("embedded.jpg", window.exports.embedded)):
         save_to(monkeypatch, window, tmp_path / name)
@@ -72,7 +72,7 @@ def test_received_jpeg_with_sidecar_or_embedded_is_shown_restored(qtbot, window,
         assert doc.restored.rates.total == pytest.approx(out.rates.total)
     window.encode.side.group.button(1).click()
     qtbot.waitUntil(lambda: window.document.restored.blind, timeout=WAIT_MS)
-    assert np.array_equal(window.document.restored.restored, fast_codec.restore(out.jpeg, None).image)
+    assert np.array_equal(window.document.restored.restored, default_codec.restore(out.jpeg, None).image)
 
 
 def test_bad_files_show_an_error_and_keep_the_image(qtbot, window, errors, tmp_path):
@@ -127,7 +127,7 @@ def test_exports_replace_whole_files_with_the_modes_the_cli_gives(tmp_path):
     assert {p.stat().st_mode & 0o777 for p in (jpeg, png)} == {0o666 & ~umask}
 
 
-def test_a_plain_jpeg_opened_as_received_is_restored_blind(qtbot, window, tmp_path, fast_codec, crop):
+def test_a_plain_jpeg_opened_as_received_is_restored_blind(qtbot, window, tmp_path, default_codec, crop):
     path = tmp_path / "plain.jpg"
     path.write_bytes(encode_jpeg(crop, 25))
     open_and_wait(qtbot, window, path)
@@ -137,11 +137,11 @@ def test_a_plain_jpeg_opened_as_received_is_restored_blind(qtbot, window, tmp_pa
     qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
     assert window.document.source.received and window.document.restored.blind
     assert "blind" in window.panes[Role.RESTORED].overlay.text()
-    assert np.array_equal(window.document.restored.restored, fast_codec.restore(path.read_bytes()).image)
+    assert np.array_equal(window.document.restored.restored, default_codec.restore(path.read_bytes()).image)
 
 
 def test_exports_keep_the_originals_metadata_and_the_sidecar_still_belongs(
-    qtbot, window, monkeypatch, tmp_path, crop, fast_codec
+    qtbot, window, monkeypatch, tmp_path, crop, default_codec
 ):
     exif = Image.Exif()
     exif[0x010F] = "SideJPEG Test Camera"
@@ -154,7 +154,7 @@ def test_exports_keep_the_originals_metadata_and_the_sidecar_still_belongs(
     assert window.exports.pair()
     jpeg, side = (tmp_path / "photo.jpg").read_bytes(), (tmp_path / "photo.jpg.side").read_bytes()
     assert read_metadata(jpeg).kinds == ("EXIF",) and b"SideJPEG Test Camera" in jpeg
-    assert np.array_equal(fast_codec.restore(jpeg, side).image, out.restored)
+    assert np.array_equal(default_codec.restore(jpeg, side).image, out.restored)
     save_to(monkeypatch, window, tmp_path / "single")
     assert window.exports.embedded()
     assert read_metadata((tmp_path / "single.jpg").read_bytes()).kinds == ("EXIF",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine import DEFAULT_PRESET
 from gui import state
 
 
@@ -16,17 +17,17 @@ def test_default_follows_the_measured_verdict(monkeypatch) -> None:
 
 def test_default_model_is_the_fast_one_on_a_cpu_and_the_better_one_with_cuda(monkeypatch) -> None:
     monkeypatch.setattr(state, "measured_side_vs_blind", lambda preset: None)
-    assert state.default_settings(["paper", "fast"], ["cpu"]).preset == "fast"
-    with_cuda = state.default_settings(["paper", "fast"], ["cpu", "cuda"])
+    assert state.default_settings(["paper", "fast", DEFAULT_PRESET], ["cpu"]).preset == DEFAULT_PRESET
+    with_cuda = state.default_settings(["paper", DEFAULT_PRESET], ["cpu", "cuda"])
     assert (with_cuda.preset, with_cuda.device) == ("paper", "cuda")
-    assert state.default_settings(["fast"], ["cpu", "cuda"]).preset == "fast"
+    assert state.default_settings([DEFAULT_PRESET], ["cpu", "cuda"]).preset == DEFAULT_PRESET
     assert state.default_settings(["paper"], ["cpu"]).preset == "paper"
 
 
 def test_shipped_measurement_is_read() -> None:
     from engine import measured_side_vs_blind
 
-    for preset in ("fast", "paper"):
+    for preset in ("fast-context", "fast", "paper"):
         measured = measured_side_vs_blind(preset)
         assert measured is not None and set(measured) == {"kodak", "live1"}
-        assert all(v < 0 for v in measured.values())  # both shipped models' side information pays
+        assert all(v < 0 for v in measured.values())  # every shipped model's side information pays

@@ -33,23 +33,23 @@ def test_the_answer_is_measured_even_where_size_is_not_monotonic():
     assert fit.total_bytes <= 6000 and fit.total_bytes == sizes[fit.quality]
 
 
-def test_the_search_counts_the_sidecar_and_blind_the_jpeg_alone(window, fast_codec, crop):
+def test_the_search_counts_the_sidecar_and_blind_the_jpeg_alone(window, default_codec, crop):
     settings = window.document.settings
     ctx = JobContext(threading.Event(), lambda done, total: None, lambda data: None)
-    res = fast_codec.compress(crop, 40, settings.lam, settings.subsampling)
+    res = default_codec.compress(crop, 40, settings.lam, settings.subsampling)
     limit = len(res.jpeg) + len(res.sidecar)
-    fit = fit_to_size(fast_codec, crop, limit, settings, ctx)
+    fit = fit_to_size(default_codec, crop, limit, settings, ctx)
     assert fit.quality >= 40 and fit.total_bytes <= limit
-    over = fast_codec.compress(crop, fit.quality + 1, settings.lam, settings.subsampling)
+    over = default_codec.compress(crop, fit.quality + 1, settings.lam, settings.subsampling)
     assert len(over.jpeg) + len(over.sidecar) > limit or fit.quality == 100
-    blind = fit_to_size(fast_codec, crop, limit, settings.__class__(use_sidecar=False), ctx)
+    blind = fit_to_size(default_codec, crop, limit, settings.__class__(use_sidecar=False), ctx)
     assert blind.quality > fit.quality and blind.total_bytes == len(encode_jpeg(crop, blind.quality))
     ctx.cancel.set()
     with pytest.raises(Cancelled):
-        fit_to_size(fast_codec, crop, limit, settings, ctx)
+        fit_to_size(default_codec, crop, limit, settings, ctx)
 
 
-def test_fit_quality_in_the_window_sets_the_quality_and_says_so(qtbot, window, fast_codec, crop):
+def test_fit_quality_in_the_window_sets_the_quality_and_says_so(qtbot, window, default_codec, crop):
     doc = window.document
     window.encode.target.kb.setValue(3)
     window.encode.target.button.click()
@@ -63,7 +63,7 @@ def test_fit_quality_in_the_window_sets_the_quality_and_says_so(qtbot, window, f
         f"Quality {quality}: {file_size(out.rates.total_bytes)} (JPEG + sidecar), at most {file_size(3000)}"
     )
     if quality < 100:
-        res = fast_codec.compress(crop, quality + 1, doc.settings.lam, doc.settings.subsampling)
+        res = default_codec.compress(crop, quality + 1, doc.settings.lam, doc.settings.subsampling)
         assert len(res.jpeg) + len(res.sidecar) > 3000
     window.encode.quality.slider.setValue(quality - 5)
     assert window.encode.target_note.text() == ""  # no longer the fitted quality

@@ -8,7 +8,7 @@ import pytest
 from gui_helpers import WAIT_MS, open_and_wait, overlay, wait_idle
 from PySide6.QtCore import QRectF, Qt
 
-from engine import Cancelled, decode_jpeg, earlier_releases, encode_jpeg, psnr
+from engine import DEFAULT_PRESET, Cancelled, decode_jpeg, earlier_releases, encode_jpeg, psnr
 from gui import scheduler
 from gui.jobs import CONSTRAINED_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE
 from gui.state import Role
@@ -44,7 +44,7 @@ def test_while_recomputing_and_after_cancel_the_restored_view_says_it_shows_the_
 ):
     doc = window.document
     shown = doc.restored
-    assert "Restored · q30 · 4:2:0 · λ 64.0 · sidecar · fast" in overlay(window, Role.RESTORED)
+    assert f"Restored · q30 · 4:2:0 · λ 64.0 · sidecar · {DEFAULT_PRESET}" in overlay(window, Role.RESTORED)
     assert "previous" not in overlay(window, Role.RESTORED)
     restore_until_cancelled(monkeypatch)
     move_quality_and_start(qtbot, window, 45)
@@ -55,8 +55,8 @@ def test_while_recomputing_and_after_cancel_the_restored_view_says_it_shows_the_
     assert doc.restored is shown
     assert np.array_equal(window.panes[Role.RESTORED].image.image, shown.restored)
     text = overlay(window, Role.RESTORED)
-    assert "Restored · q30 · 4:2:0 · λ 64.0 · sidecar · fast · previous" in text
-    assert "q45 · 4:2:0 · λ 64.0 · sidecar · fast not computed (cancelled)" in text
+    assert f"Restored · q30 · 4:2:0 · λ 64.0 · sidecar · {DEFAULT_PRESET} · previous" in text
+    assert f"q45 · 4:2:0 · λ 64.0 · sidecar · {DEFAULT_PRESET} not computed (cancelled)" in text
     assert "JPEG · q45 · 4:2:0" in overlay(window, Role.JPEG)  # the JPEG view did follow
     window.view_controls.overlays.setChecked(False)  # the title alone still says it
     assert "previous" in overlay(window, Role.RESTORED) and "not computed" not in overlay(window, Role.RESTORED)
@@ -69,14 +69,14 @@ def test_export_while_recomputing_writes_and_names_the_setting_shown(qtbot, wind
         window, "ask_save_path", lambda title, suggested, name_filter: titles.append(title) or tmp_path / "now.jpg"
     )
     assert window.exports.pair()
-    assert "q30 · 4:2:0 · λ 64.0 · sidecar · fast" in titles[-1] and "not computed" not in titles[-1]
+    assert f"q30 · 4:2:0 · λ 64.0 · sidecar · {DEFAULT_PRESET}" in titles[-1] and "not computed" not in titles[-1]
     restore_until_cancelled(monkeypatch)
     move_quality_and_start(qtbot, window, 45)
     monkeypatch.setattr(
         window, "ask_save_path", lambda title, suggested, name_filter: titles.append(title) or tmp_path / "stale.jpg"
     )
     assert window.exports.pair()
-    assert "q30 · 4:2:0 · λ 64.0 · sidecar · fast" in titles[-1] and "not computed" in titles[-1]
+    assert f"q30 · 4:2:0 · λ 64.0 · sidecar · {DEFAULT_PRESET}" in titles[-1] and "not computed" in titles[-1]
     assert (tmp_path / "stale.jpg").read_bytes() == shown.jpeg
     assert (tmp_path / "stale.jpg.side").read_bytes() == shown.sidecar
     window.cancel()
@@ -94,9 +94,11 @@ def assert_fitted(pane, width: int, height: int) -> None:
     assert min(rect.width() / width, rect.height() / height) == pytest.approx(1, abs=0.1)
 
 
-def test_a_received_jpeg_opened_after_another_image_is_framed_and_f_keeps_it(qtbot, window, fast_codec, crop, tmp_path):
+def test_a_received_jpeg_opened_after_another_image_is_framed_and_f_keeps_it(
+    qtbot, window, default_codec, crop, tmp_path
+):
     big = np.ascontiguousarray(np.tile(crop, (3, 2, 1)))
-    res = fast_codec.compress(big, 30, 64.0)
+    res = default_codec.compress(big, 30, 64.0)
     open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
     qtbot.wait(50)
     for _ in range(3):
@@ -119,8 +121,19 @@ def test_a_sidecar_made_with_the_other_model_switches_to_it_and_says_so(qtbot, w
     assert not errors
     assert doc.settings.preset == "paper" and window.encode.preset.currentData() == "paper"
     assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
-    assert "switched from fast to paper" in window.statusBar().currentMessage()
+    assert f"switched from {DEFAULT_PRESET} to paper" in window.statusBar().currentMessage()
     assert "received · sidecar · paper" in overlay(window, Role.RESTORED)
+
+
+def test_a_sidecar_of_the_previous_default_model_is_restored_by_it(qtbot, window, codecs, crop, tmp_path, errors):
+    assert DEFAULT_PRESET != "fast"
+    res = codecs.get("fast", "cpu").compress(crop, 30, 64.0)
+    open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
+    doc = window.document
+    assert not errors
+    assert doc.settings.preset == "fast" and window.encode.preset.currentData() == "fast"
+    assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
+    assert f"switched from {DEFAULT_PRESET} to fast" in window.statusBar().currentMessage()
 
 
 def test_a_sidecar_of_an_earlier_release_is_restored_by_it(qtbot, window, codecs, crop, tmp_path, errors):
@@ -131,14 +144,14 @@ def test_a_sidecar_of_an_earlier_release_is_restored_by_it(qtbot, window, codecs
     assert not errors
     assert doc.settings.preset == release and window.encode.preset.currentData() == release
     assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
-    assert f"switched from fast to {release}" in window.statusBar().currentMessage()
+    assert f"switched from {DEFAULT_PRESET} to {release}" in window.statusBar().currentMessage()
 
 
 def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
-    qtbot, window, fast_codec, crop, tmp_path, errors, monkeypatch
+    qtbot, window, default_codec, crop, tmp_path, errors, monkeypatch
 ):
     jpeg = encode_jpeg(crop, 50)
-    path = write_pair(tmp_path, jpeg, fast_codec.compress(crop, 30, 64.0).sidecar)
+    path = write_pair(tmp_path, jpeg, default_codec.compress(crop, 30, 64.0).sidecar)
     window.open_path(path)
     qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
     wait_idle(qtbot, window)
@@ -149,25 +162,25 @@ def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
     monkeypatch.setattr(window, "confirm", lambda title, message: True)
     window.open_path(path)
     qtbot.waitUntil(lambda: window.document.restored is not None and window.document.restored.blind, timeout=WAIT_MS)
-    assert np.array_equal(window.document.restored.restored, fast_codec.restore(jpeg).image)
+    assert np.array_equal(window.document.restored.restored, default_codec.restore(jpeg).image)
     assert window.encode.side.index() == 1 and "received · blind" in overlay(window, Role.RESTORED)
 
 
 # --- 5. honest output -----------------------------------------------------------------------------------------------
 
 
-def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fast_codec, crop, monkeypatch):
+def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, default_codec, crop, monkeypatch):
     """A restorer that makes the JPEG worse (as blind models can at very high qualities) is not shown."""
 
     def worse(decoded, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None, constraint=None):
         top, left, bottom, right = box
         return np.clip(decoded[top:bottom, left:right].astype(int) + 6, 0, 255).astype(np.uint8)
 
-    monkeypatch.setattr(fast_codec, "blind_min_step", 0.0)
-    monkeypatch.setattr(fast_codec.inference, "restore", worse)
+    monkeypatch.setattr(default_codec, "blind_min_step", 0.0)
+    monkeypatch.setattr(default_codec.inference, "restore", worse)
     jpeg = encode_jpeg(crop, 98)
     decoded = decode_jpeg(jpeg)
-    assert psnr(crop, fast_codec.restore(jpeg).image) < psnr(crop, decoded)  # the case this test is about
+    assert psnr(crop, default_codec.restore(jpeg).image) < psnr(crop, decoded)  # the case this test is about
     doc = window.document
     window.encode.side.group.button(1).click()
     window.encode.quality.spin.setValue(98)
@@ -181,9 +194,9 @@ def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, fas
 
 
 def test_a_4_4_4_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_as_it_is(
-    qtbot, window, fast_codec, crop, tmp_path, monkeypatch
+    qtbot, window, default_codec, crop, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(fast_codec, "blind_min_step", float("inf"))
+    monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
     path = tmp_path / "fine.jpg"
     jpeg = encode_jpeg(crop, 96, "4:4:4")
     decoded = decode_jpeg(jpeg)
@@ -198,9 +211,9 @@ def test_a_4_4_4_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_a
 
 
 def test_a_subsampled_jpeg_that_blind_decoding_passes_through_is_shown_within_its_constraint(
-    qtbot, window, fast_codec, crop, tmp_path, monkeypatch
+    qtbot, window, default_codec, crop, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(fast_codec, "blind_min_step", float("inf"))
+    monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
     path = tmp_path / "fine.jpg"
     jpeg = encode_jpeg(crop, 96, "4:2:0")
     path.write_bytes(jpeg)
@@ -209,7 +222,7 @@ def test_a_subsampled_jpeg_that_blind_decoding_passes_through_is_shown_within_it
     qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
     assert window.document.restored.note == CONSTRAINED_NOTE
     shown = window.panes[Role.RESTORED].image.image
-    assert np.array_equal(shown, fast_codec.restore(jpeg).image)
+    assert np.array_equal(shown, default_codec.restore(jpeg).image)
     assert not np.array_equal(shown, decode_jpeg(jpeg))
     text = overlay(window, Role.RESTORED)
     assert "JPEG within its constraint · received · blind" in text and "quantisation constraint" in text
@@ -218,9 +231,9 @@ def test_a_subsampled_jpeg_that_blind_decoding_passes_through_is_shown_within_it
 # --- 6. the controls of a received JPEG -----------------------------------------------------------------------------
 
 
-def test_a_received_jpeg_shows_its_own_quality_and_lambda(qtbot, window, fast_codec, crop, tmp_path, crop_png):
+def test_a_received_jpeg_shows_its_own_quality_and_lambda(qtbot, window, default_codec, crop, tmp_path, crop_png):
     quality, lam = window.encode.quality, window.encode.lam
-    res = fast_codec.compress(crop, 70, 256.0)
+    res = default_codec.compress(crop, 70, 256.0)
     open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
     assert (quality.spin.value(), lam.spin.value()) == (70, 256.0)
     assert not quality.isEnabled() and not lam.isEnabled()
