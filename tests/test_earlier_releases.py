@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from engine import (
+    DEFAULT_PRESET,
     Codec,
     SideJPEGError,
     earlier_releases,
@@ -63,9 +64,14 @@ def test_the_release_restores_its_sidecar_exactly_as_its_encoder_predicted(relea
     assert not restored.blind and np.array_equal(restored.image, made.restored)
 
 
-def test_the_command_line_restores_with_the_release_that_made_the_sidecar(
-    release: str, made, tmp_path: Path, capsys
+@pytest.mark.parametrize("model", [*RELEASES[:1], "fast"])
+def test_the_command_line_restores_with_the_model_that_made_the_sidecar(
+    model: str, sample_rgb: np.ndarray, tmp_path: Path, capsys
 ) -> None:
+    """An earlier release of a preset, and a preset that is no longer the default (``fast``), both decode their
+    sidecars: the command line picks the model by the sidecar's id, whatever the default."""
+    assert model != DEFAULT_PRESET
+    made = Codec(model, "cpu").compress(sample_rgb, 20, 64.0)
     jpeg = tmp_path / "old.jpg"
     jpeg.write_bytes(made.jpeg)
     sidecar_path(jpeg).write_bytes(made.sidecar)
@@ -74,7 +80,7 @@ def test_the_command_line_restores_with_the_release_that_made_the_sidecar(
     assert "with side information" in capsys.readouterr().out
     assert np.array_equal(np.asarray(Image.open(out)), made.restored)
     assert main(["info", str(jpeg)]) == 0
-    assert f"(preset: {release})" in capsys.readouterr().out
+    assert f"(preset: {model})" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", ["fast@../../x", "fast@3A4F0353", "fast@3a4f", "@3a4f0353", "fast@3a4f0353@1"])
