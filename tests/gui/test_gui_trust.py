@@ -111,40 +111,33 @@ def test_a_received_jpeg_opened_after_another_image_is_framed_and_f_keeps_it(
 # --- 4. received sidecars -------------------------------------------------------------------------------------------
 
 
-def test_a_sidecar_made_with_the_other_model_switches_to_it_and_says_so(qtbot, window, codecs, crop, tmp_path, errors):
-    if "paper" not in codecs.available_presets():
-        pytest.skip("the paper preset has no weights here")
-    paper = codecs.get("paper", "cpu")
-    res = paper.compress(crop, 30, 64.0)
+def opens_with_the_model_that_made_it(qtbot, window, codecs, crop, tmp_path, errors, model: str) -> None:
+    """A pair made with ``model`` (not the default) opens with that model, restored as its encoder predicted, and
+    the status bar says the model switched."""
+    assert model != DEFAULT_PRESET
+    res = codecs.get(model, "cpu").compress(crop, 30, 64.0)
     open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
     doc = window.document
     assert not errors
-    assert doc.settings.preset == "paper" and window.encode.preset.currentData() == "paper"
+    assert doc.settings.preset == model and window.encode.preset.currentData() == model
     assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
-    assert f"switched from {DEFAULT_PRESET} to paper" in window.statusBar().currentMessage()
+    assert f"switched from {DEFAULT_PRESET} to {model}" in window.statusBar().currentMessage()
+
+
+def test_a_sidecar_made_with_the_other_model_switches_to_it_and_says_so(qtbot, window, codecs, crop, tmp_path, errors):
+    if "paper" not in codecs.available_presets():
+        pytest.skip("the paper preset has no weights here")
+    opens_with_the_model_that_made_it(qtbot, window, codecs, crop, tmp_path, errors, "paper")
     assert "received · sidecar · paper" in overlay(window, Role.RESTORED)
 
 
 def test_a_sidecar_of_the_previous_default_model_is_restored_by_it(qtbot, window, codecs, crop, tmp_path, errors):
-    assert DEFAULT_PRESET != "fast"
-    res = codecs.get("fast", "cpu").compress(crop, 30, 64.0)
-    open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
-    doc = window.document
-    assert not errors
-    assert doc.settings.preset == "fast" and window.encode.preset.currentData() == "fast"
-    assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
-    assert f"switched from {DEFAULT_PRESET} to fast" in window.statusBar().currentMessage()
+    opens_with_the_model_that_made_it(qtbot, window, codecs, crop, tmp_path, errors, "fast")
 
 
 def test_a_sidecar_of_an_earlier_release_is_restored_by_it(qtbot, window, codecs, crop, tmp_path, errors):
     (release,) = earlier_releases()
-    res = codecs.get(release, "cpu").compress(crop, 30, 64.0)
-    open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
-    doc = window.document
-    assert not errors
-    assert doc.settings.preset == release and window.encode.preset.currentData() == release
-    assert not doc.restored.blind and np.array_equal(doc.restored.restored, res.restored)
-    assert f"switched from {DEFAULT_PRESET} to {release}" in window.statusBar().currentMessage()
+    opens_with_the_model_that_made_it(qtbot, window, codecs, crop, tmp_path, errors, release)
 
 
 def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
