@@ -121,7 +121,7 @@ def main() -> None:
         name: {key: round(statistics.median(v) * 1000, 1) for key, v in times.items() if v}
         for name, times in rows.items()
     }
-    print("median milliseconds from the move to the view (768x512 sample, preset fast)")
+    print(f"median milliseconds from the move to the view (768x512 sample, preset {window.document.settings.preset})")
     print(f"{'move':22s} " + " ".join(f"{title:>14s}" for title in COLUMNS.values()))
     for name, row in medians.items():
         cells = [f"{row[k]:14.1f}" if k in row else f"{'-':>14s}" for k in COLUMNS]
