@@ -143,7 +143,8 @@ FAST_CONTEXT = register(
 field strong artifacts need, for 7 % more FLOPs. Trained from scratch it is the best trade ``benchmarks/trunks.py``
 measured; grown on ``fast``'s weights (the stage is the identity at initialisation) it did not pay within a CPU
 session (``benchmarks/README.md``). The default preset since session 30: its own run from scratch restores better
-than ``fast`` on average wherever its network runs, blind and with a sidecar (``resources/models/README.md``)."""
+than ``fast`` on average at q1-85 with every encoder measured and at q90 with Pillow, blind and with a sidecar
+(``resources/models/README.md``)."""
 
 DEFAULT_PRESET = "fast-context"
 GPU_PRESET = "paper"
