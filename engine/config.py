@@ -147,9 +147,12 @@ than ``fast`` on average at q1-85 with every encoder measured and at q90 with Pi
 (``resources/models/README.md``)."""
 
 DEFAULT_PRESET = "fast-context"
-GPU_PRESET = "paper"
-"""The preset the app starts with when CUDA is there: its full-resolution trunk restores better and a GPU
-makes it interactive."""
+GPU_PRESET = DEFAULT_PRESET
+"""The preset the app starts with when CUDA is there. ``paper`` was, for its full-resolution trunk; against
+``fast-context`` it is no better (first 8 Kodak / LIVE1 images, ``paper`` minus ``fast-context``: blind q10
+-0.13 / -0.00 dB, q30 +0.01 / +0.07; side@64 q10 -0.05 / +0.00, q30 +0.03 / +0.09; ``eval/paper-*-s30``) for
+about 15x the work, and its weights have not passed the never-worse checks that ``fast-context``'s have, so a
+GPU starts with the default too; ``paper`` stays a choice."""
 
 
 def get_preset(name: str) -> ModelConfig:

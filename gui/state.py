@@ -301,8 +301,8 @@ def side_pays(preset: str) -> bool | None:
 
 
 def default_settings(presets: list[str], devices: list[str], remembered: str | None = None) -> Settings:
-    """The remembered preset, else the fast one on a CPU and the better one where CUDA makes it interactive;
-    sidecar on where it pays."""
+    """The remembered preset, else ``DEFAULT_PRESET`` on a CPU and ``GPU_PRESET`` where CUDA is there; sidecar
+    on where it pays."""
     base = Settings()
     device = "cuda" if "cuda" in devices else "cpu"
     preferred = [GPU_PRESET] if device == "cuda" else []

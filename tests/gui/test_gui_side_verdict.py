@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import DEFAULT_PRESET
+from engine import DEFAULT_PRESET, GPU_PRESET
 from gui import state
 
 
@@ -15,11 +15,11 @@ def test_default_follows_the_measured_verdict(monkeypatch) -> None:
     assert state.default_settings(["fast"], ["cpu"]).use_sidecar is True
 
 
-def test_default_model_is_the_fast_one_on_a_cpu_and_the_better_one_with_cuda(monkeypatch) -> None:
+def test_default_model_on_a_cpu_and_with_cuda(monkeypatch) -> None:
     monkeypatch.setattr(state, "measured_side_vs_blind", lambda preset: None)
     assert state.default_settings(["paper", "fast", DEFAULT_PRESET], ["cpu"]).preset == DEFAULT_PRESET
-    with_cuda = state.default_settings(["paper", DEFAULT_PRESET], ["cpu", "cuda"])
-    assert (with_cuda.preset, with_cuda.device) == ("paper", "cuda")
+    with_cuda = state.default_settings(["paper", "fast", DEFAULT_PRESET], ["cpu", "cuda"])
+    assert (with_cuda.preset, with_cuda.device) == (GPU_PRESET, "cuda")
     assert state.default_settings([DEFAULT_PRESET], ["cpu", "cuda"]).preset == DEFAULT_PRESET
     assert state.default_settings(["paper"], ["cpu"]).preset == "paper"
 
