@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from PIL import Image
 from engine import (
     DEFAULT_PRESET,
     Codec,
+    CompressResult,
     SideJPEGError,
     earlier_releases,
     installed_models,
@@ -32,8 +35,14 @@ def release() -> str:
 
 
 @pytest.fixture(scope="module")
-def made(release: str, sample_rgb: np.ndarray):
-    return Codec(release, "cpu").compress(sample_rgb, 20, 64.0)
+def made_with(sample_rgb: np.ndarray) -> Callable[[str], CompressResult]:
+    """The sample compressed by a model, once per model for the module."""
+    return functools.cache(lambda model: Codec(model, "cpu").compress(sample_rgb, 20, 64.0))
+
+
+@pytest.fixture(scope="module")
+def made(release: str, made_with) -> CompressResult:
+    return made_with(release)
 
 
 def test_each_earlier_release_is_named_for_its_preset_and_its_own_id() -> None:
@@ -66,12 +75,12 @@ def test_the_release_restores_its_sidecar_exactly_as_its_encoder_predicted(relea
 
 @pytest.mark.parametrize("model", [*RELEASES[:1], "fast"])
 def test_the_command_line_restores_with_the_model_that_made_the_sidecar(
-    model: str, sample_rgb: np.ndarray, tmp_path: Path, capsys
+    model: str, made_with, tmp_path: Path, capsys
 ) -> None:
     """An earlier release of a preset, and a preset that is no longer the default (``fast``), both decode their
     sidecars: the command line picks the model by the sidecar's id, whatever the default."""
     assert model != DEFAULT_PRESET
-    made = Codec(model, "cpu").compress(sample_rgb, 20, 64.0)
+    made = made_with(model)
     jpeg = tmp_path / "old.jpg"
     jpeg.write_bytes(made.jpeg)
     sidecar_path(jpeg).write_bytes(made.sidecar)
