@@ -39,6 +39,7 @@ from engine.models.adaptation import adapted, basis_parts, basis_size
 from engine.models.corrections import block_mask
 from engine.models.layers import Conv
 from engine.models.sidejpeg import SideJPEGNet
+from engine.training.data import list_images, load_rgb
 
 VARIANTS = ("head", "biases")
 STEP_EXPONENTS = range(-14, -3)
@@ -213,10 +214,17 @@ def main() -> None:
     parser.add_argument("--lambda", dest="lam", type=float, default=64.0)
     parser.add_argument("--area", type=float, default=1.0, help="fit to a centred window of this share of the crop")
     parser.add_argument("--preset", default=DEFAULT_PRESET)
-    parser.add_argument("--limit", type=int, default=None, help="only the first crops")
+    parser.add_argument("--limit", type=int, default=None, help="only the first images")
+    parser.add_argument(
+        "--images", type=Path, default=None,
+        help="measure on every image of this folder, whole, instead of the training crops (an evaluation)",
+    )
     args = parser.parse_args()
     codec = Codec(args.preset, "cpu")
-    images = crops(args.data)[: args.limit]
+    if args.images is None:
+        images = crops(args.data)[: args.limit]
+    else:
+        images = [load_rgb(path) for path in list_images(args.images)[: args.limit]]
     qualities = [int(q) for q in args.qualities.split(",")]
     slope, jpeg_rate = valuation(codec, images)
     at = {q: (slope[QUALITIES.index(q)], jpeg_rate[QUALITIES.index(q)]) for q in qualities}
@@ -224,23 +232,22 @@ def main() -> None:
     for variant in variants:
         count = sum(p.numel() for p in overfitted(codec.inference.net, variant))
         print(f"{variant}: {count} parameters", flush=True)
-    pixels = images[0].shape[0] * images[0].shape[1]
     results: dict[tuple[str, int], list[tuple[float, ...]]] = {}
     for quality, case in cases(codec, images, qualities, args.lam):
         for variant in variants:
             started = time.perf_counter()
             row = measure(codec, case, variant, args.steps, args.lr, args.lam, args.area)
-            results.setdefault((variant, quality), []).append(row)
+            bpp = row[1] / (case.original.shape[2] * case.original.shape[3])
+            results.setdefault((variant, quality), []).append((row[0], bpp, *row[2:]))
             print(f"{variant} q{quality}: gain {row[0]:+.3f} dB (Y {row[4]:+.3f}) for {row[1]:+.0f} bits, "
                   f"unrounded {row[2]:+.3f} dB "
                   f"before the adaptation, {row[3]:+.3f} dB with it "
                   f"({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"\n| variant | q | gain dB | Y gain dB | bpp | saves | unrounded, before adaptation | with adaptation |"
-          f"  ({args.steps} steps at {args.lr:g} on {args.area:g} of each crop, lambda {args.lam:g})")
+          f"  ({args.steps} steps at {args.lr:g} on {args.area:g} of each image, lambda {args.lam:g})")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (variant, quality), rows in results.items():
-        gain, bits, free, free_adapted, luma = np.mean(rows, axis=0)
-        bpp = bits / pixels
+        gain, bpp, free, free_adapted, luma = np.mean(rows, axis=0)
         saves = rate_saved(gain, bpp, *at[quality])
         print(
             f"| {variant} | {quality} | {gain:+.3f} | {luma:+.3f} | {bpp:.4f} | {saves:+.2f} % | {free:+.3f} "
