@@ -123,6 +123,13 @@ def cases(codec: Codec, images: list[np.ndarray], qualities: list[int], lam: flo
             yield quality, Case(x, jpeg, inference.cond(made.conditioning), symbols, counted)
 
 
+def cropped(rgb: np.ndarray) -> np.ndarray:
+    """The image's top-left part in whole cells of ``CELL`` pixels, which the unpadded passes here need (the
+    codec pads; Kodak's 768x512 are whole already)."""
+    height, width = (side // CELL * CELL for side in rgb.shape[:2])
+    return np.ascontiguousarray(rgb[:height, :width])
+
+
 def fit(net: SideJPEGNet, params: list[torch.Tensor], case: Case, steps: int, lr: float) -> None:
     """``steps`` Adam steps on ``params`` against the case's squared error before the adaptation."""
     optimizer = torch.optim.Adam(params, lr=lr)
@@ -217,14 +224,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first images")
     parser.add_argument(
         "--images", type=Path, default=None,
-        help="measure on every image of this folder, whole, instead of the training crops (an evaluation)",
+        help="measure on the images of this folder (cropped to whole 32-pixel cells) instead of the training crops",
     )
     args = parser.parse_args()
     codec = Codec(args.preset, "cpu")
     if args.images is None:
         images = crops(args.data)[: args.limit]
     else:
-        images = [load_rgb(path) for path in list_images(args.images)[: args.limit]]
+        images = [cropped(load_rgb(path)) for path in list_images(args.images)[: args.limit]]
     qualities = [int(q) for q in args.qualities.split(",")]
     slope, jpeg_rate = valuation(codec, images)
     at = {q: (slope[QUALITIES.index(q)], jpeg_rate[QUALITIES.index(q)]) for q in qualities}
