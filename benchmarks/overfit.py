@@ -6,14 +6,14 @@ biases of the trunk's first convolution (``head``) or of all its convolutions (`
 context stage, ``body_end``), non-linear in what they change, unlike the image's least-squares adaptation that
 the codec already sends.
 
-On the 12 crops of ``benchmarks.adaptation_lambda`` (the held-out images and every 14th training image;
-the test sets are never looked at), each compressed by the codec at ``--lambda``: ``--steps`` Adam steps on
-the squared error of the decoder's image before its adaptation (the blocks that keep the JPEG's pixels not
-counted), the changes rounded to the step that pays best, each value sent as a signed Exp-Golomb code
-(the adaptation's own code), then the adaptation fitted again on top, as the encoder fits it. Reported against
-the image the codec sends: the PSNR gain, the extra bits (changes plus the adaptation's difference), and the
-rate it saves valued at the blind curve's slope (``benchmarks.adaptation_lambda.rate_saved``); also the gain
-before rounding and before the adaptation (what the steps alone found).
+On the 12 crops of ``benchmarks.adaptation_lambda`` (the held-out images and every 14th training image), or with
+``--images`` on the images of a folder (an evaluation: nothing is chosen on them), each compressed by the codec at
+``--lambda``: ``--steps`` Adam steps on the squared error of the decoder's image before its adaptation (the blocks
+that keep the JPEG's pixels not counted), the changes rounded to the power-of-two step that pays best and coded
+adaptively (``code_bits``), then the adaptation fitted again on top, as the encoder fits it. Reported against the
+image the codec sends: the PSNR gain (RGB and Y), the extra bits (changes plus the adaptation's difference), and
+the rate it saves valued at the blind curve's slope (``benchmarks.adaptation_lambda.rate_saved``); also the gain
+before rounding, before and with the adaptation (what the steps alone found). ``--area`` fits on a centred window.
 """
 
 from __future__ import annotations
