@@ -117,8 +117,9 @@ def cases(codec: Codec, images: list[np.ndarray], qualities: list[int], lam: flo
         for quality in qualities:
             made = codec.compress(rgb, quality, lam)
             symbols = torch.from_numpy(made.symbols.astype(np.int64))[None]
-            counted = ~block_mask(symbols, keep) if keep is not None else torch.ones(1, 1, *made.symbols.shape)
-            counted = counted[:, :, : rgb.shape[0], : rgb.shape[1]].float()
+            counted = torch.ones(1, 1, *rgb.shape[:2])
+            if keep is not None:
+                counted = (~block_mask(symbols, keep)[:, :, : rgb.shape[0], : rgb.shape[1]]).float()
             x, jpeg = inference.tensor(rgb).contiguous(), inference.tensor(made.jpeg_decoded).contiguous()
             yield quality, Case(x, jpeg, inference.cond(made.conditioning), symbols, counted)
 
