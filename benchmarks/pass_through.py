@@ -1,12 +1,13 @@
-"""What moving a JPEG's own pixels into its quantisation constraint changes, with no network:
+"""What decoding a JPEG anew from its coefficients changes, with no network:
 ``python -m benchmarks.pass_through [--data FOLDER]``.
 
-A JPEG finer than the model restores is shown as its own pixels, moved into its constraint where its
-chroma is subsampled (``engine.pipeline.constrains_passed_through``). For every image, encoder, chroma
-sampling and quality this prints the mean and worst change of PSNR (RGB, whole image) of the projected
-pixels against the JPEG's, and whether the codec applies the projection there. Without ``--data`` it
-measures training images (512x512 centre crops, clean and with the blind calibration's noise), which is
-what a rule may be chosen on; a test folder only checks it.
+A JPEG finer than the model restores is shown decoded anew (``engine.constraint.Constraint.decode``): its
+full-rate components from their coefficients onto the integer grid, its subsampled ones moved into the
+constraint. For every image, encoder, chroma sampling and quality this prints the mean and worst change of
+PSNR (RGB, whole image) against the JPEG as libjpeg decodes it, of that decode and, for comparison, of the
+JPEG's own pixels moved into the constraint (what sessions 17-31 showed where the chroma is subsampled).
+Without ``--data`` it measures training images (512x512 centre crops, clean and with the blind
+calibration's noise), which is what a rule may be chosen on; a test folder only checks it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from engine.constraint import Constraint
 from engine.inference import pixels
 from engine.jpeg_io import decode_with_params
 from engine.metrics import psnr
-from engine.pipeline import constrains_passed_through
 from engine.training.calibrate import NOISE_SIGMAS
 from engine.training.data import list_images, load_rgb, split, to_tensor, with_noise
 from engine.training.validate import centre_crop
@@ -52,32 +52,41 @@ def originals(data: Path | None) -> Iterator[np.ndarray]:
             yield with_noise(clean, sigma, np.random.default_rng(zlib.crc32(path.stem.encode())))
 
 
-def change_db(original: np.ndarray, jpeg: bytes) -> tuple[float, bool, str]:
-    """The projection's change of PSNR against the JPEG, whether the codec applies it, and the file's sampling."""
+def changes_db(original: np.ndarray, jpeg: bytes) -> tuple[float, float, str]:
+    """The change of PSNR against the JPEG of its decode anew and of its pixels projected, and the file's
+    sampling."""
     decoded, params = decode_with_params(jpeg)
     constraint = Constraint.of(jpeg)
     if constraint is None:
-        return 0.0, False, params.subsampling
-    projected = pixels(constraint.project(to_tensor([decoded]), 0, 0))
-    return psnr(projected, original) - psnr(decoded, original), constrains_passed_through(params), params.subsampling
+        return 0.0, 0.0, params.subsampling
+    before = psnr(decoded, original)
+    image = to_tensor([decoded])
+    anew = pixels(constraint.decode(image, 0, 0))
+    projected = pixels(constraint.project(image, 0, 0))
+    return psnr(anew, original) - before, psnr(projected, original) - before, params.subsampling
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a folder of test originals (default: training crops)")
+    parser.add_argument("--qualities", default=",".join(map(str, QUALITIES)), help="comma-separated JPEG qualities")
     args = parser.parse_args()
-    changes: dict[tuple[str, str, int, bool], list[float]] = defaultdict(list)
+    qualities = [int(q) for q in args.qualities.split(",")]
+    changes: dict[tuple[str, str, int], list[tuple[float, float]]] = defaultdict(list)
     for original in originals(args.data):
         for encoder, subsampling in SETTINGS:
-            for quality in QUALITIES:
+            for quality in qualities:
                 jpeg = encoders.ENCODERS[encoder](original, quality, subsampling)
-                change, applied, sampling = change_db(original, jpeg)
-                changes[(encoder, sampling, quality, applied)].append(change)
-    print("| encoder | sampling | quality | codec projects | mean dB | worst dB | images |")
-    print("| --- | --- | ---: | --- | ---: | ---: | ---: |")
-    for (encoder, sampling, quality, applied), values in sorted(changes.items()):
-        row = f"| {encoder} | {sampling} | {quality} | {'yes' if applied else 'no'} "
-        print(row + f"| {np.mean(values):+.3f} | {np.min(values):+.4f} | {len(values)} |")
+                anew, projected, sampling = changes_db(original, jpeg)
+                changes[(encoder, sampling, quality)].append((anew, projected))
+    print("| encoder | sampling | quality | anew: mean dB | worst dB | projected: mean dB | worst dB | images |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for (encoder, sampling, quality), values in sorted(changes.items()):
+        anew, projected = np.asarray(values).T
+        print(
+            f"| {encoder} | {sampling} | {quality} | {anew.mean():+.3f} | {anew.min():+.4f} "
+            f"| {projected.mean():+.3f} | {projected.min():+.4f} | {len(values)} |"
+        )
 
 
 if __name__ == "__main__":

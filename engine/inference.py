@@ -189,16 +189,17 @@ class Inference:
             return image_box(height, width, box, self.tile_size, self.margin, run, progress, cancel)
 
     @torch.inference_mode()
-    def within_constraint(
+    def decoded_anew(
         self, decoded: np.ndarray, box: Box, constraint: Constraint, progress: Progress | None,
         cancel: CancelEvent | None,
     ) -> np.ndarray:
-        """The JPEG's own pixels of ``box`` moved into its quantisation ``constraint``, tile by tile, no network:
-        what a JPEG finer than the model restores is shown as (``Codec.restore``). The projection acts block by
-        block, so tiles need no context margin."""
+        """``box`` of the JPEG decoded anew from its coefficients (``Constraint.decode``), tile by tile, no
+        network: what a JPEG finer than the model restores is shown as (``Codec.restore``). The decode acts
+        block by block, so tiles need no context margin."""
 
         def run(tile: Tile) -> np.ndarray:
-            return shown(self.tensor(padded_crop(decoded, tile.outer)), tile, constraint)
+            image = self.tensor(padded_crop(decoded, tile.outer))
+            return pixels(constraint.decode(image, tile.outer[0], tile.outer[2]))
 
         height, width = decoded.shape[:2]
         return image_box(height, width, box, self.tile_size, 0, run, progress, cancel)

@@ -110,19 +110,11 @@ class RestoreResult:
     """Coded cost of each block in bits (None when blind)."""
     passed_through: bool = False
     """Blind, and the JPEG is finer than the model was measured not to harm: the network did not run, and the
-    image is the JPEG's own, moved into its quantisation constraint where its chroma is subsampled (where the
-    JPEG has one, ``Received.constraint``)."""
+    image is the JPEG decoded anew from its coefficients (``Constraint.decode``) where it has a constraint
+    (``Received.constraint``), else the JPEG as it is."""
     constrained: bool = False
-    """The image was moved into the JPEG's quantisation constraint (``engine.constraint``)."""
-
-
-def constrains_passed_through(params: JpegParams) -> bool:
-    """Whether a JPEG that the model passes through is shown moved into its quantisation constraint: where its
-    chroma is stored at half the luma's rate in some direction. libjpeg's smooth upsampling does not keep the
-    stored samples' means, so such a JPEG's own pixels lie outside its constraint, and moved into it they come
-    closer to the original (README, "Fine JPEGs"; ``docs/api.md``). A 4:4:4 or greyscale JPEG's pixels are
-    inside it up to rounding, and moving them gains too little to be worth reading the coefficients."""
-    return not params.grayscale and (params.chroma_halved_h or params.chroma_halved_v)
+    """The image was moved into the JPEG's quantisation constraint or, passed through, decoded anew within it
+    (``engine.constraint``)."""
 
 
 def _clipped(box: Box, height: int, width: int) -> Box:
@@ -225,12 +217,9 @@ class Codec:
         check_jpeg_size(plain)  # refuse decompression bombs before decoding (robustness)
         sidecar = sidecar if sidecar is not None else embedded
         decoded, params = decode_with_params(plain)
-        # The JPEG's coefficients are read only where they change what is shown: not for a JPEG this model
-        # passes through unless its chroma is subsampled, nor under a sidecar's UNCONSTRAINED flag.
         if sidecar is None:
             conditioning = Conditioning.of(params, LAMBDA_MIN)
-            constrained = not self._passes_through(conditioning) or constrains_passed_through(params)
-            return Received(decoded, conditioning, None, None, constraint=Constraint.of(plain) if constrained else None)
+            return Received(decoded, conditioning, None, None, constraint=Constraint.of(plain))
         header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
         constraint = None if header.unconstrained else Constraint.of(plain)
@@ -263,10 +252,8 @@ class Codec:
         box = (0, 0, height, width) if box is None else _clipped(box, height, width)
         passes = got.blind and self._passes_through(got.conditioning)
         constraint = got.constraint
-        if passes and constraint is not None and not constraint.subsampled:
-            constraint = None  # a passed-through 4:4:4 JPEG is shown as it is (constrains_passed_through)
         if passes and constraint is not None:
-            image = self.inference.within_constraint(got.decoded, box, constraint, progress, cancel)
+            image = self.inference.decoded_anew(got.decoded, box, constraint, progress, cancel)
         elif passes:
             top, left, bottom, right = box
             image = got.decoded[top:bottom, left:right].copy()

@@ -32,8 +32,8 @@ def model_summary(codecs: CodecCache, preset: str, device: str) -> list[str]:
         f"Restorer: {config.trunk_summary}; {symbols} per 16×16 block",
         f"Model id {codec.model_id.hex()}",
         f"Blind restoration applies down to a mean luma quantiser step of {codec.blind_min_step:.2f}; "
-        "finer JPEGs are shown without the network: as they are, or moved into their quantisation constraint "
-        "where their chroma is subsampled",
+        "finer JPEGs are shown without the network, decoded anew from their coefficients (as they are where "
+        "those cannot be read)",
     ]
     measured = measured_side_vs_blind(preset)
     if measured:

@@ -183,10 +183,11 @@ NO_GAIN_NOTE = Note(
 PASS_THROUGH_NOTE = Note(
     "JPEG as it is", "blind restoration does not apply at this quality: the JPEG is shown as it is"
 )
-CONSTRAINED_NOTE = Note(
-    "JPEG within its constraint",
-    "blind restoration does not apply at this quality: the JPEG's own pixels are shown moved into its "
-    "quantisation constraint (its chroma is subsampled)",
+DECODED_ANEW_NOTE = Note(
+    "JPEG decoded anew",
+    "blind restoration does not apply at this quality: the JPEG is shown decoded anew from its coefficients "
+    "(in floating point, onto the integer grid its encoder used; subsampled chroma moved into its "
+    "quantisation constraint)",
 )
 
 
@@ -222,12 +223,12 @@ def honest_blind(
     restored: RestoreResult, decoded: np.ndarray, original: np.ndarray | None
 ) -> tuple[np.ndarray, Note | None]:
     """A blind restoration as it may be shown: the JPEG itself where, measured against the original, restoring
-    would make it worse; where the model passes the JPEG through, its own pixels (moved into its constraint
-    where the codec does that); with the reason."""
+    would make it worse; where the model passes the JPEG through, the JPEG decoded anew (or as it is where
+    the codec cannot read its coefficients); with the reason."""
     if original is not None and psnr(original, restored.image) < psnr(original, decoded):
         return decoded, NO_GAIN_NOTE
     if restored.passed_through:
-        return restored.image, CONSTRAINED_NOTE if restored.constrained else PASS_THROUGH_NOTE
+        return restored.image, DECODED_ANEW_NOTE if restored.constrained else PASS_THROUGH_NOTE
     return restored.image, None
 
 

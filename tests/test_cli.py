@@ -78,15 +78,15 @@ def test_compress_text_report_and_info(image: Path, capsys) -> None:
     assert "not for x.jpg beside it: this sidecar was made for a different JPEG" in capsys.readouterr().out
 
 
-def test_info_and_restore_say_whether_a_plain_jpeg_is_restored_or_shown_as_it_is(
+def test_info_and_restore_say_whether_a_plain_jpeg_is_restored_or_decoded_anew(
     tmp_path: Path, sample_rgb: np.ndarray, capsys
 ) -> None:
-    """The shipped model restores coarse JPEGs blindly and passes very fine ones through, moved into their
-    constraint where the chroma is subsampled; both commands say which, as the codec decides it."""
+    """The shipped model restores coarse JPEGs blindly and passes very fine ones through, decoded anew from
+    their coefficients; both commands say which, as the codec decides it."""
     cases = (
         (30, "4:2:0", "restored blind"),
-        (98, "4:4:4", "as it is"),
-        (98, "4:2:0", "own pixels moved into its quantisation constraint (its chroma is subsampled"),
+        (98, "4:4:4", "decoded anew from its coefficients"),
+        (98, "4:2:0", "decoded anew from its coefficients"),
     )
     for quality, subsampling, fate in cases:
         name = f"q{quality}-{subsampling.replace(':', '')}"

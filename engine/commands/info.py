@@ -10,10 +10,10 @@ from PIL import Image
 from engine.coding import adaptation as adapt
 from engine.conditioning import Conditioning, JpegParams
 from engine.config import DEFAULT_PRESET, LAMBDA_MIN
+from engine.constraint import Constraint
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import open_jpeg, params_of
-from engine.pipeline import constrains_passed_through
 from engine.resources import blind_min_step, preset_of
 from engine.side_files import SIDECAR_SUFFIX, find_side_information, read_limited
 from engine.sidecar import MAGIC, SidecarHeader, bind, unpack
@@ -62,15 +62,11 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
     ]
 
 
-def blind_fate(params: JpegParams) -> str:
+def blind_fate(jpeg: bytes, params: JpegParams) -> str:
     """What the default model does with this JPEG when no side information comes with it."""
     threshold = blind_min_step(DEFAULT_PRESET)
     if threshold is not None and Conditioning.of(params, LAMBDA_MIN).luma_finer_than(threshold):
-        shown = (
-            "as its own pixels moved into its quantisation constraint (its chroma is subsampled)"
-            if constrains_passed_through(params)
-            else "as it is"
-        )
+        shown = "decoded anew from its coefficients" if Constraint.of(jpeg) is not None else "as it is"
         return (
             f"shown {shown}: finer than the mean luma step {threshold:.2f} from which on "
             f"{DEFAULT_PRESET} was measured to gain"
@@ -118,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     )
     sidecar, where = found.sidecar, found.where
     if sidecar is None:
-        print(f"  no side information: {blind_fate(params)}")
+        print(f"  no side information: {blind_fate(plain, params)}")
         return 0
     header, _, adaptation = unpack(sidecar)
     header = bind(header, plain, params)

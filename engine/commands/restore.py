@@ -106,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
             mode = "restored with side information"
         elif result.passed_through and result.constrained:
             mode = (
-                "the JPEG's own pixels moved into its quantisation constraint (its chroma is subsampled; "
-                "finer than the model restores blindly), no side information"
+                "the JPEG decoded anew from its coefficients (finer than the model restores blindly), "
+                "no side information"
             )
         elif result.passed_through:
             mode = "the JPEG as it is (finer than the model restores blindly), no side information"

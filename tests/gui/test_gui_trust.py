@@ -9,8 +9,9 @@ from gui_helpers import WAIT_MS, open_and_wait, overlay, wait_idle
 from PySide6.QtCore import QRectF, Qt
 
 from engine import DEFAULT_PRESET, Cancelled, decode_jpeg, earlier_releases, encode_jpeg, psnr
+from engine.constraint import Constraint
 from gui import scheduler
-from gui.jobs import CONSTRAINED_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE
+from gui.jobs import DECODED_ANEW_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE
 from gui.state import Role
 
 
@@ -186,10 +187,11 @@ def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, def
     assert "Restored ·" not in text
 
 
-def test_a_4_4_4_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_as_it_is(
+def test_a_passed_through_jpeg_whose_coefficients_cannot_be_read_is_captioned_as_shown_as_it_is(
     qtbot, window, default_codec, crop, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
+    monkeypatch.setattr(Constraint, "of", classmethod(lambda cls, jpeg: None))
     path = tmp_path / "fine.jpg"
     jpeg = encode_jpeg(crop, 96, "4:4:4")
     decoded = decode_jpeg(jpeg)
@@ -203,22 +205,23 @@ def test_a_4_4_4_jpeg_that_blind_decoding_passes_through_is_captioned_as_shown_a
     assert "JPEG as it is · received · blind" in text and "the JPEG is shown as it is" in text
 
 
-def test_a_subsampled_jpeg_that_blind_decoding_passes_through_is_shown_within_its_constraint(
-    qtbot, window, default_codec, crop, tmp_path, monkeypatch
+@pytest.mark.parametrize("subsampling", ["4:2:0", "4:4:4"])
+def test_a_jpeg_that_blind_decoding_passes_through_is_shown_decoded_anew(
+    qtbot, window, default_codec, crop, tmp_path, monkeypatch, subsampling
 ):
     monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
     path = tmp_path / "fine.jpg"
-    jpeg = encode_jpeg(crop, 96, "4:2:0")
+    jpeg = encode_jpeg(crop, 96, subsampling)
     path.write_bytes(jpeg)
     with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
         window.open_path(path, as_received=True)
     qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
-    assert window.document.restored.note == CONSTRAINED_NOTE
+    assert window.document.restored.note == DECODED_ANEW_NOTE
     shown = window.panes[Role.RESTORED].image.image
     assert np.array_equal(shown, default_codec.restore(jpeg).image)
     assert not np.array_equal(shown, decode_jpeg(jpeg))
     text = overlay(window, Role.RESTORED)
-    assert "JPEG within its constraint · received · blind" in text and "quantisation constraint" in text
+    assert "JPEG decoded anew · received · blind" in text and "decoded anew from its coefficients" in text
 
 
 # --- 6. the controls of a received JPEG -----------------------------------------------------------------------------
