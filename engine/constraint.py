@@ -66,6 +66,9 @@ class Constraint:
     width: int
     components: tuple[Component, ...]
     """Y, Cb and Cr; Y alone for a greyscale JPEG."""
+    kept_anew: bool = True
+    """Whether the blocks a sidecar keeps show the JPEG decoded anew (``decode``; sidecar version 6 on) rather
+    than its own pixels moved into the constraint (earlier versions, ``engine.sidecar``)."""
 
     @classmethod
     def of(cls, jpeg: bytes) -> Constraint | None:

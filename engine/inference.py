@@ -21,6 +21,7 @@ from engine.conditioning import Conditioning
 from engine.config import BLOCK, ModelConfig
 from engine.constraint import Constraint
 from engine.errors import SideJPEGError
+from engine.models.corrections import block_mask
 from engine.models.sidejpeg import SideJPEGNet
 from engine.tiling import Box, CancelEvent, Progress, Tile, check_cancel, image_box, padded_crop, per_block
 
@@ -70,13 +71,20 @@ def pixels(image: torch.Tensor) -> np.ndarray:
     return image[0].clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
-def shown(restored: torch.Tensor, tile: Tile, constraint: Constraint | None) -> np.ndarray:
+def shown(
+    restored: torch.Tensor, tile: Tile, constraint: Constraint | None, kept: torch.Tensor | None = None
+) -> np.ndarray:
     """A tile's restored image as the decoder shows it: moved into its JPEG's quantisation constraint (when
-    the JPEG has one, ``engine.constraint``), every block alike, those that keep the JPEG's pixels too, and
-    rounded to pixels."""
-    if constraint is not None:
-        restored = constraint.project(restored, tile.outer[0], tile.outer[2])
-    return pixels(restored)
+    the JPEG has one, ``engine.constraint``), and rounded to pixels. The blocks of the (1, 1, h, w) mask
+    ``kept``, which hold the JPEG's own pixels, show it decoded anew (``Constraint.decode``) where the
+    constraint says so; else they are projected as every other block."""
+    if constraint is None:
+        return pixels(restored)
+    top, left = tile.outer[0], tile.outer[2]
+    projected = constraint.project(restored, top, left)
+    if kept is None or not constraint.kept_anew or not bool(kept.any()):
+        return pixels(projected)
+    return pixels(torch.where(kept, constraint.decode(restored, top, left), projected))
 
 
 def tile_map(symbols: torch.Tensor, tile: Tile) -> torch.Tensor:
@@ -133,6 +141,12 @@ class Inference:
         pixels = torch.from_numpy(np.require(rgb, requirements=["C", "W"])).to(self.device)
         return pixels.permute(2, 0, 1)[None].float().div_(255).contiguous(memory_format=torch.channels_last)
 
+    def kept(self, symbols: torch.Tensor | None) -> torch.Tensor | None:
+        """(1, 1, h, w) mask of the pixels of a tile's blocks whose symbol keeps the JPEG, or None (blind, or
+        a model without the keep symbol)."""
+        keep = self.net.config.keep_symbol
+        return None if symbols is None or keep is None else block_mask(symbols, keep)
+
     def cond(self, conditioning: Conditioning) -> torch.Tensor:
         return torch.from_numpy(conditioning.vector())[None].to(self.device)
 
@@ -182,7 +196,7 @@ class Inference:
             restored, h = self.run(self.net.restore_with_features, jpeg, cond, tile_symbols, weights)
             if observe is not None:
                 observe(tile, jpeg, restored, h)
-            return shown(restored, tile, constraint)
+            return shown(restored, tile, constraint, self.kept(tile_symbols))
 
         height, width = decoded.shape[:2]
         with _cancellable(cancel):

@@ -6,7 +6,7 @@ The CLI, the GUI, evaluation and benchmarks all go through ``Codec``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -223,6 +223,8 @@ class Codec:
         header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
         constraint = None if header.unconstrained else Constraint.of(plain)
+        if constraint is not None and not header.keeps_decoded_anew:
+            constraint = replace(constraint, kept_anew=False)
         return Received(decoded, header.conditioning, symbols, header, bits, adaptation, constraint)
 
     def _passes_through(self, conditioning: Conditioning) -> bool:

@@ -16,20 +16,23 @@ from engine.container import jpeg_size, without_metadata
 from engine.errors import SideJPEGError
 
 MAGIC = b"SJPS"
-VERSION = 5
-"""5: a slim header; what the JPEG itself says (its size, its conditioning) is no longer repeated, and the
+VERSION = 6
+"""6: blocks that keep the JPEG (the keep symbol) show it decoded anew from its coefficients
+(``engine.constraint.Constraint.decode``), no longer its own pixels moved into the constraint; 5's header.
+5: a slim header; what the JPEG itself says (its size, its conditioning) is no longer repeated, and the
 model id and JPEG hash are 4 bytes. 4: the adaptation has spatial taps. 3: the map is followed by the image's
 adaptation weights. 2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol
-(it has no adaptation). 2-4 are still read. Version 1 (3-entry conditioning, 16 symbols) belongs to models no
+(it has no adaptation). 2-5 are still read. Version 1 (3-entry conditioning, 16 symbols) belongs to models no
 longer shipped."""
-READS = (2, 3, 4, 5)
+READS = (2, 3, 4, 5, 6)
 MAX_SIDE = 65535
 """JPEG's own limit on width and height."""
 _WIDE = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH")
-_HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5: struct.Struct("<4sBB4s4sBfH")}
+_SLIM = struct.Struct("<4sBB4s4sBfH")
+_HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5: _SLIM, 6: _SLIM}
 """Fixed part of each version's header: version 3 adds the adaptation's length after the payload's, 4 keeps
-3's header; 5 is followed by the two lengths as variable-length integers."""
-ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS}
+3's header; 5 is followed by the two lengths as variable-length integers, and 6 keeps 5's header."""
+ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS, 6: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 ID_BYTES = 4
 """Bytes of the model id and of the JPEG hash a version-5 sidecar carries (8 before)."""
@@ -88,6 +91,11 @@ class SidecarHeader:
     @property
     def adaptation_exponents(self) -> int:
         return ADAPTATION_EXPONENTS[self.version]
+
+    @property
+    def keeps_decoded_anew(self) -> bool:
+        """Whether blocks that keep the JPEG show it decoded anew (version 6 on) or its own pixels."""
+        return self.version >= 6
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -169,12 +177,12 @@ def _check_version(data: bytes) -> int:
     return data[4]
 
 
-def _slim_header(data: bytes) -> tuple[SidecarHeader, int]:
-    _, _, flags, model_id, jpeg_hash, quality, lam, check = _HEADS[5].unpack_from(data)
-    payload_bytes, pos = _read_varint(data, _HEADS[5].size)
+def _slim_header(data: bytes, version: int) -> tuple[SidecarHeader, int]:
+    _, _, flags, model_id, jpeg_hash, quality, lam, check = _SLIM.unpack_from(data)
+    payload_bytes, pos = _read_varint(data, _SLIM.size)
     adaptation_bytes, pos = _read_varint(data, pos)
     return SidecarHeader(
-        model_id, quality, lam, jpeg_hash, payload_bytes, adaptation_bytes, 5, pos, cond_check=check,
+        model_id, quality, lam, jpeg_hash, payload_bytes, adaptation_bytes, version, pos, cond_check=check,
         unconstrained=bool(flags & UNCONSTRAINED),
     ), flags
 
@@ -195,8 +203,8 @@ def _wide_header(data: bytes, version: int) -> tuple[SidecarHeader, int]:
 def parse_header(data: bytes) -> SidecarHeader:
     """Validate and decode the header alone; checks every size before anything is allocated."""
     version = _check_version(data)
-    header, flags = _slim_header(data) if version == 5 else _wide_header(data, version)
-    if flags & ~KNOWN_FLAGS or (flags and version != VERSION):
+    header, flags = _slim_header(data, version) if version >= 5 else _wide_header(data, version)
+    if flags & ~KNOWN_FLAGS or (flags and version < 5):
         raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")
     if header.quality > 100 or not np.isfinite(header.lam) or header.lam < 0:
         raise SideJPEGError("sidecar header holds invalid quality or lambda values")

@@ -270,9 +270,12 @@ def test_a_model_without_block_selection_sends_the_extractors_map(sample_rgb: np
 
 def test_the_preview_is_the_encoders_own_restoration_with_the_chosen_corrections(sample_rgb: np.ndarray) -> None:
     """``compress(preview=...)`` hands over, once and before the result, the encoder's trunk (conditioned on
-    the extractor's map) with each block's chosen correction: what the choice predicts."""
+    the extractor's map) with each block's chosen correction, shown as the decoder shows it: what the choice
+    predicts."""
+    from engine.constraint import Constraint
     from engine.encoding import jpeg_where_worse
-    from engine.inference import pixels
+    from engine.inference import shown as as_shown
+    from engine.tiling import Tile
 
     codec = Codec(net=selecting_net(seed=3, modulation_std=0.05), device="cpu")
     shown: list[np.ndarray] = []
@@ -286,7 +289,9 @@ def test_the_preview_is_the_encoders_own_restoration_with_the_chosen_corrections
     with torch.inference_mode():
         passed = net.encoder_pass(x, y, inference.cond(conditioning))
         symbols = torch.from_numpy(chosen.astype(np.int64))[None]
-        want = pixels(net.restorer.selected(passed.features, passed.base, y, symbols))
+        restored = net.restorer.selected(passed.features, passed.base, y, symbols)
+    whole = (0, sample_rgb.shape[0], 0, sample_rgb.shape[1])
+    want = as_shown(restored, Tile(whole, whole), Constraint.of(made.jpeg), inference.kept(symbols))
     np.testing.assert_array_equal(shown[0], jpeg_where_worse(want, decoded, sample_rgb))
 
 

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from engine import sidecar as sc
 from engine.commands.info import describe_constraint
+from engine.constraint import Constraint
 from engine.errors import SideJPEGError
+from engine.inference import pixels
 from engine.pipeline import Codec
 from tests import fuzzing as fz
 from tests.conftest import random_net
@@ -25,7 +27,7 @@ def made(codec, sample_rgb: np.ndarray):
 
 def test_round_trip_keeps_every_field(codec, made) -> None:
     header, payload, adaptation = sc.unpack(made.sidecar)
-    assert header.quality == 30 and header.lam == 16.0 and header.version == sc.VERSION == 5
+    assert header.quality == 30 and header.lam == 16.0 and header.version == sc.VERSION == 6
     assert header.jpeg_hash == sc.jpeg_digest(made.jpeg)[: sc.ID_BYTES]
     assert header.model_id == codec.model_id[: sc.ID_BYTES]
     assert len(made.sidecar) == header.header_bytes + len(payload) + len(adaptation) + 4
@@ -109,13 +111,26 @@ def test_a_conditioning_the_decoder_derives_differently_is_refused(codec, made) 
         codec.receive(made.jpeg, forged)
 
 
-def test_version_4_sidecars_are_still_read(codec, made) -> None:
-    _, payload, adaptation = sc.unpack(made.sidecar)
+def test_version_4_and_5_sidecars_are_still_read_with_the_jpegs_own_pixels_in_kept_blocks(
+    sample_rgb: np.ndarray,
+) -> None:
+    """Version 6 shows kept blocks decoded anew; earlier versions, as their encoders checked them, the JPEG's
+    own pixels moved into the constraint; every other block alike."""
+    codec = Codec(device="cpu")  # the shipped model keeps some of this sample's blocks at q60, not all
+    made = codec.compress(sample_rgb, 60, 64.0)
+    header, payload, adaptation = sc.unpack(made.sidecar)
     codes = tuple(int(v) for v in made.conditioning.codes)
-    v4 = fz.wide_sidecar(4, codec.model_id, 128, 96, 30, 16.0, codes, sc.jpeg_digest(made.jpeg), payload, adaptation)
-    got = codec.receive(made.jpeg, v4)
-    assert got.header.version == 4 and got.header.header_bytes + 4 == 63
-    np.testing.assert_array_equal(codec.restore(got).image, made.restored)
+    v4 = fz.wide_sidecar(4, codec.model_id, 128, 96, 60, 64.0, codes, sc.jpeg_digest(made.jpeg), payload, adaptation)
+    body = made.sidecar[:4] + bytes([5]) + made.sidecar[5:-4]
+    v5 = body + struct.pack("<I", zlib.crc32(body))
+    kept = np.repeat(np.repeat(made.symbols == codec.config.keep_symbol, 16, axis=0), 16, axis=1)[..., None]
+    assert kept.any() and not kept.all() and header.keeps_decoded_anew
+    own = pixels(Constraint.of(made.jpeg).project(codec.inference.tensor(made.jpeg_decoded), 0, 0))
+    for sidecar, version, size in ((v4, 4, 63), (v5, 5, header.header_bytes + 4)):
+        got = codec.receive(made.jpeg, sidecar)
+        assert (got.header.version, got.header.header_bytes + 4) == (version, size)
+        assert not got.header.keeps_decoded_anew
+        np.testing.assert_array_equal(codec.restore(got).image, np.where(kept, own, made.restored))
 
 
 def test_sidecar_for_another_jpeg_is_refused(codec, made, sample_rgb: np.ndarray) -> None:
