@@ -87,7 +87,7 @@ def earlier_releases() -> list[str]:
 
 def preset_of(model_id: bytes) -> str | None:
     """The name of the installed model (a preset, or an earlier release of one) whose id is this, or starts
-    with it (a version-5 sidecar carries the first 4 bytes); None when no installed model matches."""
+    with it (a sidecar of version 5 on carries the first 4 bytes); None when no installed model matches."""
     prefix = model_id.hex()
     return next((preset for full, preset in installed_models().items() if full.startswith(prefix)), None)
 

@@ -35,7 +35,7 @@ _HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5
 ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS, 6: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 ID_BYTES = 4
-"""Bytes of the model id and of the JPEG hash a version-5 sidecar carries (8 before)."""
+"""Bytes of the model id and of the JPEG hash a sidecar of version 5 on carries (8 before)."""
 UNCONSTRAINED = 1
 """Flag: the decoder shows this image without its JPEG's quantisation constraint (``engine.constraint``). The
 encoder sets it where even the JPEG's own pixels within the constraint measure worse than the JPEG."""
@@ -49,12 +49,12 @@ MAX_BITS_PER_BLOCK = 32
 
 def jpeg_digest(jpeg: bytes) -> bytes:
     """First 8 bytes of the SHA-256 of the JPEG the sidecar belongs to, its metadata segments left out
-    (``engine.container.without_metadata``); version 5 carries the first ``ID_BYTES`` of them."""
+    (``engine.container.without_metadata``); versions 5 on carry the first ``ID_BYTES`` of them."""
     return hashlib.sha256(without_metadata(jpeg)).digest()[:8]
 
 
 def conditioning_check(codes: np.ndarray) -> int:
-    """16-bit check of the conditioning codes: a version-5 decoder derives them from the JPEG and compares."""
+    """16-bit check of the conditioning codes: a decoder (version 5 on) derives them from the JPEG and compares."""
     return int.from_bytes(hashlib.sha256(codes.astype("<i2").tobytes()).digest()[:2], "little")
 
 
@@ -65,16 +65,16 @@ def blocks_of(width: int, height: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class SidecarHeader:
-    """A sidecar's header as read. A version-5 header does not repeat what its JPEG says: ``width``,
+    """A sidecar's header as read. A slim header (version 5 on) does not repeat what its JPEG says: ``width``,
     ``height`` and ``cond_codes`` are None until ``bind`` fills them in from the JPEG."""
 
     model_id: bytes
-    """The model's id, or its first ``ID_BYTES`` (version 5)."""
+    """The model's id, or its first ``ID_BYTES`` (version 5 on)."""
     quality: int
     """JPEG quality the encoder used (informational; 0 = unknown)."""
     lam: float
     jpeg_hash: bytes
-    """``jpeg_digest`` of the JPEG, or its first ``ID_BYTES`` (version 5)."""
+    """``jpeg_digest`` of the JPEG, or its first ``ID_BYTES`` (version 5 on)."""
     payload_bytes: int
     adaptation_bytes: int
     version: int
@@ -84,7 +84,7 @@ class SidecarHeader:
     cond_codes: tuple[int, ...] | None = None
     """Quantised conditioning vector, so both sides feed the networks identical values."""
     cond_check: int | None = None
-    """``conditioning_check`` of the codes the encoder used (version 5)."""
+    """``conditioning_check`` of the codes the encoder used (version 5 on)."""
     unconstrained: bool = False
     """The ``UNCONSTRAINED`` flag: restore without the quantisation constraint."""
 
@@ -100,13 +100,13 @@ class SidecarHeader:
     @property
     def grid(self) -> tuple[int, int]:
         if self.width is None or self.height is None:
-            raise ValueError("a version-5 header knows its image size only once bound to its JPEG")
+            raise ValueError("a slim header (version 5 on) knows its image size only once bound to its JPEG")
         return blocks_of(self.width, self.height)
 
     @property
     def conditioning(self) -> Conditioning:
         if self.cond_codes is None:
-            raise ValueError("a version-5 header knows its conditioning only once bound to its JPEG")
+            raise ValueError("a slim header (version 5 on) knows its conditioning only once bound to its JPEG")
         return Conditioning.from_codes(self.cond_codes)
 
 
@@ -240,7 +240,7 @@ def unpack(data: bytes) -> tuple[SidecarHeader, bytes, bytes]:
 
 def bind(header: SidecarHeader, jpeg: bytes, params: JpegParams) -> SidecarHeader:
     """The header of a sidecar checked against its JPEG (``params``: that JPEG's header), with the image size
-    and conditioning a version-5 header leaves to the JPEG filled in.
+    and conditioning a slim header (version 5 on) leaves to the JPEG filled in.
 
     Refuses a sidecar made for another JPEG, one whose image size differs from the JPEG's, and one whose
     conditioning this decoder would derive differently; all before the payload is decoded, so a forged
@@ -266,5 +266,5 @@ def bind(header: SidecarHeader, jpeg: bytes, params: JpegParams) -> SidecarHeade
 
 
 def completed(header: SidecarHeader, width: int, height: int, codes: np.ndarray) -> SidecarHeader:
-    """``header`` with the image size and conditioning codes that a version-5 header leaves to its JPEG."""
+    """``header`` with the image size and conditioning codes that a slim header (version 5 on) leaves to its JPEG."""
     return replace(header, width=width, height=height, cond_codes=tuple(int(v) for v in codes))

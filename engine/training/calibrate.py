@@ -5,9 +5,9 @@ guess costs more than it gains. The decoder knows from the header how fine the q
 model carries the finest mean luma step from which on it was measured to improve every held-out image by
 a margin (``TOLERANCE_DB``) at any chroma sampling or encoder, clean and with a photograph's noise added
 (``NOISE_SIGMAS``) (``engine.weights.BLIND_MIN_STEP_KEY``); finer JPEGs are not given to the network
-(``RestoreResult.passed_through``: their own pixels are shown, moved into their quantisation constraint where
-the chroma is subsampled). One threshold for all samplings: thresholds per sampling, tried, rest
-on too few held-out images (4:2:0 looked safe up to q100 on them and lost up to 0.8 dB on photographs).
+(``RestoreResult.passed_through``: they are shown decoded anew from their coefficients,
+``Constraint.decode``). One threshold for all samplings: thresholds per sampling, tried, rest on too few
+held-out images (4:2:0 looked safe up to q100 on them and lost up to 0.8 dB on photographs).
 """
 
 from __future__ import annotations
