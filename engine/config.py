@@ -52,8 +52,9 @@ class ModelConfig:
     corrections: int = 0
     """Hidden features of the block-level selection head (``engine.models.corrections``); 0 = none."""
     keep_jpeg: bool = False
-    """The last symbol means "keep the JPEG's own pixels for this block": the encoder can always choose
-    it, so a restored image is never worse than its JPEG (``docs/block-selection.md``)."""
+    """The last symbol means "keep the JPEG for this block" (its own pixels in the network, shown decoded
+    anew by the decoder): the encoder can always choose it, so a restored image is never worse than its JPEG
+    (``docs/block-selection.md``)."""
 
     @property
     def trunk_summary(self) -> str:

@@ -19,7 +19,7 @@ DESCRIPTOR_COLOURS = (
 """One fixed, distinct colour per correction symbol."""
 KEEP_COLOUR = "#9e9e9e"
 """The legend's swatch of the keep symbol (the last one), which the map leaves clear: those blocks show the
-JPEG's own pixels."""
+JPEG (decoded anew from its coefficients)."""
 BITS_COLORMAP = "inferno"
 _PALETTE = np.array(
     [[*QColor(c).getRgb()[:3], 255] for c in DESCRIPTOR_COLOURS] + [[*QColor(KEEP_COLOUR).getRgb()[:3], 0]],
