@@ -61,7 +61,7 @@ def changes_db(original: np.ndarray, jpeg: bytes) -> tuple[float, float, str]:
         return 0.0, 0.0, params.subsampling
     before = psnr(decoded, original)
     image = to_tensor([decoded])
-    anew = pixels(constraint.decode(image, 0, 0))
+    anew = pixels(constraint.decode(image, 0, 0, float_where_coarse=True))
     projected = pixels(constraint.project(image, 0, 0))
     return psnr(anew, original) - before, psnr(projected, original) - before, params.subsampling
 

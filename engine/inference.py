@@ -84,7 +84,8 @@ def shown(
     projected = constraint.project(restored, top, left)
     if kept is None or not constraint.kept_anew or not bool(kept.any()):
         return pixels(projected)
-    return pixels(torch.where(kept, constraint.decode(restored, top, left), projected))
+    anew = constraint.decode(restored, top, left, float_where_coarse=False)
+    return pixels(torch.where(kept, anew, projected))
 
 
 def tile_map(symbols: torch.Tensor, tile: Tile) -> torch.Tensor:
@@ -213,7 +214,7 @@ class Inference:
 
         def run(tile: Tile) -> np.ndarray:
             image = self.tensor(padded_crop(decoded, tile.outer))
-            return pixels(constraint.decode(image, tile.outer[0], tile.outer[2]))
+            return pixels(constraint.decode(image, tile.outer[0], tile.outer[2], float_where_coarse=True))
 
         height, width = decoded.shape[:2]
         return image_box(height, width, box, self.tile_size, 0, run, progress, cancel)

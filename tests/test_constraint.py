@@ -148,10 +148,23 @@ def test_a_4_4_4_decode_anew_depends_on_the_coefficients_alone(quality: int) -> 
     constraint = Constraint.of(jpeg)
     decoded = as_tensor(decode_jpeg(jpeg))
     noisy = as_tensor(np.clip(decode_jpeg(jpeg) + np.random.default_rng(3).normal(0, 6, (48, 64, 3)), 0, 255))
-    whole = constraint.decode(decoded, 0, 0)
-    assert torch.allclose(constraint.decode(noisy, 0, 0), whole, atol=1e-5)
-    parts = [constraint.decode(decoded[..., a:b, :], a, 0) for a, b in ((0, 16), (16, 48))]
+    whole = constraint.decode(decoded, 0, 0, float_where_coarse=True)
+    assert torch.allclose(constraint.decode(noisy, 0, 0, float_where_coarse=True), whole, atol=1e-5)
+    parts = [constraint.decode(decoded[..., a:b, :], a, 0, float_where_coarse=True) for a, b in ((0, 16), (16, 48))]
     assert torch.allclose(torch.cat(parts, dim=2), whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("subsampling", SAMPLINGS)
+def test_without_the_floating_point_decode_a_coarse_jpeg_is_its_own_pixels_within_the_constraint(
+    sample_rgb: np.ndarray, subsampling: str
+) -> None:
+    """What kept blocks show at q20: every block's expected error is over a level (its DC step alone is 40),
+    so nothing is estimated on the integer grid and the JPEG's own pixels are projected, as before version 6."""
+    jpeg = encode_jpeg(sample_rgb, 20, subsampling)
+    constraint, decoded = Constraint.of(jpeg), as_tensor(decode_jpeg(jpeg))
+    kept = as_pixels(constraint.decode(decoded, 0, 0, float_where_coarse=False))
+    assert np.array_equal(kept, as_pixels(constraint.project(decoded, 0, 0)))
+    assert not np.array_equal(kept, as_pixels(constraint.decode(decoded, 0, 0, float_where_coarse=True)))
 
 
 def _jpeg_of(image: Image.Image) -> bytes:
@@ -172,7 +185,8 @@ def test_a_greyscale_jpeg_is_restored_grey_within_its_luma_constraint(sample_rgb
     projected = constraint.project(coloured, 0, 0)
     chroma = to_ycbcr(projected.double())[0, 1:]
     assert float(chroma.abs().max()) < 1e-5, "every image a greyscale JPEG comes from is grey"
-    assert float(to_ycbcr(constraint.decode(coloured, 0, 0).double())[0, 1:].abs().max()) < 1e-5
+    decoded = constraint.decode(coloured, 0, 0, float_where_coarse=True)
+    assert float(to_ycbcr(decoded.double())[0, 1:].abs().max()) < 1e-5
     coefficient, step = stored(constraint, 0)
     assert ((coefficients(projected, constraint, 0) - coefficient).abs() <= step / 2 + 1e-3).all()
     codec = Codec(net=random_net(seed=4), device="cpu")
@@ -231,7 +245,7 @@ def test_kept_blocks_show_the_jpeg_decoded_anew(sample_rgb: np.ndarray, subsampl
     assert np.array_equal(restored, made.restored)
     assert not got.header.unconstrained, "decoded anew, this sample comes closer to the original"
     decoded = as_tensor(made.jpeg_decoded)
-    assert np.array_equal(restored, as_pixels(got.constraint.decode(decoded, 0, 0)))
+    assert np.array_equal(restored, as_pixels(got.constraint.decode(decoded, 0, 0, float_where_coarse=False)))
     assert psnr(restored, sample_rgb) > psnr(made.jpeg_decoded, sample_rgb)
     earlier = codec.restore(made.jpeg, as_version(made.sidecar, 5)).image
     assert np.array_equal(earlier, as_pixels(got.constraint.project(decoded, 0, 0)))
@@ -243,7 +257,7 @@ def test_where_even_the_constrained_jpeg_is_worse_the_sidecar_says_unconstrained
     codec = Codec(net=selecting_net(seed=3), device="cpu")
     for name in ("project", "decode"):
         method = getattr(Constraint, name)
-        monkeypatch.setattr(Constraint, name, lambda self, image, top, left, m=method: m(self, image, top, left) + 0.03)
+        monkeypatch.setattr(Constraint, name, lambda self, *args, m=method, **kw: m(self, *args, **kw) + 0.03)
     made = codec.compress(sample_rgb, 60, 64.0)
     assert (made.symbols == codec.config.keep_symbol).all() and made.constraint is None
     assert np.array_equal(made.restored, made.jpeg_decoded)
@@ -278,7 +292,8 @@ def test_a_fine_jpeg_the_model_passes_through_is_decoded_anew_and_comes_closer_t
     decoded = decode_jpeg(jpeg)
     result = codec.restore(jpeg)
     assert result.passed_through and result.constrained
-    assert np.array_equal(result.image, as_pixels(Constraint.of(jpeg).decode(as_tensor(decoded), 0, 0)))
+    anew = Constraint.of(jpeg).decode(as_tensor(decoded), 0, 0, float_where_coarse=True)
+    assert np.array_equal(result.image, as_pixels(anew))
     assert psnr(result.image, sample_rgb) > psnr(decoded, sample_rgb) + 0.04
 
 
