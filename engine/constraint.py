@@ -237,7 +237,8 @@ def _integer_estimate(decoded: torch.Tensor, noise: torch.Tensor) -> torch.Tenso
     small the nearest integer is likely the stored sample, and where it is large the decoded value is best.
     libjpeg's decoder rounds every sample; a floating-point decoder rounds none."""
     sigma = noise.clamp(min=1e-3)
-    candidates = torch.floor(decoded) + torch.arange(-4, 6, dtype=decoded.dtype, device=decoded.device)[:, None, None]
+    offsets = torch.arange(-5, 6, dtype=decoded.dtype, device=decoded.device)[:, None, None]
+    candidates = torch.round(decoded) + offsets  # symmetric about the nearest integer
     weights = torch.softmax(-((decoded - candidates) ** 2) / (2 * sigma**2), dim=0)
     return torch.where(noise < ROUNDED_BELOW, (weights * candidates).sum(dim=0), decoded)
 
