@@ -69,6 +69,10 @@ class Constraint:
     kept_anew: bool = True
     """Whether the blocks a sidecar keeps show the JPEG decoded anew (``decode``; sidecar version 6 on) rather
     than its own pixels moved into the constraint (earlier versions, ``engine.sidecar``)."""
+    kept_float_where_coarse: bool = False
+    """``decode``'s ``float_where_coarse`` for kept blocks: set for a JPEG finer than the model restores
+    blindly, whose kept blocks are then shown as the whole JPEG would be shown without a sidecar
+    (``engine.pipeline.Codec``)."""
 
     @classmethod
     def of(cls, jpeg: bytes) -> Constraint | None:

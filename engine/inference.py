@@ -84,7 +84,7 @@ def shown(
     projected = constraint.project(restored, top, left)
     if kept is None or not constraint.kept_anew or not bool(kept.any()):
         return pixels(projected)
-    anew = constraint.decode(restored, top, left, float_where_coarse=False)
+    anew = constraint.decode(restored, top, left, float_where_coarse=constraint.kept_float_where_coarse)
     return pixels(torch.where(kept, anew, projected))
 
 

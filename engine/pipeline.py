@@ -174,7 +174,7 @@ class Codec:
         jpeg = encode_jpeg(rgb, quality, subsampling)
         decoded, params = decode_with_params(jpeg)
         conditioning = Conditioning.of(params, lam)
-        constraint = Constraint.of(jpeg)
+        constraint = self._for_kept_blocks(Constraint.of(jpeg), conditioning)
         encoded = self.encoder.encode(rgb, decoded, conditioning, lam, progress, cancel, preview, constraint)
         probs = wavefront.block_probabilities(self.coder, encoded.symbols, conditioning)
         payload = wavefront.encode(self.coder, encoded.symbols, conditioning, probs)
@@ -222,10 +222,18 @@ class Codec:
             return Received(decoded, conditioning, None, None, constraint=Constraint.of(plain))
         header, symbols, adaptation = self._read_sidecar(sidecar, plain, params)  # bound: the JPEG's size
         bits = wavefront.block_bits(self.coder, symbols, header.conditioning)
-        constraint = None if header.unconstrained else Constraint.of(plain)
+        constraint = None if header.unconstrained else self._for_kept_blocks(Constraint.of(plain), header.conditioning)
         if constraint is not None and not header.keeps_decoded_anew:
             constraint = replace(constraint, kept_anew=False)
         return Received(decoded, header.conditioning, symbols, header, bits, adaptation, constraint)
+
+    def _for_kept_blocks(self, constraint: Constraint | None, conditioning: Conditioning) -> Constraint | None:
+        """``constraint`` showing kept blocks as a blind JPEG of this ``conditioning`` would be shown where this
+        model passes it through (``Constraint.kept_float_where_coarse``): the floating-point decode lost at
+        q10-20, and without it 4:4:4 q95 lost up to 0.08 dB against blind on LIVE1's worst image."""
+        if constraint is None:
+            return None
+        return replace(constraint, kept_float_where_coarse=self._passes_through(conditioning))
 
     def _passes_through(self, conditioning: Conditioning) -> bool:
         """Whether a blind JPEG of this ``conditioning`` is shown as it is: finer than this model was measured to

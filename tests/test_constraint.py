@@ -251,6 +251,17 @@ def test_kept_blocks_show_the_jpeg_decoded_anew(sample_rgb: np.ndarray, subsampl
     assert np.array_equal(earlier, as_pixels(got.constraint.project(decoded, 0, 0)))
 
 
+def test_kept_blocks_of_a_jpeg_the_model_passes_through_show_what_blind_decoding_shows(
+    sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codec = Codec(net=selecting_net(seed=3), device="cpu")
+    monkeypatch.setattr(codec, "blind_min_step", float("inf"))
+    made = codec.compress(sample_rgb, 97, 4.0, "4:4:4")
+    assert (made.symbols == codec.config.keep_symbol).all() and made.constraint.kept_float_where_coarse
+    assert np.array_equal(codec.restore(made.jpeg, made.sidecar).image, made.restored)
+    assert np.array_equal(made.restored, codec.restore(made.jpeg).image)
+
+
 def test_where_even_the_constrained_jpeg_is_worse_the_sidecar_says_unconstrained(
     sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
