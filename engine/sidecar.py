@@ -18,8 +18,8 @@ from engine.errors import SideJPEGError
 MAGIC = b"SJPS"
 VERSION = 6
 """6: blocks that keep the JPEG (the keep symbol) show it decoded anew from its coefficients
-(``engine.constraint.Constraint.decode``, on the integer grid where a block's expected error is under a level),
-no longer its own pixels moved into the constraint everywhere; 5's header.
+(``engine.constraint.Constraint.decode``; in a JPEG coarser than the model restores blindly, only where a block's
+expected error is under a level), no longer its own pixels moved into the constraint everywhere; 5's header.
 5: a slim header; what the JPEG itself says (its size, its conditioning) is no longer repeated, and the
 model id and JPEG hash are 4 bytes. 4: the adaptation has spatial taps. 3: the map is followed by the image's
 adaptation weights. 2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol
