@@ -112,8 +112,8 @@ class Constraint:
         clipped to the range they were stored in. In blocks whose expected error is ``ROUNDED_BELOW`` or more
         the estimate is the floating-point decode with ``float_where_coarse``, which gains on fine JPEGs
         (what a JPEG finer than the network restores is shown as), else the JPEG's own samples moved into the
-        constraint: at q10-20 the floating-point decode came out up to 0.15 dB worse than libjpeg's (blocks a
-        sidecar keeps, at any quality)."""
+        constraint (the blocks a sidecar keeps in a coarser JPEG: at q10-20 the floating-point decode came
+        out up to 0.15 dB worse than libjpeg's)."""
 
         def decode_plane(plane: torch.Tensor, component: Component) -> None:
             if component.factor == (1, 1):
@@ -224,7 +224,7 @@ def _noise(stored: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
     """(blocks, 1) each block's expected error of its decoded samples, as a standard deviation: quantisation
     error uniform over a step in its DC and in every coefficient the file stores as non-zero. A coefficient
     stored as zero adds none: at the fine tables where the estimate matters such blocks are flat, and counting
-    them made graphics' flat areas lose (``benchmarks.pass_through``)."""
+    them made graphics' flat areas lose (README, "Fine JPEGs")."""
     counted = (stored != 0).to(step.dtype)
     counted[:, 0] = 1
     return (counted @ (step**2 / 12) / DCT_SIZE**2).sqrt()[:, None]
