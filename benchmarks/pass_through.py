@@ -1,5 +1,5 @@
 """What decoding a JPEG anew from its coefficients changes, with no network:
-``python -m benchmarks.pass_through [--data FOLDER] [--cost]``.
+``python -m benchmarks.pass_through [--data FOLDER]``.
 
 A JPEG finer than the model restores is shown decoded anew (``engine.constraint.Constraint.decode``): its
 full-rate components from their coefficients onto the integer grid, its subsampled ones moved into the
@@ -13,10 +13,9 @@ calibration's noise), which is what a rule may be chosen on; a test folder only 
 from __future__ import annotations
 
 import argparse
-import time
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +25,6 @@ from engine.constraint import Constraint
 from engine.inference import pixels
 from engine.jpeg_io import decode_with_params
 from engine.metrics import psnr
-from engine.pipeline import Codec
-from engine.resources import SAMPLE_IMAGE
 from engine.training.calibrate import NOISE_SIGMAS
 from engine.training.data import list_images, load_rgb, split, to_tensor, with_noise
 from engine.training.validate import centre_crop
@@ -69,37 +66,11 @@ def changes_db(original: np.ndarray, jpeg: bytes) -> tuple[float, float, str]:
     return psnr(anew, original) - before, psnr(projected, original) - before, params.subsampling
 
 
-def print_cost(reps: int = 15) -> None:
-    """Median time of the codec's blind restore of the bundled sample at q96 (passed through, decoded anew),
-    beside libjpeg's decode of the same JPEG."""
-    codec = Codec(device="cpu")
-    rgb = load_rgb(SAMPLE_IMAGE)
-    for subsampling in ("4:4:4", "4:2:0"):
-        jpeg = encoders.pillow(rgb, 96, subsampling)
-        assert codec.restore(jpeg).passed_through
-        restore = [timed(lambda jpeg=jpeg: codec.restore(jpeg)) for _ in range(reps)]
-        decode = [timed(lambda jpeg=jpeg: decode_with_params(jpeg)) for _ in range(reps)]
-        print(
-            f"{rgb.shape[1]}x{rgb.shape[0]} {subsampling} q96: decoded anew {1000 * np.median(restore):.0f} ms, "
-            f"libjpeg's decode {1000 * np.median(decode):.0f} ms (median of {reps})"
-        )
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a folder of test originals (default: training crops)")
     parser.add_argument("--qualities", default=",".join(map(str, QUALITIES)), help="comma-separated JPEG qualities")
-    parser.add_argument("--cost", action="store_true", help="time the decode on the bundled sample instead")
     args = parser.parse_args()
-    if args.cost:
-        print_cost()
-        return
     qualities = [int(q) for q in args.qualities.split(",")]
     changes: dict[tuple[str, str, int], list[tuple[float, float]]] = defaultdict(list)
     for original in originals(args.data):

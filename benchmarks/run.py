@@ -50,10 +50,13 @@ TARGETS = {"restore_s": 0.5, "sidecar_codec_s": 0.020, "big_peak_mib": 2048}
 
 STAGES = (
     "jpeg_encode", "extract", "side_encode", "side_decode", "restore", "restore_blind", "preview_256", "compress",
-    "view",
+    "view", "restore_fine",
 )
-"""Columns of the table, in pipeline order; ``extract`` is the encoder's choice of the map and
-``preview_256`` is ``Codec.restore`` of a 256x256 box."""
+"""Columns of the table, in pipeline order; ``extract`` is the encoder's choice of the map,
+``preview_256`` is ``Codec.restore`` of a 256x256 box and ``restore_fine`` the blind restore of a JPEG finer
+than the model restores (``FINE``: decoded anew from its coefficients, reading them included)."""
+FINE = (96, "4:4:4")
+"""Quality and sampling of ``restore_fine``'s JPEG."""
 PREVIEW_BOX = (128, 256, 384, 512)
 INNER = {"jpeg_encode": 5, "side_encode": 10, "side_decode": 10}
 """Stages that take milliseconds are run this many times per repetition."""
@@ -75,6 +78,7 @@ class Case:
         self.symbols, self.sidecar = res.symbols, res.sidecar
         self.payload = wavefront.encode(codec.coder, self.symbols, self.conditioning)
         self.received, self.blind = res.received(), codec.receive(self.jpeg)
+        self.fine = encode_jpeg(rgb, *FINE)
 
     def stages(self, only: tuple[str, ...]) -> dict[str, Stage]:
         c = self.codec
@@ -89,6 +93,7 @@ class Case:
             "preview_256": lambda: c.restore(self.received, box=PREVIEW_BOX),
             "compress": lambda: c.compress(self.rgb, QUALITY, LAM),
             "view": lambda: c.restore(self.jpeg, self.sidecar),
+            "restore_fine": lambda: c.restore(self.fine),
         }
         return {name: every[name] for name in only if name in every}
 
