@@ -161,11 +161,10 @@ class Encoder:
     ) -> np.ndarray:
         """``choose``, and the image it predicts handed to ``preview``: the encoder's own trunk (conditioned on
         the extractor's map) with each block's chosen correction and the JPEG in kept blocks, shown as the
-        decoder shows it. Every
-        block was chosen no worse than the JPEG by the errors of this very image, before its rounding to
-        pixels (blocks that rounding made worse show the JPEG's pixels, so the preview is never worse than the
-        JPEG either); the decoder's image, whose trunk sees the chosen map, then differs by a level here and
-        there, and by what the adaptation adds."""
+        decoder shows it. Every block was chosen no worse than the JPEG by the errors of this very image,
+        before its rounding to pixels (blocks that rounding made worse show the JPEG's pixels, so the preview
+        is never worse than the JPEG either); the decoder's image, whose trunk sees the chosen map, then
+        differs by a level here and there, and by what the adaptation adds."""
         if preview is None or not self.net.selects_blocks:
             return self.choose(original, decoded, conditioning, lam, progress, cancel)
         first = _Held()
