@@ -105,7 +105,7 @@ def build_corpus(seed: int = 0) -> Corpus:
 
 
 WIDE = (2, 3, 4)
-"""Versions whose header repeats the JPEG's size and conditioning (version 5 leaves them to the JPEG)."""
+"""Versions whose header repeats the JPEG's size and conditioning (versions 5 and 6 leave them to the JPEG)."""
 
 
 def wide_sidecar(
@@ -120,6 +120,12 @@ def wide_sidecar(
         len(payload) if declared is None else declared, *extra,
     )
     return _with_crc(head + payload + adaptation, good_crc)
+
+
+def relabelled(sidecar: bytes, version: int) -> bytes:
+    """A sidecar of version 5 or later labelled as another of those versions (they share one layout), its
+    checksum made anew."""
+    return _with_crc(sidecar[:4] + bytes([version]) + sidecar[5:-4], True)
 
 
 def _with_crc(body: bytes, good: bool) -> bytes:

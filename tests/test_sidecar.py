@@ -121,8 +121,7 @@ def test_version_4_and_5_sidecars_are_still_read_with_the_jpegs_own_pixels_in_ke
     header, payload, adaptation = sc.unpack(made.sidecar)
     codes = tuple(int(v) for v in made.conditioning.codes)
     v4 = fz.wide_sidecar(4, codec.model_id, 128, 96, 60, 64.0, codes, sc.jpeg_digest(made.jpeg), payload, adaptation)
-    body = made.sidecar[:4] + bytes([5]) + made.sidecar[5:-4]
-    v5 = body + struct.pack("<I", zlib.crc32(body))
+    v5 = fz.relabelled(made.sidecar, 5)
     kept = np.repeat(np.repeat(made.symbols == codec.config.keep_symbol, 16, axis=0), 16, axis=1)[..., None]
     assert kept.any() and not kept.all() and header.keeps_decoded_anew
     own = pixels(Constraint.of(made.jpeg).project(codec.inference.tensor(made.jpeg_decoded), 0, 0))
