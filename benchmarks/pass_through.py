@@ -1,11 +1,14 @@
-"""What decoding a JPEG anew from its coefficients changes, with no network:
-``python -m benchmarks.pass_through [--data FOLDER]``.
+"""What decoding a JPEG anew from its coefficients changes, alone and with a share of the network:
+``python -m benchmarks.pass_through [--data FOLDER] [--preset PRESET]``.
 
-A JPEG finer than the model restores is shown decoded anew (``engine.constraint.Constraint.decode``): its
-full-rate components from their coefficients onto the integer grid, its subsampled ones moved into the
-constraint. For every image, encoder, chroma sampling and quality this prints the mean and worst change of
-PSNR (RGB, whole image) against the JPEG as libjpeg decodes it, of that decode and, for comparison, of the
-JPEG's own pixels moved into the constraint (what sessions 17-31 showed where the chroma is subsampled).
+A JPEG finer than the model restores alone is shown decoded anew (``engine.constraint.Constraint.decode``):
+its full-rate components from their coefficients onto the integer grid, its subsampled ones moved into the
+constraint; then moved towards the network's restoration by the share calibrated for its step
+(``engine.strength``). For every image, encoder, chroma sampling and quality this prints the mean and worst
+change of PSNR (RGB, whole image) against the JPEG as libjpeg decodes it, of that decode alone, of what the
+preset's blind decoder shows (``Codec.restore``, the network's share in the last column) and, for comparison,
+of the JPEG's own pixels moved into the constraint (what sessions 17-31 showed where the chroma is
+subsampled).
 Without ``--data`` it measures training images (512x512 centre crops, clean and with the blind
 calibration's noise), which is what a rule may be chosen on; a test folder only checks it.
 """
@@ -20,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import encoders
+from engine import DEFAULT_PRESET, Codec, encoders
 from engine.constraint import Constraint
 from engine.inference import pixels
 from engine.jpeg_io import decode_with_params
@@ -52,40 +55,48 @@ def originals(data: Path | None) -> Iterator[np.ndarray]:
             yield with_noise(clean, sigma, np.random.default_rng(zlib.crc32(path.stem.encode())))
 
 
-def changes_db(original: np.ndarray, jpeg: bytes) -> tuple[float, float, str]:
-    """The change of PSNR against the JPEG of its decode anew and of its pixels projected, and the file's
-    sampling."""
+def changes_db(codec: Codec, original: np.ndarray, jpeg: bytes) -> tuple[tuple[float, float, float, float], str]:
+    """The change of PSNR against the JPEG of its decode anew, of what ``codec`` shows blind and of its
+    pixels projected; the network's share in what is shown; and the file's sampling."""
     decoded, params = decode_with_params(jpeg)
     constraint = Constraint.of(jpeg)
     if constraint is None:
-        return 0.0, 0.0, params.subsampling
+        return (0.0, 0.0, 0.0, 0.0), params.subsampling
     before = psnr(decoded, original)
     image = to_tensor([decoded])
     anew = pixels(constraint.decode(image, 0, 0, float_where_coarse=True))
+    shown = codec.restore(jpeg)
     projected = pixels(constraint.project(image, 0, 0))
-    return psnr(anew, original) - before, psnr(projected, original) - before, params.subsampling
+    changes = (psnr(anew, original), psnr(shown.image, original), psnr(projected, original))
+    return (*(change - before for change in changes), shown.network_share), params.subsampling
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="a folder of test originals (default: training crops)")
     parser.add_argument("--qualities", default=",".join(map(str, QUALITIES)), help="comma-separated JPEG qualities")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help="the model whose blind decoder is measured")
     args = parser.parse_args()
     qualities = [int(q) for q in args.qualities.split(",")]
-    changes: dict[tuple[str, str, int], list[tuple[float, float]]] = defaultdict(list)
+    codec = Codec(args.preset, device="cpu")
+    changes: dict[tuple[str, str, int], list[tuple[float, float, float, float]]] = defaultdict(list)
     for original in originals(args.data):
         for encoder, subsampling in SETTINGS:
             for quality in qualities:
                 jpeg = encoders.ENCODERS[encoder](original, quality, subsampling)
-                anew, projected, sampling = changes_db(original, jpeg)
-                changes[(encoder, sampling, quality)].append((anew, projected))
-    print("| encoder | sampling | quality | anew: mean dB | worst dB | projected: mean dB | worst dB | images |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+                values, sampling = changes_db(codec, original, jpeg)
+                changes[(encoder, sampling, quality)].append(values)
+    print(
+        "| encoder | sampling | quality | anew: mean dB | worst dB | shown: mean dB | worst dB "
+        "| projected: mean dB | worst dB | network share | images |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (encoder, sampling, quality), values in sorted(changes.items()):
-        anew, projected = np.asarray(values).T
+        anew, shown, projected, share = np.asarray(values).T
         print(
             f"| {encoder} | {sampling} | {quality} | {anew.mean():+.3f} | {anew.min():+.4f} "
-            f"| {projected.mean():+.3f} | {projected.min():+.4f} | {len(values)} |"
+            f"| {shown.mean():+.3f} | {shown.min():+.4f} | {projected.mean():+.3f} | {projected.min():+.4f} "
+            f"| {share.max():.3g} | {len(values)} |"
         )
 
 

@@ -102,6 +102,11 @@ def _codes(values: np.ndarray) -> np.ndarray:
     return np.clip(scaled, -32768, 32767).astype(np.int16)
 
 
+def _luma_code(step: float) -> int:
+    """The code a mean luma step of ``step`` gets (the first of ``Conditioning.codes``)."""
+    return int(_codes(np.float32(_log_step(step))))
+
+
 @dataclass(frozen=True, eq=False)
 class Conditioning:
     """What the networks and the context coder are conditioned on: the JPEG header's parameters and lambda.
@@ -145,4 +150,8 @@ class Conditioning:
         exactly ``step`` (a calibrated point) is not finer, whichever way its code was rounded."""
         if math.isinf(step):
             return True
-        return int(self.codes[0]) < int(_codes(np.float32(_log_step(step))))
+        return int(self.codes[0]) < _luma_code(step)
+
+    def luma_code_is(self, step: float) -> bool:
+        """Whether the JPEG's mean luma step is ``step`` as the codes carry it."""
+        return not math.isinf(step) and int(self.codes[0]) == _luma_code(step)

@@ -88,6 +88,15 @@ def shown(
     return pixels(torch.where(kept, anew, projected))
 
 
+def shared(restored: torch.Tensor, jpeg: torch.Tensor, tile: Tile, constraint: Constraint, share: float) -> np.ndarray:
+    """A tile's JPEG decoded anew (``Constraint.decode``) moved by ``share`` towards its restoration within
+    the constraint, both as they would be shown (in [0, 1]), rounded to pixels: how a blind JPEG finer than
+    the network restores alone is shown."""
+    top, left = tile.outer[0], tile.outer[2]
+    anew = constraint.decode(jpeg, top, left, float_where_coarse=True).clamp_(0, 1)
+    return pixels(anew.lerp_(constraint.project(restored, top, left).clamp_(0, 1), share))
+
+
 def tile_map(symbols: torch.Tensor, tile: Tile) -> torch.Tensor:
     """The (1, h16, w16) part of an (H16, W16) descriptor map under a tile's outer region."""
     oa, ob, oc, od = (v // BLOCK for v in tile.outer)
@@ -182,11 +191,12 @@ class Inference:
     def restore(
         self, decoded: np.ndarray, conditioning: Conditioning, symbols: np.ndarray | None, box: Box,
         progress: Progress | None, cancel: CancelEvent | None, adaptation: torch.Tensor | None = None,
-        observe: Observer | None = None, constraint: Constraint | None = None,
+        observe: Observer | None = None, constraint: Constraint | None = None, share: float = 1.0,
     ) -> np.ndarray:
         """Restored pixels of ``box = (top, left, bottom, right)``, tile by tile, with the image's
         ``adaptation`` weights if it has them, within the JPEG's quantisation ``constraint`` if given;
-        ``observe`` sees each tile's tensors before the constraint (the encoder's fit)."""
+        ``observe`` sees each tile's tensors before the constraint (the encoder's fit). With a ``share``
+        under 1 (and a constraint) only that share of the restoration, the rest the JPEG decoded anew."""
         cond = self.cond(conditioning)
         sym = None if symbols is None else torch.from_numpy(symbols.astype(np.int64)).to(self.device)
         weights = None if adaptation is None else adaptation.to(self.device)
@@ -197,6 +207,8 @@ class Inference:
             restored, h = self.run(self.net.restore_with_features, jpeg, cond, tile_symbols, weights)
             if observe is not None:
                 observe(tile, jpeg, restored, h)
+            if share < 1.0 and constraint is not None:
+                return shared(restored, jpeg, tile, constraint, share)
             return shown(restored, tile, constraint, self.kept(tile_symbols))
 
         height, width = decoded.shape[:2]

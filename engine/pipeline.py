@@ -24,8 +24,9 @@ from engine.inference import Inference, resolve_device
 from engine.jpeg_io import decode_with_params, encode_jpeg
 from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import preset_name, preset_of, weights_path
+from engine.strength import network_share
 from engine.tiling import Box, CancelEvent, Progress
-from engine.weights import BLIND_MIN_STEP_KEY, load_model_info, model_id
+from engine.weights import BLIND_MIN_STEP_KEY, BLIND_SHARES_KEY, load_model_info, model_id
 
 
 @dataclass
@@ -115,6 +116,9 @@ class RestoreResult:
     constrained: bool = False
     """The image was moved into the JPEG's quantisation constraint or, passed through, decoded anew within it
     (``engine.constraint``)."""
+    network_share: float = 1.0
+    """How much of the network's restoration the image holds: under 1 for a blind JPEG finer than the model
+    restores alone, the rest the JPEG decoded anew (``engine.strength``); 0 when passed through."""
 
 
 def _clipped(box: Box, height: int, width: int) -> Box:
@@ -149,8 +153,11 @@ class Codec:
         self.coder = IntegerContextModel(net.context)
         self.encoder = Encoder(self.inference, self.coder, adapts)
         self.blind_min_step = float(info.get(BLIND_MIN_STEP_KEY, 0.0))
-        """Blind restoration applies to JPEGs whose mean luma quantiser step is at least this; finer ones (very
-        high qualities) are shown as they are, since this model was measured to harm some of them."""
+        """Blind restoration applies fully to JPEGs whose mean luma quantiser step is at least this; finer ones
+        (very high qualities), which this model was measured to harm, get ``blind_shares`` of it."""
+        self.blind_shares = [(float(step), float(share)) for step, share in info.get(BLIND_SHARES_KEY, [])]
+        """(step, share) measured finer than ``blind_min_step`` (``engine.strength``): none, and such JPEGs are
+        shown decoded anew from their coefficients."""
 
     @property
     def device(self) -> str:
@@ -233,12 +240,20 @@ class Codec:
         q10-20, and without it 4:4:4 q95 lost up to 0.08 dB against blind on LIVE1's worst image."""
         if constraint is None:
             return None
-        return replace(constraint, kept_float_where_coarse=self._passes_through(conditioning))
+        return replace(constraint, kept_float_where_coarse=self._finer_than_restored_alone(conditioning))
 
-    def _passes_through(self, conditioning: Conditioning) -> bool:
-        """Whether a blind JPEG of this ``conditioning`` is shown as it is: finer than this model was measured to
-        improve."""
+    def _finer_than_restored_alone(self, conditioning: Conditioning) -> bool:
+        """Whether a blind JPEG of this ``conditioning`` is finer than this model was measured to improve on its
+        own."""
         return conditioning.luma_finer_than(self.blind_min_step)
+
+    def _network_share(self, got: Received) -> float:
+        """The network's share of the image shown for ``got``: all of it with a sidecar; blind, as calibrated
+        (``engine.strength``), and none where the JPEG has no constraint to decode it anew within."""
+        if not got.blind:
+            return 1.0
+        share = network_share(got.conditioning, self.blind_min_step, self.blind_shares)
+        return share if share == 1.0 or got.constraint is not None else 0.0
 
     def restore(
         self, source: bytes | Received, sidecar: bytes | None = None, *, box: Box | None = None,
@@ -260,7 +275,8 @@ class Codec:
             got = self.receive(source, sidecar)
         height, width = got.decoded.shape[:2]
         box = (0, 0, height, width) if box is None else _clipped(box, height, width)
-        passes = got.blind and self._passes_through(got.conditioning)
+        share = self._network_share(got)
+        passes = share == 0.0
         constraint = got.constraint
         if passes and constraint is not None:
             image = self.inference.decoded_anew(got.decoded, box, constraint, progress, cancel)
@@ -273,7 +289,9 @@ class Codec:
             weights = got.adaptation.tensor(self.encoder.basis_size)
             image = self.inference.restore(
                 got.decoded, got.conditioning, got.symbols, box, progress, cancel, adaptation=weights,
-                constraint=constraint,
+                constraint=constraint, share=share,
             )
         constrained = constraint is not None
-        return RestoreResult(image, got.blind, got.symbols, got.header, got.block_bits, passes, constrained)
+        return RestoreResult(
+            image, got.blind, got.symbols, got.header, got.block_bits, passes, constrained, network_share=share
+        )

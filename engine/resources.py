@@ -15,7 +15,8 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from engine.weights import BLIND_MIN_STEP_KEY
+from engine.strength import Shares
+from engine.weights import BLIND_MIN_STEP_KEY, BLIND_SHARES_KEY
 
 
 def _shipped() -> Path:
@@ -70,14 +71,16 @@ def installed_models() -> dict[str, str]:
     return found
 
 
-def blind_min_step(preset: str) -> float | None:
-    """The finest mean luma quantiser step the shipped ``preset`` restores blindly (its calibration; finer
-    JPEGs are shown as they are), read from the header alone; None when the preset is not installed."""
+def blind_calibration(preset: str) -> tuple[float, Shares] | None:
+    """The finest mean luma quantiser step the shipped ``preset`` restores blindly on its own and the shares
+    of it finer JPEGs get (``engine.strength``), read from the header alone; None when the preset is not
+    installed."""
     try:
         info = json.loads(_metadata(weights_path(preset)).get("info", "{}"))
     except (OSError, ValueError, SafetensorError):
         return None
-    return float(info.get(BLIND_MIN_STEP_KEY, 0.0))
+    shares = [(float(step), float(share)) for step, share in info.get(BLIND_SHARES_KEY, [])]
+    return float(info.get(BLIND_MIN_STEP_KEY, 0.0)), shares
 
 
 def earlier_releases() -> list[str]:

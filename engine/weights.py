@@ -19,6 +19,9 @@ MODEL_ID_BYTES = 8
 BLIND_MIN_STEP_KEY = "blind_min_step"
 """Key of the model info (``save_model``) holding the finest mean luma quantiser step from which on blind
 restoration was measured not to harm (``engine.training.calibrate``)."""
+BLIND_SHARES_KEY = "blind_shares"
+"""Key of the model info holding, for each mean luma step calibrated finer than ``BLIND_MIN_STEP_KEY``'s, the
+share of the network a blind JPEG of that step is shown with (``engine.strength``)."""
 
 
 def tensors_hash(tensors: dict[str, torch.Tensor]) -> bytes:

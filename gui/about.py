@@ -22,6 +22,18 @@ def app_version() -> str:
         return "development checkout"
 
 
+def _with_shares(shares: list[tuple[float, float]]) -> str:
+    """How far a JPEG finer than the floor is moved towards the network, as calibrated."""
+    used = [share for _, share in shares if share > 0]
+    if not used:
+        return ", without the network"
+    finest = min(step for step, share in shares if share > 0)
+    return (
+        f", moved up to {max(used):.0%} of the way to the network's restoration (calibrated per step, down to "
+        f"a step of {finest:.2f})"
+    )
+
+
 def model_summary(codecs: CodecCache, preset: str, device: str) -> list[str]:
     """A few lines on one installed model: architecture, identity, where blind restoration applies, and what its
     side information was measured to buy."""
@@ -31,9 +43,9 @@ def model_summary(codecs: CodecCache, preset: str, device: str) -> list[str]:
     lines = [
         f"Restorer: {config.trunk_summary}; {symbols} per 16×16 block",
         f"Model id {codec.model_id.hex()}",
-        f"Blind restoration applies down to a mean luma quantiser step of {codec.blind_min_step:.2f}; "
-        "finer JPEGs are shown without the network, decoded anew from their coefficients (as they are where "
-        "those cannot be read)",
+        f"Blind restoration applies fully down to a mean luma quantiser step of {codec.blind_min_step:.2f}; "
+        f"finer JPEGs are shown decoded anew from their coefficients{_with_shares(codec.blind_shares)} (as "
+        "they are where those cannot be read)",
     ]
     measured = measured_side_vs_blind(preset)
     if measured:

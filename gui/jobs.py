@@ -191,6 +191,15 @@ DECODED_ANEW_NOTE = Note(
 )
 
 
+def shared_note(share: float) -> Note:
+    """Why a blind JPEG finer than the network restores alone shows only a ``share`` of its restoration."""
+    return Note(
+        f"Restored at {share:.0%}",
+        "finer than the network restores on its own: the JPEG decoded anew from its coefficients, moved "
+        f"{share:.0%} of the way to the network's restoration (the share calibrated for this quality)",
+    )
+
+
 @dataclass(frozen=True)
 class RegionPreview:
     """Restored pixels of a region (the visible one, or the whole image before its descriptor maps),
@@ -224,11 +233,14 @@ def honest_blind(
 ) -> tuple[np.ndarray, Note | None]:
     """A blind restoration as it may be shown: the JPEG itself where, measured against the original, restoring
     would make it worse; where the model passes the JPEG through, the JPEG decoded anew (or as it is where
-    the codec cannot read its coefficients); with the reason."""
+    the codec cannot read its coefficients); where it shows a share of the network, that share; with the
+    reason."""
     if original is not None and psnr(original, restored.image) < psnr(original, decoded):
         return decoded, NO_GAIN_NOTE
     if restored.passed_through:
         return restored.image, DECODED_ANEW_NOTE if restored.constrained else PASS_THROUGH_NOTE
+    if restored.network_share < 1.0:
+        return restored.image, shared_note(restored.network_share)
     return restored.image, None
 
 

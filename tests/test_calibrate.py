@@ -9,12 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.conditioning import COND_BITS, Conditioning, JpegParams
+from engine.strength import MAX_SHARE
 from engine.training import calibrate
 from engine.training.calibrate import TOLERANCE_DB, Point, blind_min_step
 
 
 def point(step: float, change: float, subsampling: str = "4:4:4") -> Point:
-    return Point("img", "pillow", subsampling, 90, step, change)
+    return Point("img", "pillow", subsampling, 90, step, change, shared_db=(change,) * len(calibrate.SHARES))
 
 
 def test_the_threshold_is_the_finest_step_from_which_on_nothing_harms() -> None:
@@ -68,3 +69,24 @@ def test_the_threshold_is_compared_as_the_codes_carry_the_step(jpeg: tuple, cali
     if step * CODE_RESOLUTION < threshold:
         assert conditioning.luma_finer_than(threshold)
     assert conditioning.luma_finer_than(math.inf) and not conditioning.luma_finer_than(0.0)
+
+
+def shared(step: float, *changes: float) -> Point:
+    return Point("img", "pillow", "4:4:4", 95, step, changes[-1], shared_db=changes)
+
+
+def test_below_the_threshold_each_step_gets_the_share_that_serves_its_worst_point_best() -> None:
+    points = [
+        shared(16.0, 0.1, 0.3, 0.5, 0.7, 0.9),
+        shared(4.0, 0.1, 0.2, 0.3, 0.2, 0.1),
+        shared(4.0, 0.1, 0.3, 0.25, 0.1, -0.2),
+        shared(2.0, 0.2, 0.1, 0.0, -0.1, -0.4),
+        shared(1.0, 0.01, 0.02, 0.04, 0.03, 0.0),
+    ]
+    shares = calibrate.blind_shares(points, 8.0)
+    assert shares == [[4.0, calibrate.SHARES[2]], [2.0, 0.0], [1.0, 0.0]]
+    assert calibrate.SHARES[0] == 0.0 and calibrate.SHARES[-1] == MAX_SHARE
+
+
+def test_on_a_tie_the_lesser_share_is_taken() -> None:
+    assert calibrate.blind_shares([shared(4.0, 0.2, 0.3, 0.3, 0.3, 0.1)], 8.0) == [[4.0, calibrate.SHARES[1]]]

@@ -11,11 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine import pipeline
 from engine.cli import main
+from engine.commands import info as info_command
 from engine.container import split_embedded
 from engine.jpeg_io import encode_jpeg
 from engine.metrics import psnr
+from engine.pipeline import Codec
 from engine.sidecar import VERSION
+from engine.strength import network_share
 
 JSON_KEYS = {
     "adaptation",
@@ -81,21 +85,43 @@ def test_compress_text_report_and_info(image: Path, capsys) -> None:
 def test_info_and_restore_say_whether_a_plain_jpeg_is_restored_or_decoded_anew(
     tmp_path: Path, sample_rgb: np.ndarray, capsys
 ) -> None:
-    """The shipped model restores coarse JPEGs blindly and passes very fine ones through, decoded anew from
-    their coefficients; both commands say which, as the codec decides it."""
+    """The shipped model restores coarse JPEGs blindly and very fine ones with the share of it calibrated for
+    their quality, the rest decoded anew from their coefficients; both commands say which, as the codec
+    decides it."""
     cases = (
-        (30, "4:2:0", "restored blind"),
-        (98, "4:4:4", "decoded anew from its coefficients"),
-        (98, "4:2:0", "decoded anew from its coefficients"),
+        (30, "4:2:0", "restored blindly by", "restored blind, no side information"),
+        (98, "4:4:4", "decoded anew from its coefficients and moved {share:.0%}", "restored blind at {share:.0%}"),
+        (100, "4:2:0", "decoded anew from its coefficients and moved {share:.0%}", "restored blind at {share:.0%}"),
     )
-    for quality, subsampling, fate in cases:
+    codec = Codec(device="cpu")
+    for quality, subsampling, told, done in cases:
         name = f"q{quality}-{subsampling.replace(':', '')}"
         jpeg = tmp_path / f"{name}.jpg"
         jpeg.write_bytes(encode_jpeg(sample_rgb[:64, :96], quality, subsampling))
+        share = codec.restore(jpeg.read_bytes()).network_share
+        assert (share == 1.0) == (quality == 30) and share > 0
         assert main(["info", str(jpeg)]) == 0
-        assert fate in capsys.readouterr().out
+        assert told.format(share=share) in capsys.readouterr().out
         assert main(["restore", str(jpeg), "-o", str(tmp_path / f"{name}.png")]) == 0
-        assert fate in capsys.readouterr().out
+        assert done.format(share=share) in capsys.readouterr().out
+
+
+def test_info_and_restore_say_when_a_fine_jpeg_is_decoded_anew_alone(
+    tmp_path: Path, sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """A model calibrated with no share of its network below its floor decodes such JPEGs anew alone."""
+    def without_shares(conditioning, floor, shares):
+        return network_share(conditioning, floor, [])
+
+    monkeypatch.setattr(info_command, "network_share", without_shares)
+    monkeypatch.setattr(pipeline, "network_share", without_shares)
+    jpeg = tmp_path / "fine.jpg"
+    jpeg.write_bytes(encode_jpeg(sample_rgb[:64, :96], 98, "4:4:4"))
+    assert main(["info", str(jpeg)]) == 0
+    assert "shown decoded anew from its coefficients: finer than the mean luma step 9.25" in capsys.readouterr().out
+    assert main(["restore", str(jpeg), "-o", str(tmp_path / "fine.png")]) == 0
+    assert "the JPEG decoded anew from its coefficients (finer than" in capsys.readouterr().out
+
 
 
 def test_embedded_side_information_is_found(image: Path, capsys) -> None:

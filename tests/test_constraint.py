@@ -330,3 +330,37 @@ def fine_pass_through(sample_rgb: np.ndarray, request: pytest.FixtureRequest) ->
     codec.blind_min_step = float("inf")
     jpeg = encode_jpeg(np.ascontiguousarray(sample_rgb[:91, :123]), 95, request.param)
     return codec, jpeg, codec.restore(jpeg).image
+
+
+@pytest.mark.parametrize("subsampling", ["4:2:0", "4:4:4"])
+def test_a_fine_jpeg_given_a_share_of_the_network_is_shown_between_its_decode_anew_and_the_restoration(
+    sample_rgb: np.ndarray, subsampling: str
+) -> None:
+    """Finer than the model restores alone, a calibrated share moves the decode anew towards the network's
+    restoration within the constraint (``engine.strength``); the region of a view is that of the whole."""
+    codec = Codec(net=random_net(seed=4), device="cpu")
+    jpeg = encode_jpeg(sample_rgb, 95, subsampling)
+    codec.blind_min_step, codec.blind_shares = 0.0, []
+    restored = codec.restore(jpeg).image
+    codec.blind_min_step = float("inf")
+    anew = codec.restore(jpeg)
+    codec.blind_shares = [(1.0, 0.5)]
+    half = codec.restore(jpeg)
+    assert anew.passed_through and anew.network_share == 0.0
+    assert not half.passed_through and half.network_share == 0.5 and half.constrained
+    middle = (anew.image.astype(float) + restored) / 2
+    assert np.abs(half.image - middle).max() <= 1.0
+    assert not np.array_equal(half.image, anew.image) and not np.array_equal(half.image, restored)
+    np.testing.assert_array_equal(codec.restore(jpeg, box=(10, 20, 70, 90)).image, half.image[10:70, 20:90])
+
+
+def test_without_a_constraint_a_share_of_the_network_passes_the_jpeg_through_as_it_is(
+    sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codec = Codec(net=random_net(seed=4), device="cpu")
+    codec.blind_min_step, codec.blind_shares = float("inf"), [(1.0, 0.5)]
+    monkeypatch.setattr(Constraint, "of", classmethod(lambda cls, jpeg: None))
+    jpeg = encode_jpeg(sample_rgb, 95, "4:4:4")
+    result = codec.restore(jpeg)
+    assert result.passed_through and result.network_share == 0.0
+    assert np.array_equal(result.image, decode_jpeg(jpeg))

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from engine.cli import main
-from engine.training.calibrate import NOISE_SIGMAS, QUALITIES, SETTINGS
+from engine.training.calibrate import NOISE_SIGMAS, QUALITIES, SETTINGS, SHARES
 from engine.training.data import random_jpeg
 from engine.training.schedule import phase
 from engine.training.stopping import StopRequests
@@ -56,6 +56,11 @@ def test_train_resume_and_export(data: Path, tmp_path: Path) -> None:
     assert len(calibration["points"]) == len(QUALITIES) * len(SETTINGS) * len(NOISE_SIGMAS)
     assert {p["noise"] for p in calibration["points"]} == set(NOISE_SIGMAS)
     assert info["blind_min_step"] > 0
+    shares = info["blind_shares"]
+    finer = {p["luma_step"] for p in calibration["points"] if p["luma_step"] < info["blind_min_step"]}
+    assert [step for step, _ in shares] == sorted(finer, reverse=True), "a share for each step finer than that"
+    assert all(share in SHARES for _, share in shares)
+    assert all(len(p["shared_db"]) == len(SHARES) for p in calibration["points"])
 
 
 def test_an_export_calibrates_on_the_held_out_images_of_another_folder(

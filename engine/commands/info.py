@@ -14,9 +14,10 @@ from engine.constraint import Constraint
 from engine.container import check_jpeg_size, split_embedded
 from engine.errors import SideJPEGError
 from engine.jpeg_io import open_jpeg, params_of
-from engine.resources import blind_min_step, preset_of
+from engine.resources import blind_calibration, preset_of
 from engine.side_files import SIDECAR_SUFFIX, find_side_information, read_limited
 from engine.sidecar import MAGIC, SidecarHeader, bind, unpack
+from engine.strength import network_share
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -65,14 +66,22 @@ def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> lis
 
 def blind_fate(jpeg: bytes, params: JpegParams) -> str:
     """What the default model does with this JPEG when no side information comes with it."""
-    threshold = blind_min_step(DEFAULT_PRESET)
-    if threshold is not None and Conditioning.of(params, LAMBDA_MIN).luma_finer_than(threshold):
-        shown = "decoded anew from its coefficients" if Constraint.of(jpeg) is not None else "as it is"
-        return (
-            f"shown {shown}: finer than the mean luma step {threshold:.2f} from which on "
-            f"{DEFAULT_PRESET} was measured to gain"
-        )
-    return f"restored blindly by {DEFAULT_PRESET}"
+    calibration = blind_calibration(DEFAULT_PRESET)
+    if calibration is None:
+        return f"restored blindly by {DEFAULT_PRESET}"
+    threshold, shares = calibration
+    share = network_share(Conditioning.of(params, LAMBDA_MIN), threshold, shares)
+    if share == 1.0:
+        return f"restored blindly by {DEFAULT_PRESET}"
+    finer = f"finer than the mean luma step {threshold:.2f} from which on {DEFAULT_PRESET} was measured to gain"
+    if Constraint.of(jpeg) is None:
+        return f"shown as it is: {finer}"
+    if share == 0.0:
+        return f"shown decoded anew from its coefficients: {finer}"
+    return (
+        f"decoded anew from its coefficients and moved {share:.0%} of the way to {DEFAULT_PRESET}'s "
+        f"restoration: {finer}"
+    )
 
 
 def _opened(plain: bytes) -> Image.Image:

@@ -111,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
             )
         elif result.passed_through:
             mode = "the JPEG as it is (finer than the model restores blindly), no side information"
+        elif result.network_share < 1.0:
+            mode = (
+                f"restored blind at {result.network_share:.0%} (finer than the model restores alone: the rest "
+                "the JPEG decoded anew from its coefficients), no side information"
+            )
         else:
             mode = "restored blind, no side information"
         print(f"wrote {out}: {result.image.shape[1]}x{result.image.shape[0]}, {mode}")

@@ -4,10 +4,11 @@ A blind restorer that has never seen a JPEG's original can only guess, and at ve
 guess costs more than it gains. The decoder knows from the header how fine the quantiser is, so each
 model carries the finest mean luma step from which on it was measured to improve every held-out image by
 a margin (``TOLERANCE_DB``) at any chroma sampling or encoder, clean and with a photograph's noise added
-(``NOISE_SIGMAS``) (``engine.weights.BLIND_MIN_STEP_KEY``); finer JPEGs are not given to the network
-(``RestoreResult.passed_through``: they are shown decoded anew from their coefficients,
-``Constraint.decode``). One threshold for all samplings: thresholds per sampling, tried, rest on too few
-held-out images (4:2:0 looked safe up to q100 on them and lost up to 0.8 dB on photographs).
+(``NOISE_SIGMAS``) (``engine.weights.BLIND_MIN_STEP_KEY``). Finer JPEGs are shown decoded anew from their
+coefficients (``Constraint.decode``), moved towards the network's restoration by the share of it that
+served the worst held-out point at their step best, at most ``engine.strength.MAX_SHARE``
+(``BLIND_SHARES_KEY``, ``blind_shares``). One threshold for all samplings: thresholds per sampling, tried,
+rest on too few held-out images (4:2:0 looked safe up to q100 on them and lost up to 0.8 dB on photographs).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from engine.config import LAMBDA_MIN
 from engine.constraint import Constraint
 from engine.jpeg_io import decode_with_params
 from engine.models.sidejpeg import SideJPEGNet
+from engine.strength import MAX_SHARE
 from engine.training.data import load_rgb, to_tensor, with_noise
 from engine.training.validate import centre_crop, rounded_psnr
-from engine.weights import BLIND_MIN_STEP_KEY
+from engine.weights import BLIND_MIN_STEP_KEY, BLIND_SHARES_KEY
 
 QUALITIES = (50, 60, 70, 75, 80, 85, 88, 90, 92, 94, 95, 96, 97, 98, 99, 100)
 SETTINGS = (("pillow", "4:2:0"), ("pillow", "4:2:2"), ("pillow", "4:4:4"), ("jpegli", "auto"))
@@ -44,6 +46,8 @@ TOLERANCE_DB = 0.05
 applies: a margin, not a tolerance of loss, because four held-out images are a small sample of photographs.
 Allowing -0.03 dB, the `fast` of session 8 applied down to jpegli q92 (worst held-out point there +0.14 dB)
 and lost up to 0.08 dB at jpegli q90 on unseen photographs."""
+SHARES = tuple(MAX_SHARE * k / 4 for k in range(5))
+"""The network's shares measured where it does not restore alone (0: the decode anew alone)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class Point:
     change_db: float
     noise: float = 0.0
     """Standard deviation of the noise added to the original (8-bit units)."""
+    shared_db: tuple[float, ...] = ()
+    """The change at each of ``SHARES`` of the network, the rest the JPEG decoded anew (as it is without a
+    constraint)."""
 
 
 @torch.inference_mode()
@@ -76,17 +83,26 @@ def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int
                     decoded, params = decode_with_params(jpeg)
                     y = to_tensor([decoded]).to(device)
                     cond = torch.from_numpy(Conditioning.of(params, LAMBDA_MIN).vector())[None].to(device)
-                    change = rounded_psnr(_shown(net.restore(y, cond, None), jpeg), x) - rounded_psnr(y, x)
+                    restored, anew = _shown(net.restore(y, cond, None), y, jpeg)
+                    before = rounded_psnr(y, x)
+                    shared = tuple(rounded_psnr(anew + s * (restored - anew), x) - before for s in SHARES)
                     points.append(
-                        Point(path.stem, encoder, params.subsampling, quality, params.luma_step, change, sigma)
+                        Point(
+                            path.stem, encoder, params.subsampling, quality, params.luma_step,
+                            rounded_psnr(restored, x) - before, sigma, shared,
+                        )
                     )
     return points
 
 
-def _shown(restored: torch.Tensor, jpeg: bytes) -> torch.Tensor:
-    """The blind restoration as the decoder shows it: within the JPEG's quantisation constraint."""
-    constraint = Constraint.of(jpeg)
-    return restored if constraint is None else constraint.project(restored, 0, 0)
+def _shown(restored: torch.Tensor, jpeg: torch.Tensor, data: bytes) -> tuple[torch.Tensor, torch.Tensor]:
+    """The blind restoration as the decoder shows it, within the JPEG's quantisation constraint, and the JPEG
+    decoded anew (the JPEG itself without a constraint), both in [0, 1]."""
+    constraint = Constraint.of(data)
+    if constraint is None:
+        return restored.clamp(0, 1), jpeg
+    shown = constraint.project(restored, 0, 0), constraint.decode(jpeg, 0, 0, float_where_coarse=True)
+    return shown[0].clamp_(0, 1), shown[1].clamp_(0, 1)
 
 
 def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> float:
@@ -99,6 +115,19 @@ def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> floa
             break
         threshold = step
     return threshold
+
+
+def blind_shares(points: list[Point], threshold: float, tolerance: float = TOLERANCE_DB) -> list[list[float]]:
+    """[step, share] for each step measured finer than ``threshold``, coarsest first: of ``SHARES``, the one
+    whose worst point at that step changes most (the least on a tie), 0 where even that falls below
+    ``tolerance``."""
+    rows = []
+    for step in sorted({p.luma_step for p in points if p.luma_step < threshold}, reverse=True):
+        at = [p.shared_db for p in points if p.luma_step == step]
+        worst = [min(changes[i] for changes in at) for i in range(len(SHARES))]
+        best = max(range(len(SHARES)), key=lambda i: (worst[i], -i))
+        rows.append([step, SHARES[best] if worst[best] >= tolerance else 0.0])
+    return rows
 
 
 def calibration(
@@ -114,6 +143,7 @@ def calibration(
     applied = [p for p in points if p.luma_step >= threshold]
     return {
         BLIND_MIN_STEP_KEY: threshold,
+        BLIND_SHARES_KEY: blind_shares(points, threshold),
         "blind_calibration": {
             "images": sorted({p.image for p in points}),
             "crop": crop,
@@ -122,6 +152,9 @@ def calibration(
             "calibrated_min_step": calibrated,
             "floor": floor,
             "worst_applied_db": round(min((p.change_db for p in applied), default=0.0), 4),
-            "points": [asdict(p) | {"change_db": round(p.change_db, 4)} for p in points],
+            "points": [
+                asdict(p) | {"change_db": round(p.change_db, 4), "shared_db": [round(c, 4) for c in p.shared_db]}
+                for p in points
+            ],
         },
     }

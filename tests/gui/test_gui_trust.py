@@ -11,7 +11,7 @@ from PySide6.QtCore import QRectF, Qt
 from engine import DEFAULT_PRESET, Cancelled, decode_jpeg, earlier_releases, encode_jpeg, psnr
 from engine.constraint import Constraint
 from gui import scheduler
-from gui.jobs import DECODED_ANEW_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE
+from gui.jobs import DECODED_ANEW_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE, shared_note
 from gui.state import Role
 
 
@@ -166,7 +166,7 @@ def test_a_sidecar_of_another_jpeg_is_reported_and_blind_is_offered(
 def test_a_blind_restoration_that_measures_worse_is_not_shown(qtbot, window, default_codec, crop, monkeypatch):
     """A restorer that makes the JPEG worse (as blind models can at very high qualities) is not shown."""
 
-    def worse(decoded, conditioning, symbols, box, progress, cancel, adaptation=None, observe=None, constraint=None):
+    def worse(decoded, conditioning, symbols, box, progress, cancel, **_):
         top, left, bottom, right = box
         return np.clip(decoded[top:bottom, left:right].astype(int) + 6, 0, 255).astype(np.uint8)
 
@@ -191,6 +191,7 @@ def test_a_passed_through_jpeg_whose_coefficients_cannot_be_read_is_captioned_as
     qtbot, window, default_codec, crop, tmp_path, monkeypatch
 ):
     monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
+    monkeypatch.setattr(default_codec, "blind_shares", [])
     monkeypatch.setattr(Constraint, "of", classmethod(lambda cls, jpeg: None))
     path = tmp_path / "fine.jpg"
     jpeg = encode_jpeg(crop, 96, "4:4:4")
@@ -210,6 +211,7 @@ def test_a_jpeg_that_blind_decoding_passes_through_is_shown_decoded_anew(
     qtbot, window, default_codec, crop, tmp_path, monkeypatch, subsampling
 ):
     monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
+    monkeypatch.setattr(default_codec, "blind_shares", [])
     path = tmp_path / "fine.jpg"
     jpeg = encode_jpeg(crop, 96, subsampling)
     path.write_bytes(jpeg)
@@ -264,3 +266,18 @@ def test_toggling_back_to_a_computed_setting_shows_it_without_recomputing(qtbot,
     assert window.scheduler.restore_stage.started == started
     assert doc.ssim(Role.RESTORED) is not None  # its SSIM is kept too
 
+
+
+def test_a_jpeg_given_a_share_of_the_network_says_how_much(qtbot, window, default_codec, crop, tmp_path, monkeypatch):
+    monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
+    monkeypatch.setattr(default_codec, "blind_shares", [(1.0, 0.375)])
+    path = tmp_path / "fine.jpg"
+    jpeg = encode_jpeg(crop, 96, "4:4:4")
+    path.write_bytes(jpeg)
+    with qtbot.waitSignal(window.document.source_changed, timeout=WAIT_MS):
+        window.open_path(path, as_received=True)
+    qtbot.waitUntil(lambda: window.document.restored is not None, timeout=WAIT_MS)
+    assert window.document.restored.note == shared_note(0.375)
+    assert np.array_equal(window.panes[Role.RESTORED].image.image, default_codec.restore(jpeg).image)
+    text = overlay(window, Role.RESTORED)
+    assert "Restored at 38% · received · blind" in text and "moved 38% of the way" in text

@@ -107,9 +107,13 @@ def test_about_shows_each_installed_models_card(qtbot, window, codecs):
         config = PRESETS[preset]
         assert f"<code>{preset}</code>" in text
         assert config.trunk_summary in text
-        assert codecs.get(preset, "cpu").model_id.hex() in text
+        codec = codecs.get(preset, "cpu")
+        assert codec.model_id.hex() in text and f"step of {codec.blind_min_step:.2f}" in text
         measured = measured_side_vs_blind(preset)
         for name, value in (measured or {}).items():
             assert f"{name} {value:+.1f} %" in text
     assert all(f"<code>{name}</code>" in text for name in earlier_releases())
+    shown = [codecs.get(p, "cpu") for p in codecs.available_presets() if p in PRESETS]
+    shared = sum(any(share > 0 for _, share in codec.blind_shares) for codec in shown)
+    assert text.count("moved up to") == shared and text.count("without the network") == len(shown) - shared
     window.about_dialog.close()
