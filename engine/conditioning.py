@@ -145,6 +145,11 @@ class Conditioning:
         """Mean luma quantiser step, as the codes carry it (how coarse the JPEG is)."""
         return 2.0 ** (8.0 * float(self.vector()[0]))
 
+    @property
+    def subsampling(self) -> str:
+        """The chroma sampling, as the codes carry it (``JpegParams.subsampling``)."""
+        return sampling_name(bool(self.codes[3]), bool(self.codes[2]), bool(self.codes[7]))
+
     def luma_finer_than(self, step: float) -> bool:
         """Whether the JPEG's mean luma step is below ``step``, compared as codes: a JPEG whose step is
         exactly ``step`` (a calibrated point) is not finer, whichever way its code was rounded."""

@@ -24,9 +24,9 @@ from engine.inference import Inference, resolve_device
 from engine.jpeg_io import decode_with_params, encode_jpeg
 from engine.models.sidejpeg import SideJPEGNet
 from engine.resources import preset_name, preset_of, weights_path
-from engine.strength import network_share
+from engine.strength import network_share, shares_of
 from engine.tiling import Box, CancelEvent, Progress
-from engine.weights import BLIND_MIN_STEP_KEY, BLIND_SHARES_KEY, load_model_info, model_id
+from engine.weights import BLIND_MIN_STEP_KEY, load_model_info, model_id
 
 
 @dataclass
@@ -155,9 +155,9 @@ class Codec:
         self.blind_min_step = float(info.get(BLIND_MIN_STEP_KEY, 0.0))
         """Blind restoration applies fully to JPEGs whose mean luma quantiser step is at least this; finer ones
         (very high qualities), which this model was measured to harm, get ``blind_shares`` of it."""
-        self.blind_shares = [(float(step), float(share)) for step, share in info.get(BLIND_SHARES_KEY, [])]
-        """(step, share) measured finer than ``blind_min_step`` (``engine.strength``): none, and such JPEGs are
-        shown decoded anew from their coefficients."""
+        self.blind_shares = shares_of(info)
+        """(step, sampling, share) measured finer than ``blind_min_step`` (``engine.strength``): none, and such
+        JPEGs are shown decoded anew from their coefficients."""
 
     @property
     def device(self) -> str:

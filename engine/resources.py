@@ -15,8 +15,8 @@ from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
-from engine.strength import Shares
-from engine.weights import BLIND_MIN_STEP_KEY, BLIND_SHARES_KEY
+from engine.strength import Shares, shares_of
+from engine.weights import BLIND_MIN_STEP_KEY
 
 
 def _shipped() -> Path:
@@ -79,8 +79,7 @@ def blind_calibration(preset: str) -> tuple[float, Shares] | None:
         info = json.loads(_metadata(weights_path(preset)).get("info", "{}"))
     except (OSError, ValueError, SafetensorError):
         return None
-    shares = [(float(step), float(share)) for step, share in info.get(BLIND_SHARES_KEY, [])]
-    return float(info.get(BLIND_MIN_STEP_KEY, 0.0)), shares
+    return float(info.get(BLIND_MIN_STEP_KEY, 0.0)), shares_of(info)
 
 
 def earlier_releases() -> list[str]:

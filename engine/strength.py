@@ -3,8 +3,8 @@
 
 From the model's floor (``engine.weights.BLIND_MIN_STEP_KEY``) on, the network's restoration is shown as it
 is. A finer JPEG is shown as its decode anew from its coefficients (``engine.constraint.Constraint.decode``)
-moved towards the restoration by a share of at most ``MAX_SHARE``, calibrated per mean luma step
-(``engine.weights.BLIND_SHARES_KEY``); share 0 is the decode anew alone.
+moved towards the restoration by a share of at most ``MAX_SHARE``, calibrated per mean luma step and chroma
+sampling (``engine.weights.BLIND_SHARES_KEY``); share 0 is the decode anew alone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.conditioning import Conditioning
+from engine.weights import BLIND_SHARES_KEY
 
 MAX_SHARE = 0.5
 """The most of the network a JPEG finer than the floor gets. At half each, the mix's squared error is the
@@ -20,16 +21,24 @@ unless the network's correction is more wrong than right, which is the hedge the
 images overstate the network's safety at these qualities (a floor they allowed lost 0.03 dB on a Kodak
 image at jpegli q90), so the calibration never takes more however well they fare."""
 
-Shares = Sequence[tuple[float, float]]
-"""(mean luma step, share) of each step the calibration measured finer than the floor."""
+Shares = Sequence[tuple[float, str, float]]
+"""(mean luma step, chroma sampling, share) of each step and sampling the calibration measured finer than the
+floor."""
+
+
+def shares_of(info: dict) -> list[tuple[float, str, float]]:
+    """The shares a model's info carries (none for models calibrated before them)."""
+    return [(float(step), str(sampling), float(share)) for step, sampling, share in info.get(BLIND_SHARES_KEY, [])]
 
 
 def network_share(conditioning: Conditioning, floor: float, shares: Shares) -> float:
     """The network's share of the blind image of a JPEG of this ``conditioning``: 1 from the ``floor`` on;
-    finer, the share calibrated at its step, or between two measured steps the lesser of theirs (the floor
-    counting as 1); 0 finer than every measured step."""
+    finer, the share calibrated at its step for its chroma sampling (for a sampling not calibrated, the least
+    of any at that step), or between two measured steps the lesser of theirs (the floor counting as 1); 0
+    finer than every measured step."""
     if not conditioning.luma_finer_than(floor):
         return 1.0
+    shares = _for_sampling(shares, conditioning.subsampling)
     at = [share for step, share in shares if conditioning.luma_code_is(step)]
     if at:
         return min(at)
@@ -38,3 +47,12 @@ def network_share(conditioning: Conditioning, floor: float, shares: Shares) -> f
     if not finer:
         return 0.0
     return min(max(finer)[1], min(coarser)[1] if coarser else 1.0)
+
+
+def _for_sampling(shares: Shares, sampling: str) -> list[tuple[float, float]]:
+    """(step, share) for JPEGs of this chroma ``sampling``."""
+    own = [(step, share) for step, of, share in shares if of == sampling]
+    if own:
+        return own
+    steps = {step for step, _, _ in shares}
+    return [(step, min(share for at, _, share in shares if at == step)) for step in steps]

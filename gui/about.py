@@ -22,15 +22,15 @@ def app_version() -> str:
         return "development checkout"
 
 
-def _with_shares(shares: list[tuple[float, float]]) -> str:
+def _with_shares(shares: list[tuple[float, str, float]]) -> str:
     """How far a JPEG finer than the floor is moved towards the network, as calibrated."""
-    used = [share for _, share in shares if share > 0]
+    used = [share for _, _, share in shares if share > 0]
     if not used:
         return ", without the network"
-    finest = min(step for step, share in shares if share > 0)
+    finest = min(step for step, _, share in shares if share > 0)
     return (
-        f", moved up to {max(used):.0%} of the way to the network's restoration (calibrated per step, down to "
-        f"a step of {finest:.2f})"
+        f", moved up to {max(used):.0%} of the way to the network's restoration (calibrated per step and "
+        f"chroma sampling, down to a step of {finest:.2f})"
     )
 
 

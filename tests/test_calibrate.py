@@ -71,8 +71,8 @@ def test_the_threshold_is_compared_as_the_codes_carry_the_step(jpeg: tuple, cali
     assert conditioning.luma_finer_than(math.inf) and not conditioning.luma_finer_than(0.0)
 
 
-def shared(step: float, *changes: float) -> Point:
-    return Point("img", "pillow", "4:4:4", 95, step, changes[-1], shared_db=changes)
+def shared(step: float, *changes: float, subsampling: str = "4:4:4") -> Point:
+    return Point("img", "pillow", subsampling, 95, step, changes[-1], shared_db=changes)
 
 
 def test_below_the_threshold_each_step_gets_the_share_that_serves_its_worst_point_best() -> None:
@@ -84,9 +84,14 @@ def test_below_the_threshold_each_step_gets_the_share_that_serves_its_worst_poin
         shared(1.0, 0.01, 0.02, 0.04, 0.03, 0.0),
     ]
     shares = calibrate.blind_shares(points, 8.0)
-    assert shares == [[4.0, calibrate.SHARES[2]], [2.0, 0.0], [1.0, 0.0]]
+    assert shares == [[4.0, "4:4:4", calibrate.SHARES[2]], [2.0, "4:4:4", 0.0], [1.0, "4:4:4", 0.0]]
     assert calibrate.SHARES[0] == 0.0 and calibrate.SHARES[-1] == MAX_SHARE
 
 
 def test_on_a_tie_the_lesser_share_is_taken() -> None:
-    assert calibrate.blind_shares([shared(4.0, 0.2, 0.3, 0.3, 0.3, 0.1)], 8.0) == [[4.0, calibrate.SHARES[1]]]
+    assert calibrate.blind_shares([shared(4.0, 0.2, 0.3, 0.3, 0.3, 0.1)], 8.0) == [[4.0, "4:4:4", calibrate.SHARES[1]]]
+
+
+def test_each_chroma_sampling_gets_its_own_share() -> None:
+    points = [shared(2.0, 0.1, 0.2, 0.3, 0.4, 0.5, subsampling="4:2:0"), shared(2.0, 0.1, 0.3, 0.2, 0.1, 0.0)]
+    assert calibrate.blind_shares(points, 8.0) == [[2.0, "4:2:0", MAX_SHARE], [2.0, "4:4:4", calibrate.SHARES[1]]]

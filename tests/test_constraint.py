@@ -344,7 +344,7 @@ def test_a_fine_jpeg_given_a_share_of_the_network_is_shown_between_its_decode_an
     restored = codec.restore(jpeg).image
     codec.blind_min_step = float("inf")
     anew = codec.restore(jpeg)
-    codec.blind_shares = [(1.0, 0.5)]
+    codec.blind_shares = [(1.0, subsampling, 0.5)]
     half = codec.restore(jpeg)
     assert anew.passed_through and anew.network_share == 0.0
     assert not half.passed_through and half.network_share == 0.5 and half.constrained
@@ -358,7 +358,7 @@ def test_without_a_constraint_a_share_of_the_network_passes_the_jpeg_through_as_
     sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     codec = Codec(net=random_net(seed=4), device="cpu")
-    codec.blind_min_step, codec.blind_shares = float("inf"), [(1.0, 0.5)]
+    codec.blind_min_step, codec.blind_shares = float("inf"), [(1.0, "4:4:4", 0.5)]
     monkeypatch.setattr(Constraint, "of", classmethod(lambda cls, jpeg: None))
     jpeg = encode_jpeg(sample_rgb, 95, "4:4:4")
     result = codec.restore(jpeg)

@@ -12,7 +12,7 @@ from tests.conftest import random_net
 
 def test_the_benchmark_measures_the_decode_anew_alone_and_with_the_networks_share(sample_rgb: np.ndarray) -> None:
     codec = Codec(net=random_net(seed=4), device="cpu")
-    codec.blind_min_step, codec.blind_shares = float("inf"), [(1.0, 0.5)]
+    codec.blind_min_step, codec.blind_shares = float("inf"), [(1.0, "4:4:4", 0.5)]
     jpeg = encode_jpeg(sample_rgb, 96, "4:4:4")
     (anew, shown, projected, share), sampling = changes_db(codec, sample_rgb, jpeg)
     before = psnr(decode_jpeg(jpeg), sample_rgb)

@@ -1,5 +1,5 @@
-"""The network's share of a blind JPEG by its fineness: all of it from the floor on, the calibrated share
-below, never more than either measured step around it."""
+"""The network's share of a blind JPEG by its fineness and chroma sampling: all of it from the floor on, the
+calibrated share below, never more than either measured step around it."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.conditioning import Conditioning, JpegParams
-from engine.strength import network_share
+from engine.strength import network_share, shares_of
+
+HALVED = {"4:2:0": (True, True), "4:2:2": (True, False), "4:4:4": (False, False), "4:4:0": (False, True)}
 
 
-def of_step(step: int) -> Conditioning:
+def of_step(step: int, sampling: str = "4:2:0") -> Conditioning:
     table = (step,) * 64
-    return Conditioning.of(JpegParams(table, table, True, True), 64.0)
+    return Conditioning.of(JpegParams(table, table, *HALVED[sampling]), 64.0)
 
 
-SHARES = [(8.0, 0.5), (4.0, 0.25), (2.0, 0.5), (1.0, 0.125)]
+SHARES = [(8.0, "4:2:0", 0.5), (4.0, "4:2:0", 0.25), (2.0, "4:2:0", 0.5), (1.0, "4:2:0", 0.125)]
+
+
+def test_the_conditioning_carries_the_chroma_sampling() -> None:
+    assert [of_step(3, sampling).subsampling for sampling in HALVED] == list(HALVED)
+    gray = Conditioning.of(JpegParams((3,) * 64, (3,) * 64, False, False, grayscale=True), 64.0)
+    assert gray.subsampling == "gray"
 
 
 def test_from_the_floor_on_the_network_restores_alone() -> None:
@@ -38,20 +46,32 @@ def test_finer_than_every_measured_step_or_uncalibrated_the_jpeg_is_decoded_anew
     assert network_share(of_step(5), 10.0, []) == 0.0
 
 
+def test_each_sampling_has_its_own_shares_and_one_not_calibrated_the_least_of_any() -> None:
+    shares = [(2.0, "4:2:0", 0.5), (2.0, "4:4:4", 0.25), (2.0, "4:2:2", 0.375)]
+    assert [network_share(of_step(2, s), 10.0, shares) for s in ("4:2:0", "4:4:4", "4:2:2")] == [0.5, 0.25, 0.375]
+    assert network_share(of_step(2, "4:4:0"), 10.0, shares) == 0.25
+
+
+def test_a_models_info_carries_its_shares() -> None:
+    assert shares_of({"blind_shares": [[2.5, "4:4:4", 0.5]]}) == [(2.5, "4:4:4", 0.5)]
+    assert shares_of({}) == []
+
+
 @given(
     st.integers(1, 255),
     st.floats(1.0, 255.0),
     st.lists(st.tuples(st.floats(1.0, 255.0), st.sampled_from([0.0, 0.125, 0.25, 0.5])), max_size=8),
 )
-def test_a_share_is_one_of_those_measured_around_the_step(step: int, floor: float, shares: list) -> None:
+def test_a_share_is_one_of_those_measured_around_the_step(step: int, floor: float, measured: list) -> None:
     conditioning = of_step(step)
+    shares = [(at, "4:2:0", share) for at, share in measured]
     share = network_share(conditioning, floor, shares)
     if not conditioning.luma_finer_than(floor):
         assert share == 1.0
         return
-    finer = [s for p, s in shares if not conditioning.luma_finer_than(p)]
-    assert share == 0.0 if not finer else share in {s for _, s in shares}
-    coarser = [(p, s) for p, s in shares if conditioning.luma_finer_than(p)]
-    if coarser and not any(conditioning.luma_code_is(p) for p, _ in shares):
+    finer = [s for p, s in measured if not conditioning.luma_finer_than(p)]
+    assert share == 0.0 if not finer else share in {s for _, s in measured}
+    coarser = [(p, s) for p, s in measured if conditioning.luma_finer_than(p)]
+    if coarser and not any(conditioning.luma_code_is(p) for p, _ in measured):
         assert share <= min(coarser)[1], "never more than the next coarser measured step allows"
-    assert share <= max((s for _, s in shares), default=0.0)
+    assert share <= max((s for _, s in measured), default=0.0)

@@ -57,9 +57,11 @@ def test_train_resume_and_export(data: Path, tmp_path: Path) -> None:
     assert {p["noise"] for p in calibration["points"]} == set(NOISE_SIGMAS)
     assert info["blind_min_step"] > 0
     shares = info["blind_shares"]
-    finer = {p["luma_step"] for p in calibration["points"] if p["luma_step"] < info["blind_min_step"]}
-    assert [step for step, _ in shares] == sorted(finer, reverse=True), "a share for each step finer than that"
-    assert all(share in SHARES for _, share in shares)
+    points = calibration["points"]
+    finer = {(p["luma_step"], p["subsampling"]) for p in points if p["luma_step"] < info["blind_min_step"]}
+    assert {(step, sampling) for step, sampling, _ in shares} == finer, "one for each step and sampling finer"
+    assert [step for step, _, _ in shares] == sorted((step for step, _, _ in shares), reverse=True)
+    assert all(share in SHARES for _, _, share in shares)
     assert all(len(p["shared_db"]) == len(SHARES) for p in calibration["points"])
 
 

@@ -270,7 +270,7 @@ def test_toggling_back_to_a_computed_setting_shows_it_without_recomputing(qtbot,
 
 def test_a_jpeg_given_a_share_of_the_network_says_how_much(qtbot, window, default_codec, crop, tmp_path, monkeypatch):
     monkeypatch.setattr(default_codec, "blind_min_step", float("inf"))
-    monkeypatch.setattr(default_codec, "blind_shares", [(1.0, 0.375)])
+    monkeypatch.setattr(default_codec, "blind_shares", [(1.0, "4:4:4", 0.375)])
     path = tmp_path / "fine.jpg"
     jpeg = encode_jpeg(crop, 96, "4:4:4")
     path.write_bytes(jpeg)
