@@ -145,6 +145,10 @@ class Conditioning:
         """Mean luma quantiser step, as the codes carry it (how coarse the JPEG is)."""
         return 2.0 ** (8.0 * float(self.vector()[0]))
 
+    def at_lambda(self, lam: float) -> Conditioning:
+        """The same JPEG's conditioning at rate trade-off ``lam`` (``of(params, lam)``'s codes)."""
+        return Conditioning(np.append(self.codes[:-1], _codes(np.float32(lambda_code(lam)))).astype(np.int16))
+
     @property
     def subsampling(self) -> str:
         """The chroma sampling, as the codes carry it (``JpegParams.subsampling``)."""

@@ -40,6 +40,8 @@ class Encoded:
     """PSNR (RGB) the adaptation adds to the decoder's image."""
     unconstrained: bool = False
     """The decoder is to show this image without the quantisation constraint (the sidecar's flag)."""
+    shows_blind: bool = False
+    """The decoder is to show this image as blind decoding does (the sidecar's flag ``SHOWS_BLIND``)."""
 
 
 STAGE_SHARES = (0.49, 0.45, 0.06)

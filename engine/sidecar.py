@@ -16,31 +16,38 @@ from engine.container import jpeg_size, without_metadata
 from engine.errors import SideJPEGError
 
 MAGIC = b"SJPS"
-VERSION = 6
-"""6: blocks that keep the JPEG (the keep symbol) show it decoded anew from its coefficients
-(``engine.constraint.Constraint.decode``; in a JPEG coarser than the model restores blindly, only where a block's
-expected error is under a level), no longer its own pixels moved into the constraint everywhere; 5's header.
+VERSION = 7
+"""7: the flag ``SHOWS_BLIND``; 6's header. 6: blocks that keep the JPEG (the keep symbol) show it decoded anew
+from its coefficients (``engine.constraint.Constraint.decode``; in a JPEG coarser than the model restores
+blindly, only where a block's expected error is under a level), no longer its own pixels moved into the
+constraint everywhere; 5's header.
 5: a slim header; what the JPEG itself says (its size, its conditioning) is no longer repeated, and the
 model id and JPEG hash are 4 bytes. 4: the adaptation has spatial taps. 3: the map is followed by the image's
 adaptation weights. 2: the header carries the 8-entry JPEG conditioning and lambda, the map the keep symbol
-(it has no adaptation). 2-5 are still read. Version 1 (3-entry conditioning, 16 symbols) belongs to models no
+(it has no adaptation). 2-6 are still read. Version 1 (3-entry conditioning, 16 symbols) belongs to models no
 longer shipped."""
-READS = (2, 3, 4, 5, 6)
+READS = (2, 3, 4, 5, 6, 7)
 MAX_SIDE = 65535
 """JPEG's own limit on width and height."""
 _WIDE = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH")
 _SLIM = struct.Struct("<4sBB4s4sBfH")
-_HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5: _SLIM, 6: _SLIM}
+_HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5: _SLIM, 6: _SLIM, 7: _SLIM}
 """Fixed part of each version's header: version 3 adds the adaptation's length after the payload's, 4 keeps
 3's header; 5 is followed by the two lengths as variable-length integers, and 6 keeps 5's header."""
-ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS, 6: adapt.EXPONENTS}
+ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS, 6: adapt.EXPONENTS, 7: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 ID_BYTES = 4
 """Bytes of the model id and of the JPEG hash a sidecar of version 5 on carries (8 before)."""
 UNCONSTRAINED = 1
 """Flag: the decoder shows this image without its JPEG's quantisation constraint (``engine.constraint``). The
 encoder sets it where even the JPEG's own pixels within the constraint measure worse than the JPEG."""
-KNOWN_FLAGS = UNCONSTRAINED
+SHOWS_BLIND = 2
+"""Flag (version 7 on): the decoder shows this image as blind decoding with the same model shows the JPEG. The
+encoder sets it where blind decoding shows a share of the network (a JPEG finer than the model restores
+alone, ``engine.strength``) and that comes closer to the original than the sidecar's map would: the sidecar
+then costs its bits but never the image's quality against no sidecar."""
+KNOWN_FLAGS = {5: UNCONSTRAINED, 6: UNCONSTRAINED, 7: UNCONSTRAINED | SHOWS_BLIND}
+"""The flags each version may set (none before version 5)."""
 _CRC = struct.Struct("<I")
 _LENGTH_BYTES = 4
 """Longest variable-length integer read (28 bits: far beyond any sidecar)."""
@@ -88,6 +95,8 @@ class SidecarHeader:
     """``conditioning_check`` of the codes the encoder used (version 5 on)."""
     unconstrained: bool = False
     """The ``UNCONSTRAINED`` flag: restore without the quantisation constraint."""
+    shows_blind: bool = False
+    """The ``SHOWS_BLIND`` flag: restore as blind decoding does."""
 
     @property
     def adaptation_exponents(self) -> int:
@@ -144,12 +153,12 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
 
 def pack(
     model_id: bytes, jpeg_hash: bytes, quality: int, lam: float, conditioning: Conditioning, payload: bytes,
-    adaptation: bytes = b"", unconstrained: bool = False,
+    adaptation: bytes = b"", unconstrained: bool = False, shows_blind: bool = False,
 ) -> bytes:
     """Serialise header, payload, adaptation and CRC-32 in the current version (values the format cannot
     hold raise SideJPEGError). ``conditioning`` is what the encoder fed its networks: derived from the JPEG and
     ``carried_lambda(lam)``, it is not written, only its check."""
-    flags = UNCONSTRAINED if unconstrained else 0
+    flags = (UNCONSTRAINED if unconstrained else 0) | (SHOWS_BLIND if shows_blind else 0)
     try:
         head = _HEADS[VERSION].pack(
             MAGIC, VERSION, flags, model_id[:ID_BYTES], jpeg_hash[:ID_BYTES], quality, lam,
@@ -184,7 +193,7 @@ def _slim_header(data: bytes, version: int) -> tuple[SidecarHeader, int]:
     adaptation_bytes, pos = _read_varint(data, pos)
     return SidecarHeader(
         model_id, quality, lam, jpeg_hash, payload_bytes, adaptation_bytes, version, pos, cond_check=check,
-        unconstrained=bool(flags & UNCONSTRAINED),
+        unconstrained=bool(flags & UNCONSTRAINED), shows_blind=bool(flags & SHOWS_BLIND),
     ), flags
 
 
@@ -205,7 +214,7 @@ def parse_header(data: bytes) -> SidecarHeader:
     """Validate and decode the header alone; checks every size before anything is allocated."""
     version = _check_version(data)
     header, flags = _slim_header(data, version) if version >= 5 else _wide_header(data, version)
-    if flags & ~KNOWN_FLAGS or (flags and version < 5):
+    if flags & ~KNOWN_FLAGS.get(version, 0):
         raise SideJPEGError(f"sidecar uses unknown flags {flags:#x}")
     if header.quality > 100 or not np.isfinite(header.lam) or header.lam < 0:
         raise SideJPEGError("sidecar header holds invalid quality or lambda values")

@@ -191,6 +191,13 @@ DECODED_ANEW_NOTE = Note(
 )
 
 
+SHOWN_BLIND_NOTE = Note(
+    "Restored as blind",
+    "its sidecar asks for what blind decoding shows: the encoder found that closer to the original than its "
+    "descriptors (a JPEG finer than the network restores on its own)",
+)
+
+
 def shared_note(share: float) -> Note:
     """Why a blind JPEG finer than the network restores alone shows only a ``share`` of its restoration."""
     return Note(
@@ -266,6 +273,7 @@ def compress_and_restore(
     if settings.use_sidecar:
         res = compress(0.0, predicted)
         image = res.restored
+        note = SHOWN_BLIND_NOTE if res.received().shown_blind else None
     else:
         received = codec.receive(encode_jpeg(original, settings.quality, settings.subsampling))
         restored = restore_visible_first(codec, received, box, ctx, scaled_progress(ctx.progress, 0.0, 0.5))
@@ -289,7 +297,10 @@ def restore_received(
     used = source.received_sidecar if settings.use_sidecar else None
     received = codec.receive(source.received_jpeg, used)
     restored = restore_visible_first(codec, received, box, ctx, ctx.progress)
-    image, note = honest_blind(restored, received.decoded, None) if used is None else (restored.image, None)
+    if used is None:
+        image, note = honest_blind(restored, received.decoded, None)
+    else:
+        image, note = restored.image, SHOWN_BLIND_NOTE if received.shown_blind else None
     width, height = source.size
     header = source.header
     return RestoreOutcome(

@@ -15,6 +15,7 @@ from engine import pipeline
 from engine.cli import main
 from engine.commands import info as info_command
 from engine.container import split_embedded
+from engine.encoding import Encoded
 from engine.jpeg_io import encode_jpeg
 from engine.metrics import psnr
 from engine.pipeline import Codec
@@ -211,3 +212,21 @@ def test_restore_and_compress_do_not_import_matplotlib_or_scipy(image: Path) -> 
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_restore_and_info_say_when_a_sidecar_asks_for_the_blind_image(
+    tmp_path: Path, sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    codec = Codec(device="cpu")
+    crop = np.ascontiguousarray(sample_rgb[:64, :96])
+    made = codec.compress(crop, 98, 64.0, "4:2:2")
+    worse = Encoded(made.symbols, np.clip(made.jpeg_decoded.astype(int) + 9, 0, 255).astype(np.uint8))
+    monkeypatch.setattr(codec.encoder, "encode", lambda *args, **kwargs: worse)
+    res = codec.compress(crop, 98, 64.0, "4:2:2")
+    jpeg = tmp_path / "fine.jpg"
+    jpeg.write_bytes(res.jpeg)
+    Path(f"{jpeg}.side").write_bytes(res.sidecar)
+    assert main(["info", str(jpeg)]) == 0
+    assert "shown as blind decoding shows it" in capsys.readouterr().out
+    assert main(["restore", str(jpeg), "-o", str(tmp_path / "fine.png")]) == 0
+    assert "restored with side information, which asks for what blind decoding shows: 50%" in capsys.readouterr().out

@@ -15,6 +15,7 @@ from PIL import Image
 from engine import encoders
 from engine.colour import to_ycbcr
 from engine.constraint import DCT, ROUNDED_BELOW, Constraint, _integer_estimate
+from engine.encoding import Encoded
 from engine.jpeg_io import decode_jpeg, encode_jpeg
 from engine.metrics import psnr
 from engine.pipeline import Codec
@@ -364,3 +365,28 @@ def test_without_a_constraint_a_share_of_the_network_passes_the_jpeg_through_as_
     result = codec.restore(jpeg)
     assert result.passed_through and result.network_share == 0.0
     assert np.array_equal(result.image, decode_jpeg(jpeg))
+
+
+@pytest.mark.parametrize("subsampling", ["4:2:2", "4:4:4"])
+def test_with_a_sidecar_a_fine_jpeg_is_never_shown_worse_than_blind_decoding_shows_it(
+    sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, subsampling: str
+) -> None:
+    """Where blind decoding shows a share of the network, the encoder compares it with its map's image and,
+    where it comes closer, the sidecar asks for it (``SHOWS_BLIND``) and keeps every block."""
+    codec = Codec(net=selecting_net(seed=3), device="cpu")
+    codec.blind_min_step, codec.blind_shares = float("inf"), [(1.0, subsampling, 0.5)]
+    made = codec.compress(sample_rgb, 97, 64.0, subsampling)
+    blind = codec.restore(made.jpeg)
+    assert 0.0 < blind.network_share < 1.0
+    assert psnr(made.restored, sample_rgb) >= psnr(blind.image, sample_rgb)
+    assert np.array_equal(codec.restore(made.jpeg, made.sidecar).image, made.restored)
+    worse = Encoded(made.symbols, np.clip(made.jpeg_decoded.astype(int) + 9, 0, 255).astype(np.uint8))
+    monkeypatch.setattr(codec.encoder, "encode", lambda *args, **kwargs: worse)
+    flagged = codec.compress(sample_rgb, 97, 64.0, subsampling)
+    got = codec.receive(flagged.jpeg, flagged.sidecar)
+    assert got.shown_blind and (got.symbols == codec.config.keep_symbol).all()
+    assert np.array_equal(flagged.restored, blind.image)
+    restored = codec.restore(got)
+    assert np.array_equal(restored.image, blind.image) and not restored.blind and restored.network_share == 0.5
+    codec.blind_shares = []
+    assert not codec.compress(sample_rgb, 97, 64.0, subsampling).received().shown_blind, "decoded anew alone"

@@ -27,7 +27,7 @@ def made(codec, sample_rgb: np.ndarray):
 
 def test_round_trip_keeps_every_field(codec, made) -> None:
     header, payload, adaptation = sc.unpack(made.sidecar)
-    assert header.quality == 30 and header.lam == 16.0 and header.version == sc.VERSION == 6
+    assert header.quality == 30 and header.lam == 16.0 and header.version == sc.VERSION == 7
     assert header.jpeg_hash == sc.jpeg_digest(made.jpeg)[: sc.ID_BYTES]
     assert header.model_id == codec.model_id[: sc.ID_BYTES]
     assert len(made.sidecar) == header.header_bytes + len(payload) + len(adaptation) + 4
@@ -46,10 +46,25 @@ def test_the_unconstrained_flag_round_trips_and_other_flags_are_refused(codec, m
     assert codec.receive(made.jpeg, flagged).constraint is None
     assert codec.receive(made.jpeg, made.sidecar).constraint is not None
     assert "constraint: off" in describe_constraint(sc.unpack(flagged)[0])
-    for flags in (2, 0x80, 0xFF):
+    for flags in (4, 0x80, 0xFF):
         body = flagged[:5] + bytes([flags]) + flagged[6:-4]
         with pytest.raises(SideJPEGError, match="unknown flags"):
             sc.unpack(body + struct.pack("<I", zlib.crc32(body)))
+
+
+def test_the_shows_blind_flag_round_trips_from_version_7_on(codec, made) -> None:
+    header, payload, adaptation = sc.unpack(made.sidecar)
+    assert not header.shows_blind and not codec.receive(made.jpeg, made.sidecar).shown_blind
+    flagged = sc.pack(
+        codec.model_id, sc.jpeg_digest(made.jpeg), 30, 16.0, made.conditioning, payload, adaptation, shows_blind=True
+    )
+    assert flagged[5] == sc.SHOWS_BLIND and sc.unpack(flagged)[0].shows_blind
+    got = codec.receive(made.jpeg, flagged)
+    assert got.shown_blind and not got.blind
+    assert np.array_equal(codec.restore(got).image, codec.restore(made.jpeg).image), "what blind decoding shows"
+    assert "shown as blind decoding shows it" in describe_constraint(got.header)
+    with pytest.raises(SideJPEGError, match="unknown flags"):
+        sc.unpack(fz.relabelled(flagged, 6))
 
 
 def test_the_slim_header_leaves_to_the_jpeg_what_it_says(made) -> None:

@@ -37,13 +37,18 @@ def describe_adaptation(stream: bytes, exponents: int) -> str:
 def describe_constraint(header: SidecarHeader) -> str:
     if header.unconstrained:
         return "  constraint: off (the encoder found the JPEG itself better than within its quantisation constraint)"
+    if header.shows_blind:
+        return (
+            "  shown as blind decoding shows it: the encoder found that image closer to the original than its "
+            "descriptors' (a JPEG finer than the model restores alone)"
+        )
     kept = "decoded anew from its coefficients" if header.keeps_decoded_anew else "its own pixels within it"
     return f"  constraint: restored within the JPEG's quantisation constraint; kept blocks show the JPEG {kept}"
 
 
 def describe_sidecar(header: SidecarHeader, size: int, adaptation: bytes) -> list[str]:
-    """What a sidecar holds; its image size and bpp once the header is bound to its JPEG (versions 5 and 6
-    leave them to the JPEG)."""
+    """What a sidecar holds; its image size and bpp once the header is bound to its JPEG (versions 5 on leave
+    them to the JPEG)."""
     preset = preset_of(header.model_id) or "not installed"
     if header.width is None:
         image = "  image size, descriptors and bpp: from its JPEG (none beside it)"

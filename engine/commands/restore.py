@@ -102,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
     if source is not None:
         out = output_of(source, args.output, folder)
         result, _ = restore_file(codecs, source, out, args)
-        if not result.blind:
+        if not result.blind and result.network_share < 1.0:
+            mode = (
+                f"restored with side information, which asks for what blind decoding shows: {result.network_share:.0%} "
+                "of the network, the rest the JPEG decoded anew from its coefficients"
+            )
+        elif not result.blind:
             mode = "restored with side information"
         elif result.passed_through and result.constrained:
             mode = (

@@ -10,8 +10,9 @@ from PySide6.QtCore import QRectF, Qt
 
 from engine import DEFAULT_PRESET, Cancelled, decode_jpeg, earlier_releases, encode_jpeg, psnr
 from engine.constraint import Constraint
+from engine.encoding import Encoded
 from gui import scheduler
-from gui.jobs import DECODED_ANEW_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE, shared_note
+from gui.jobs import DECODED_ANEW_NOTE, NO_GAIN_NOTE, PASS_THROUGH_NOTE, SHOWN_BLIND_NOTE, shared_note
 from gui.state import Role
 
 
@@ -281,3 +282,18 @@ def test_a_jpeg_given_a_share_of_the_network_says_how_much(qtbot, window, defaul
     assert np.array_equal(window.panes[Role.RESTORED].image.image, default_codec.restore(jpeg).image)
     text = overlay(window, Role.RESTORED)
     assert "Restored at 38% · received · blind" in text and "moved 38% of the way" in text
+
+
+def test_a_sidecar_that_asks_for_the_blind_image_says_so(qtbot, window, default_codec, crop, tmp_path, monkeypatch):
+    """A fine JPEG whose encoder found blind decoding's image closer than its map's (``SHOWS_BLIND``)."""
+    made = default_codec.compress(crop, 98, 64.0, "4:2:2")
+    worse = Encoded(made.symbols, np.clip(made.jpeg_decoded.astype(int) + 9, 0, 255).astype(np.uint8))
+    with monkeypatch.context() as patch:
+        patch.setattr(default_codec.encoder, "encode", lambda *args, **kwargs: worse)
+        res = default_codec.compress(crop, 98, 64.0, "4:2:2")
+    assert res.received().shown_blind
+    open_and_wait(qtbot, window, write_pair(tmp_path, res.jpeg, res.sidecar))
+    doc = window.document
+    assert not doc.restored.blind and doc.restored.note == SHOWN_BLIND_NOTE
+    assert np.array_equal(window.panes[Role.RESTORED].image.image, default_codec.restore(res.jpeg).image)
+    assert "Restored as blind" in overlay(window, Role.RESTORED)
