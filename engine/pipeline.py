@@ -123,7 +123,8 @@ class RestoreResult:
     (``engine.constraint``)."""
     network_share: float = 1.0
     """How much of the network's restoration the image holds: under 1 for a blind JPEG finer than the model
-    restores alone, the rest the JPEG decoded anew (``engine.strength``); 0 when passed through."""
+    restores alone (or one whose sidecar asks for its blind image, ``Received.shown_blind``), the rest the
+    JPEG decoded anew (``engine.strength``); 0 when passed through."""
 
 
 def _clipped(box: Box, height: int, width: int) -> Box:
@@ -211,8 +212,8 @@ class Codec:
         """``encoded``, or the image blind decoding shows where that holds a share of the network (a JPEG finer
         than it restores alone) and comes closer to ``rgb``: the sidecar then asks for it (``SHOWS_BLIND``)
         and sends the cheapest map, every block kept. The map's corrections are full strength; the share is
-        what such a JPEG tolerates on average, and in some images it beats the map (up to 0.25 dB on Kodak's
-        first 8 at Pillow 4:2:2 q98)."""
+        what such a JPEG tolerates on average, and in some images it beats the map (by 0.25 dB on average on
+        Kodak's first 8 at Pillow 4:2:2 q98, before the encoder compared the two)."""
         share = network_share(conditioning, self.blind_min_step, self.blind_shares)
         if not 0.0 < share < 1.0 or constraint is None or encoded.unconstrained:
             return encoded
@@ -319,7 +320,7 @@ class Codec:
             weights = got.adaptation.tensor(self.encoder.basis_size)
             conditioning, symbols = got.conditioning, got.symbols
             if got.shown_blind:
-                conditioning, symbols = conditioning.at_lambda(LAMBDA_MIN), None
+                conditioning, symbols, weights = conditioning.at_lambda(LAMBDA_MIN), None, None
             image = self.inference.restore(
                 got.decoded, conditioning, symbols, box, progress, cancel, adaptation=weights,
                 constraint=constraint, share=share,
