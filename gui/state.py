@@ -122,7 +122,8 @@ class JpegOutcome:
 
 @dataclass(frozen=True)
 class Note:
-    """Why the restored pane shows the JPEG (as it is or decoded anew) instead of the network's restoration."""
+    """Why the restored pane shows the JPEG (as it is or decoded anew), or only a share of the network's
+    restoration, instead of that restoration."""
 
     title: str
     """The pane's title in place of "Restored"."""
@@ -152,7 +153,8 @@ class RestoreOutcome:
     lam: float | None
     settings: Settings
     note: Note | None = None
-    """Set when the pane shows the JPEG (as it is or decoded anew) instead of the network's restoration (and why)."""
+    """Set when the pane shows the JPEG (as it is or decoded anew) or a share of the network's restoration instead of
+    that restoration (and why)."""
     adaptation: tuple[str, ...] = ()
     """The channels the sidecar's adaptation corrects (none when it did not pay, or blind)."""
     adaptation_gain_db: float | None = None
