@@ -88,13 +88,19 @@ def shown(
     return pixels(torch.where(kept, anew, projected))
 
 
+def mixed(anew: torch.Tensor, restored: torch.Tensor, share: float) -> torch.Tensor:
+    """``anew`` (the JPEG decoded anew) moved by ``share`` towards ``restored`` (within the constraint), both
+    as they would be shown (in [0, 1]): how a blind JPEG finer than the network restores alone is shown, and
+    what its calibration measures (``engine.training.calibrate``)."""
+    return anew.clamp(0, 1).lerp_(restored.clamp(0, 1), share)
+
+
 def shared(restored: torch.Tensor, jpeg: torch.Tensor, tile: Tile, constraint: Constraint, share: float) -> np.ndarray:
     """A tile's JPEG decoded anew (``Constraint.decode``) moved by ``share`` towards its restoration within
-    the constraint, both as they would be shown (in [0, 1]), rounded to pixels: how a blind JPEG finer than
-    the network restores alone is shown."""
+    the constraint (``mixed``), rounded to pixels."""
     top, left = tile.outer[0], tile.outer[2]
-    anew = constraint.decode(jpeg, top, left, float_where_coarse=True).clamp_(0, 1)
-    return pixels(anew.lerp_(constraint.project(restored, top, left).clamp_(0, 1), share))
+    anew = constraint.decode(jpeg, top, left, float_where_coarse=True)
+    return pixels(mixed(anew, constraint.project(restored, top, left), share))
 
 
 def tile_map(symbols: torch.Tensor, tile: Tile) -> torch.Tensor:

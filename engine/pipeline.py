@@ -217,11 +217,8 @@ class Codec:
         share = network_share(conditioning, self.blind_min_step, self.blind_shares)
         if not 0.0 < share < 1.0 or constraint is None or encoded.unconstrained:
             return encoded
-        height, width = decoded.shape[:2]
-        blind = self.inference.restore(
-            decoded, conditioning.at_lambda(LAMBDA_MIN), None, (0, 0, height, width), None, cancel,
-            constraint=constraint, share=share,
-        )
+        received = Received(decoded, conditioning.at_lambda(LAMBDA_MIN), None, None, constraint=constraint)
+        blind = self.restore(received, cancel=cancel).image
         if block_sse(blind, rgb).sum() >= block_sse(encoded.restored, rgb).sum():
             return encoded
         keep = self.config.keep_symbol

@@ -33,7 +33,7 @@ _WIDE = struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sIH")
 _SLIM = struct.Struct("<4sBB4s4sBfH")
 _HEADS = {2: struct.Struct(f"<4sBB8sIIBf{FULL_COND}h8sI"), 3: _WIDE, 4: _WIDE, 5: _SLIM, 6: _SLIM, 7: _SLIM}
 """Fixed part of each version's header: version 3 adds the adaptation's length after the payload's, 4 keeps
-3's header; 5 is followed by the two lengths as variable-length integers, and 6 keeps 5's header."""
+3's header; 5 is followed by the two lengths as variable-length integers, and 6 and 7 keep 5's header."""
 ADAPTATION_EXPONENTS = {2: 0, 3: 2, 4: adapt.EXPONENTS, 5: adapt.EXPONENTS, 6: adapt.EXPONENTS, 7: adapt.EXPONENTS}
 """Quantiser exponents per channel in each version's adaptation stream (``engine.coding.adaptation``)."""
 ID_BYTES = 4

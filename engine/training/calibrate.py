@@ -24,6 +24,7 @@ from engine import encoders
 from engine.conditioning import Conditioning
 from engine.config import LAMBDA_MIN
 from engine.constraint import Constraint
+from engine.inference import mixed
 from engine.jpeg_io import decode_with_params
 from engine.models.sidejpeg import SideJPEGNet
 from engine.strength import MAX_SHARE
@@ -85,7 +86,7 @@ def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int
                     cond = torch.from_numpy(Conditioning.of(params, LAMBDA_MIN).vector())[None].to(device)
                     restored, anew = _shown(net.restore(y, cond, None), y, jpeg)
                     before = rounded_psnr(y, x)
-                    shared = tuple(rounded_psnr(anew + s * (restored - anew), x) - before for s in SHARES)
+                    shared = tuple(rounded_psnr(mixed(anew, restored, s), x) - before for s in SHARES)
                     points.append(
                         Point(
                             path.stem, encoder, params.subsampling, quality, params.luma_step,
@@ -97,12 +98,11 @@ def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int
 
 def _shown(restored: torch.Tensor, jpeg: torch.Tensor, data: bytes) -> tuple[torch.Tensor, torch.Tensor]:
     """The blind restoration as the decoder shows it, within the JPEG's quantisation constraint, and the JPEG
-    decoded anew (the JPEG itself without a constraint), both in [0, 1]."""
+    decoded anew (the JPEG itself without a constraint)."""
     constraint = Constraint.of(data)
     if constraint is None:
-        return restored.clamp(0, 1), jpeg
-    shown = constraint.project(restored, 0, 0), constraint.decode(jpeg, 0, 0, float_where_coarse=True)
-    return shown[0].clamp_(0, 1), shown[1].clamp_(0, 1)
+        return restored, jpeg
+    return constraint.project(restored, 0, 0), constraint.decode(jpeg, 0, 0, float_where_coarse=True)
 
 
 def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> float:
