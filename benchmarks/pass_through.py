@@ -1,16 +1,16 @@
 """What decoding a JPEG anew from its coefficients changes, alone and with a share of the network:
 ``python -m benchmarks.pass_through [--data FOLDER] [--preset PRESET]``.
 
-A JPEG finer than the model restores alone is shown decoded anew (``engine.constraint.Constraint.decode``):
-its full-rate components from their coefficients onto the integer grid, its subsampled ones moved into the
-constraint; then moved towards the network's restoration by the share calibrated for its step
-(``engine.strength``). For every image, encoder, chroma sampling and quality this prints the mean and worst
-change of PSNR (RGB, whole image) against the JPEG as libjpeg decodes it, of that decode alone, of what the
-preset's blind decoder shows (``Codec.restore``, the network's share in the last column) and, for comparison,
-of the JPEG's own pixels moved into the constraint (what sessions 17-31 showed where the chroma is
-subsampled).
-Without ``--data`` it measures training images (512x512 centre crops, clean and with the blind
-calibration's noise), which is what a rule may be chosen on; a test folder only checks it.
+A fine JPEG is shown decoded anew (``engine.constraint.Constraint.decode``): its full-rate components from
+their coefficients onto the integer grid, its subsampled ones moved into the constraint; then moved towards
+the network's restoration by the share calibrated for its step and chroma sampling (``engine.strength``).
+For every image, encoder, chroma sampling and quality this prints the mean and worst change of PSNR (RGB,
+whole image) against the JPEG as libjpeg decodes it, of that decode alone, of what the preset's blind decoder
+shows (``Codec.restore``, the network's share in the last column) and, for comparison, of the JPEG's own
+pixels moved into the constraint (what sessions 17-31 showed where the chroma is subsampled).
+Without ``--data`` it measures the blind calibration's images (held-out and sampled training images,
+512x512 centre crops, clean and with its noise), which is what a rule may be chosen on; a test folder only
+checks it.
 """
 
 from __future__ import annotations
@@ -28,28 +28,23 @@ from engine.constraint import Constraint
 from engine.inference import pixels
 from engine.jpeg_io import decode_with_params
 from engine.metrics import psnr
-from engine.training.calibrate import NOISE_SIGMAS
-from engine.training.data import list_images, load_rgb, split, to_tensor, with_noise
+from engine.training.calibrate import NOISE_SIGMAS, calibration_images
+from engine.training.data import list_images, load_rgb, to_tensor, with_noise
 from engine.training.validate import centre_crop
 
 QUALITIES = (80, 85, 88, 90, 92, 94, 95, 96, 97, 98, 99, 100)
 SETTINGS = (("pillow", "4:2:0"), ("pillow", "4:2:2"), ("pillow", "4:4:4"), ("jpegli", "auto"))
 CROP = 512
-
-
 TRAINING = Path("../shared/data/train")
-EVERY = 7
-"""Of the training images, every ``EVERY``-th joins the held-out ones: the projection learns nothing from them."""
 
 
 def originals(data: Path | None) -> Iterator[np.ndarray]:
-    """The test folder's images as they are, or training crops (the held-out images and every ``EVERY``-th
-    other one), each clean and with each of the blind calibration's noise levels."""
+    """The test folder's images as they are, or crops of the blind calibration's images (held-out and sampled
+    training images), each clean and with each of its noise levels."""
     if data is not None:
         yield from (load_rgb(path) for path in list_images(data))
         return
-    train, held_out = split(TRAINING)
-    for path in held_out + train[::EVERY]:
+    for path in calibration_images(TRAINING):
         clean = np.ascontiguousarray(centre_crop(load_rgb(path), CROP))
         for sigma in NOISE_SIGMAS:
             yield with_noise(clean, sigma, np.random.default_rng(zlib.crc32(path.stem.encode())))

@@ -159,11 +159,11 @@ class Codec:
         self.coder = IntegerContextModel(net.context)
         self.encoder = Encoder(self.inference, self.coder, adapts)
         self.blind_min_step = float(info.get(BLIND_MIN_STEP_KEY, 0.0))
-        """Blind restoration applies fully to JPEGs whose mean luma quantiser step is at least this; finer ones
-        (very high qualities), which this model was measured to harm, get ``blind_shares`` of it."""
+        """Finer JPEGs than this mean luma quantiser step (very high qualities), which the network alone was
+        measured to harm, get at most half of it."""
         self.blind_shares = shares_of(info)
-        """(step, sampling, share) measured finer than ``blind_min_step`` (``engine.strength``): none, and such
-        JPEGs are shown decoded anew from their coefficients."""
+        """(step, sampling, share) measured (``engine.strength``): none, and JPEGs finer than
+        ``blind_min_step`` are shown decoded anew from their coefficients, coarser ones restored."""
 
     @property
     def device(self) -> str:
@@ -209,8 +209,8 @@ class Codec:
         self, rgb: np.ndarray, decoded: np.ndarray, conditioning: Conditioning, constraint: Constraint | None,
         encoded: Encoded, cancel: CancelEvent | None,
     ) -> Encoded:
-        """``encoded``, or the image blind decoding shows where that holds a share of the network (a JPEG finer
-        than it restores alone) and comes closer to ``rgb``: the sidecar then asks for it (``SHOWS_BLIND``)
+        """``encoded``, or the image blind decoding shows where that holds a share of the network (a fine JPEG,
+        ``engine.strength``) and comes closer to ``rgb``: the sidecar then asks for it (``SHOWS_BLIND``)
         and sends the cheapest map, every block kept. The map's corrections are full strength; the share is
         what such a JPEG tolerates on average, and in some images it beats the map (by 0.25 dB on average on
         Kodak's first 8 at Pillow 4:2:2 q98, before the encoder compared the two)."""
@@ -276,12 +276,11 @@ class Codec:
 
     def _network_share(self, got: Received) -> float:
         """The network's share of the image shown for ``got``: all of it with a sidecar's map; blind (or as
-        blind, ``Received.shown_blind``), as calibrated (``engine.strength``), and none where the JPEG has no
-        constraint to decode it anew within."""
+        blind, ``Received.shown_blind``), as calibrated (``engine.strength``)."""
         if not (got.blind or got.shown_blind):
             return 1.0
-        share = network_share(got.conditioning, self.blind_min_step, self.blind_shares)
-        return share if share == 1.0 or got.constraint is not None else 0.0
+        decodable = got.constraint is not None
+        return network_share(got.conditioning, self.blind_min_step, self.blind_shares, decodable)
 
     def restore(
         self, source: bytes | Received, sidecar: bytes | None = None, *, box: Box | None = None,

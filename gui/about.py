@@ -22,15 +22,25 @@ def app_version() -> str:
         return "development checkout"
 
 
-def _with_shares(shares: list[tuple[float, str, float]]) -> str:
+def _with_shares(shares: list[tuple[float, str, float]], floor: float) -> str:
     """How far a JPEG finer than the floor is moved towards the network, as calibrated."""
-    used = [share for _, _, share in shares if share > 0]
+    used = [(step, share) for step, _, share in shares if share > 0 and step < floor]
     if not used:
         return ", without the network"
-    finest = min(step for step, _, share in shares if share > 0)
     return (
-        f", moved up to {max(used):.0%} of the way to the network's restoration (calibrated per step and "
-        f"chroma sampling, down to a step of {finest:.2f})"
+        f", moved up to {max(share for _, share in used):.0%} of the way to the network's restoration (calibrated "
+        f"per step and chroma sampling, down to a step of {min(used)[0]:.2f})"
+    )
+
+
+def _partly(shares: list[tuple[float, str, float]], floor: float) -> str:
+    """Which JPEGs from the floor on get less than all of the network, as calibrated."""
+    partial = [(step, share) for step, _, share in shares if share < 1 and step >= floor]
+    if not partial:
+        return ""
+    return (
+        f" ({min(share for _, share in partial):.0%} to {max(share for _, share in partial):.0%} of it, the rest "
+        f"the JPEG decoded anew, where calibrated so up to a step of {max(partial)[0]:.2f})"
     )
 
 
@@ -43,9 +53,10 @@ def model_summary(codecs: CodecCache, preset: str, device: str) -> list[str]:
     lines = [
         f"Restorer: {config.trunk_summary}; {symbols} per 16×16 block",
         f"Model id {codec.model_id.hex()}",
-        f"Blind restoration applies fully down to a mean luma quantiser step of {codec.blind_min_step:.2f}; "
-        f"finer JPEGs are shown decoded anew from their coefficients{_with_shares(codec.blind_shares)} (as "
-        "they are where those cannot be read)",
+        f"Blind restoration applies down to a mean luma quantiser step of {codec.blind_min_step:.2f}"
+        f"{_partly(codec.blind_shares, codec.blind_min_step)}; finer JPEGs are shown decoded anew from their "
+        f"coefficients{_with_shares(codec.blind_shares, codec.blind_min_step)} (as they are where those cannot "
+        "be read)",
     ]
     measured = measured_side_vs_blind(preset)
     if measured:

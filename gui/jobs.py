@@ -199,11 +199,11 @@ SHOWN_BLIND_NOTE = Note(
 
 
 def shared_note(share: float) -> Note:
-    """Why a blind JPEG finer than the network restores alone shows only a ``share`` of its restoration."""
+    """Why a fine blind JPEG shows only a ``share`` of the network's restoration."""
     return Note(
         f"Restored at {share:.0%}",
-        "finer than the network restores on its own: the JPEG decoded anew from its coefficients, moved "
-        f"{share:.0%} of the way to the network's restoration (the share calibrated for this quality)",
+        f"the JPEG decoded anew from its coefficients, moved {share:.0%} of the way to the network's "
+        "restoration: the share calibrated for this quality and chroma sampling",
     )
 
 

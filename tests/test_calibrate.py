@@ -1,4 +1,5 @@
-"""Blind calibration: the threshold below which a model passes JPEGs through is where it was measured safe."""
+"""Blind calibration: the threshold below which the network alone was measured to harm, and the share of it each
+step and chroma sampling gets."""
 
 from __future__ import annotations
 
@@ -72,26 +73,77 @@ def test_the_threshold_is_compared_as_the_codes_carry_the_step(jpeg: tuple, cali
 
 
 def shared(step: float, *changes: float, subsampling: str = "4:4:4") -> Point:
+    """A point with these changes at each of ``SHARES`` (0, 1/8, ..., 1)."""
+    assert len(changes) == len(calibrate.SHARES)
     return Point("img", "pillow", subsampling, 95, step, changes[-1], shared_db=changes)
 
 
-def test_below_the_threshold_each_step_gets_the_share_that_serves_its_worst_point_best() -> None:
+def test_the_shares_measured_run_in_eighths_from_the_decode_anew_to_the_network_alone() -> None:
+    assert tuple(k / 8 for k in range(9)) == calibrate.SHARES and MAX_SHARE in calibrate.SHARES
+
+
+def test_below_the_threshold_each_step_gets_the_share_up_to_the_cap_that_serves_its_worst_point_best() -> None:
     points = [
-        shared(16.0, 0.1, 0.3, 0.5, 0.7, 0.9),
-        shared(4.0, 0.1, 0.2, 0.3, 0.2, 0.1),
-        shared(4.0, 0.1, 0.3, 0.25, 0.1, -0.2),
-        shared(2.0, 0.2, 0.1, 0.0, -0.1, -0.4),
-        shared(1.0, 0.01, 0.02, 0.04, 0.03, 0.0),
+        shared(4.0, 0.1, 0.2, 0.3, 0.2, 0.1, 0.9, 0.9, 0.9, 0.9),
+        shared(4.0, 0.1, 0.3, 0.25, 0.1, -0.2, 0.9, 0.9, 0.9, 0.9),
+        shared(2.0, 0.2, 0.1, 0.0, -0.1, -0.4, -0.5, -0.6, -0.7, -0.8),
+        shared(1.0, 0.01, 0.02, 0.04, 0.03, 0.0, 0.0, 0.0, 0.0, 0.0),
     ]
-    shares = calibrate.blind_shares(points, 8.0)
-    assert shares == [[4.0, "4:4:4", calibrate.SHARES[2]], [2.0, "4:4:4", 0.0], [1.0, "4:4:4", 0.0]]
-    assert calibrate.SHARES[0] == 0.0 and calibrate.SHARES[-1] == MAX_SHARE
+    assert calibrate.blind_shares(points, 8.0) == [[4.0, "4:4:4", 0.25], [2.0, "4:4:4", 0.0], [1.0, "4:4:4", 0.0]]
 
 
-def test_on_a_tie_the_lesser_share_is_taken() -> None:
-    assert calibrate.blind_shares([shared(4.0, 0.2, 0.3, 0.3, 0.3, 0.1)], 8.0) == [[4.0, "4:4:4", calibrate.SHARES[1]]]
+def test_below_the_threshold_a_tie_takes_the_lesser_share() -> None:
+    tie = shared(4.0, 0.2, 0.3, 0.3, 0.3, 0.1, 0.0, 0.0, 0.0, 0.0)
+    assert calibrate.blind_shares([tie], 8.0) == [[4.0, "4:4:4", 0.125]]
 
 
 def test_each_chroma_sampling_gets_its_own_share() -> None:
-    points = [shared(2.0, 0.1, 0.2, 0.3, 0.4, 0.5, subsampling="4:2:0"), shared(2.0, 0.1, 0.3, 0.2, 0.1, 0.0)]
-    assert calibrate.blind_shares(points, 8.0) == [[2.0, "4:2:0", MAX_SHARE], [2.0, "4:4:4", calibrate.SHARES[1]]]
+    points = [
+        shared(2.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, subsampling="4:2:0"),
+        shared(2.0, 0.1, 0.3, 0.2, 0.1, 0.0, 0.0, 0.0, 0.0, 0.0),
+    ]
+    assert calibrate.blind_shares(points, 8.0) == [[2.0, "4:2:0", MAX_SHARE], [2.0, "4:4:4", 0.125]]
+
+
+def test_from_the_threshold_on_the_best_mean_that_keeps_the_worst_point_where_the_network_alone_leaves_it() -> None:
+    rising = [shared(16.0, *(0.1 * k for k in range(9))), shared(16.0, *(0.05 * k for k in range(9)))]
+    assert calibrate.blind_shares(rising, 8.0) == [[16.0, "4:4:4", 1.0]]
+    peaked = [
+        shared(12.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.7, 0.9, 0.8, 0.6),
+        shared(12.0, 0.0, 0.0, 0.0, 0.0, 0.2, 0.25, 0.3, 0.3, 0.3),
+    ]
+    assert calibrate.blind_shares(peaked, 8.0) == [[12.0, "4:4:4", 0.75]], "both points gain"
+    costly = [
+        shared(10.0, 0.9, 0.9, 0.9, 0.9, 1.0, 1.2, 1.4, 1.3, 1.2),
+        shared(10.0, 0.9, 0.9, 0.9, 0.9, 0.2, 0.2, 0.2, 0.3, 0.3),
+    ]
+    assert calibrate.blind_shares(costly, 8.0) == [[10.0, "4:4:4", 0.875]], "3/4 has the best mean but a lower worst"
+    flat = [shared(9.0, *(0.2,) * 9)]
+    assert calibrate.blind_shares(flat, 8.0) == [[9.0, "4:4:4", 1.0]], "on a tie, the greatest share"
+
+
+@given(st.lists(st.lists(st.floats(-1, 2), min_size=9, max_size=9), min_size=1, max_size=6), st.booleans())
+def test_a_share_never_serves_the_worst_point_less_than_its_side_of_the_threshold_allows(
+    raw: list[list[float]], fine: bool
+) -> None:
+    points = [shared(4.0, *changes) for changes in raw]
+    [[_, _, share]] = calibrate.blind_shares(points, 8.0 if fine else 2.0)
+    worst = np.min(raw, axis=0)
+    index = calibrate.SHARES.index(share)
+    if fine:
+        assert share <= MAX_SHARE
+        assert share == 0.0 or worst[index] == max(worst[:5]) >= TOLERANCE_DB
+    else:
+        assert share >= MAX_SHARE and worst[index] >= worst[-1]
+
+
+def test_the_calibration_images_are_the_held_out_ones_and_every_seventh_training_image(tmp_path) -> None:
+    names = [f"img{i:02d}" for i in range(16)] + ["mate_Storm", "wiki_037"]
+    for name in names:
+        (tmp_path / f"{name}.png").write_bytes(b"")
+    stems = [path.stem for path in calibrate.calibration_images(tmp_path)]
+    assert stems[:2] == ["mate_Storm", "wiki_037"] and stems[2:] == ["img00", "img07", "img14"]
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "a.png").write_bytes(b"")
+    assert [path.stem for path in calibrate.calibration_images(lone)] == ["a"], "no image twice"

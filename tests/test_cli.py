@@ -111,8 +111,8 @@ def test_info_and_restore_say_when_a_fine_jpeg_is_decoded_anew_alone(
     tmp_path: Path, sample_rgb: np.ndarray, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     """A model calibrated with no share of its network below its floor decodes such JPEGs anew alone."""
-    def without_shares(conditioning, floor, shares):
-        return network_share(conditioning, floor, [])
+    def without_shares(conditioning, floor, shares, decodable=True):
+        return network_share(conditioning, floor, [], decodable)
 
     monkeypatch.setattr(info_command, "network_share", without_shares)
     monkeypatch.setattr(pipeline, "network_share", without_shares)

@@ -1,5 +1,5 @@
-"""The network's share of a blind JPEG by its fineness and chroma sampling: all of it from the floor on, the
-calibrated share below, never more than either measured step around it."""
+"""The network's share of a blind JPEG by its fineness and chroma sampling: the calibrated share, never more than
+either measured step around it on its side of the floor; all of it from the floor on where none was measured."""
 
 from __future__ import annotations
 
@@ -26,9 +26,27 @@ def test_the_conditioning_carries_the_chroma_sampling() -> None:
     assert gray.subsampling == "gray"
 
 
-def test_from_the_floor_on_the_network_restores_alone() -> None:
+COARSE = [(32.0, "4:4:4", 1.0), (16.0, "4:4:4", 0.875), (12.0, "4:4:4", 0.75)]
+
+
+def test_from_the_floor_on_the_network_restores_alone_unless_measured_otherwise() -> None:
     assert network_share(of_step(10), 10.0, SHARES) == 1.0
     assert network_share(of_step(40), 10.0, []) == 1.0
+    assert [network_share(of_step(s, "4:4:4"), 10.0, COARSE) for s in (64, 32, 20, 16, 14, 12, 10)] == [
+        1.0, 1.0, 0.875, 0.875, 0.75, 0.75, 0.75,
+    ], "coarser than all: 1; between: the lesser; between the floor and the finest: the finest's"
+
+
+def test_the_floor_separates_the_shares_on_each_side() -> None:
+    both = [*COARSE, (8.0, "4:4:4", 0.25)]
+    assert network_share(of_step(9, "4:4:4"), 10.0, both) == 0.25, "finer than the floor: only finer shares"
+    assert network_share(of_step(11, "4:4:4"), 10.0, both) == 0.75, "coarser: only the floor's side"
+    assert network_share(of_step(4, "4:4:4"), 10.0, both) == 0.0
+
+
+def test_a_jpeg_that_cannot_be_decoded_anew_gets_the_network_from_the_floor_on_and_none_finer() -> None:
+    assert network_share(of_step(12, "4:4:4"), 10.0, COARSE, decodable=False) == 1.0
+    assert network_share(of_step(8), 10.0, SHARES, decodable=False) == 0.0
 
 
 def test_at_a_measured_step_its_share_applies() -> None:
@@ -64,10 +82,11 @@ def test_a_models_info_carries_its_shares() -> None:
 )
 def test_a_share_is_one_of_those_measured_around_the_step(step: int, floor: float, measured: list) -> None:
     conditioning = of_step(step)
+    measured = [(at, share) for at, share in measured if at < floor]
     shares = [(at, "4:2:0", share) for at, share in measured]
-    share = network_share(conditioning, floor, shares)
+    share = network_share(conditioning, floor, [*shares, (floor, "4:2:0", 0.75)])
     if not conditioning.luma_finer_than(floor):
-        assert share == 1.0
+        assert share == (0.75 if conditioning.luma_code_is(floor) else 1.0)
         return
     finer = [s for p, s in measured if not conditioning.luma_finer_than(p)]
     assert share == 0.0 if not finer else share in {s for _, s in measured}

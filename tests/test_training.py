@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from engine.cli import main
+from engine.strength import MAX_SHARE
 from engine.training.calibrate import NOISE_SIGMAS, QUALITIES, SETTINGS, SHARES
 from engine.training.data import random_jpeg
 from engine.training.schedule import phase
@@ -52,23 +53,26 @@ def test_train_resume_and_export(data: Path, tmp_path: Path) -> None:
     net, info = load_model_info(target)
     assert net.config.name == "fast" and info["steps"] == 6
     calibration = info["blind_calibration"]
-    assert calibration["images"] == ["img0"], "calibrated on the run's held-out image only"
+    assert calibration["images"] == ["img0"], "the held-out image, which is also the first training image here"
     assert len(calibration["points"]) == len(QUALITIES) * len(SETTINGS) * len(NOISE_SIGMAS)
     assert {p["noise"] for p in calibration["points"]} == set(NOISE_SIGMAS)
     assert info["blind_min_step"] > 0
     shares = info["blind_shares"]
     points = calibration["points"]
-    finer = {(p["luma_step"], p["subsampling"]) for p in points if p["luma_step"] < info["blind_min_step"]}
-    assert {(step, sampling) for step, sampling, _ in shares} == finer, "one for each step and sampling finer"
+    measured = {(p["luma_step"], p["subsampling"]) for p in points}
+    assert {(step, sampling) for step, sampling, _ in shares} == measured, "one for each step and sampling"
     assert [step for step, _, _ in shares] == sorted((step for step, _, _ in shares), reverse=True)
     assert all(share in SHARES for _, _, share in shares)
+    floor = info["blind_min_step"]
+    assert all(share <= MAX_SHARE if step < floor else share >= MAX_SHARE for step, _, share in shares)
     assert all(len(p["shared_db"]) == len(SHARES) for p in calibration["points"])
 
 
 def test_an_export_calibrates_on_the_held_out_images_of_another_folder(
     data: Path, tmp_path: Path, sample_rgb: np.ndarray
 ) -> None:
-    """A run trained on a pack of small crops is calibrated on the full held-out images (--data)."""
+    """A run trained on a pack of small crops is calibrated on full images (--data): its held-out images and
+    every seventh training image."""
     run = tmp_path / "run"
     assert main(["train", "--data", str(data), "--out", str(run), *TINY]) == 0
     full = tmp_path / "full"
@@ -83,7 +87,7 @@ def test_an_export_calibrates_on_the_held_out_images_of_another_folder(
     assert main([*export, "--data", str(full), "--blind-floor", "-1"]) == 2 and not target.exists()
     assert main([*export, "--data", str(full), "--blind-floor", "1e9"]) == 0
     info = load_model_info(target)[1]
-    assert info["blind_calibration"]["images"] == ["wiki_037"]
+    assert info["blind_calibration"]["images"] == ["photo", "wiki_037"]
     assert info["blind_min_step"] >= 1e9 and info["blind_calibration"]["floor"] == 1e9
 
 

@@ -40,7 +40,7 @@ def describe_constraint(header: SidecarHeader) -> str:
     if header.shows_blind:
         return (
             "  shown as blind decoding shows it: the encoder found that image closer to the original than its "
-            "descriptors' (a JPEG finer than the model restores alone)"
+            "descriptors' (a fine JPEG, which blind decoding shows with a share of the network)"
         )
     kept = "decoded anew from its coefficients" if header.keeps_decoded_anew else "its own pixels within it"
     return f"  constraint: restored within the JPEG's quantisation constraint; kept blocks show the JPEG {kept}"
@@ -75,17 +75,16 @@ def blind_fate(jpeg: bytes, params: JpegParams) -> str:
     if calibration is None:
         return f"restored blindly by {DEFAULT_PRESET}"
     threshold, shares = calibration
-    share = network_share(Conditioning.of(params, LAMBDA_MIN), threshold, shares)
+    decodable = Constraint.of(jpeg) is not None
+    share = network_share(Conditioning.of(params, LAMBDA_MIN), threshold, shares, decodable)
+    finer = f"finer than the mean luma step {threshold:.2f} from which on {DEFAULT_PRESET} was measured to gain"
     if share == 1.0:
         return f"restored blindly by {DEFAULT_PRESET}"
-    finer = f"finer than the mean luma step {threshold:.2f} from which on {DEFAULT_PRESET} was measured to gain"
-    if Constraint.of(jpeg) is None:
-        return f"shown as it is: {finer}"
     if share == 0.0:
-        return f"shown decoded anew from its coefficients: {finer}"
+        return f"shown decoded anew from its coefficients: {finer}" if decodable else f"shown as it is: {finer}"
     return (
         f"decoded anew from its coefficients and moved {share:.0%} of the way to {DEFAULT_PRESET}'s "
-        f"restoration: {finer}"
+        "restoration (the share calibrated for its quality and chroma sampling)"
     )
 
 

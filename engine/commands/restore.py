@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             mode = "the JPEG as it is (finer than the model restores blindly), no side information"
         elif result.network_share < 1.0:
             mode = (
-                f"restored blind at {result.network_share:.0%} (finer than the model restores alone: the rest "
+                f"restored blind at {result.network_share:.0%} (the share calibrated for its quality: the rest "
                 "the JPEG decoded anew from its coefficients), no side information"
             )
         else:

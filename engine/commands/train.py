@@ -28,7 +28,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         help=f"folder of training images, never the test sets (default {DEFAULTS.data}); with --export, the "
-        "folder whose held-out images to calibrate on (default: the run's)",
+        "folder whose held-out and sampled training images to calibrate on (default: the run's)",
     )
     p.add_argument("--out", default=None, help="run folder for checkpoints and logs (default runs/PRESET)")
     p.add_argument(
@@ -38,12 +38,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         "(and --stop-after and --init, which are this invocation's own)",
     )
     p.add_argument("--export", metavar="PATH", help="only write the run's latest weights to PATH (safetensors), "
-                   "calibrated for blind restoration on the held-out images")
+                   "calibrated for blind restoration on held-out and sampled training images")
     p.add_argument("--calibration-crop", type=int, default=CALIBRATION_CROP,
-                   help=f"side of the held-out centre crops the export calibrates on (default {CALIBRATION_CROP})")
+                   help=f"side of the centre crops the export calibrates on (default {CALIBRATION_CROP})")
     p.add_argument("--blind-floor", type=float, default=0.0, metavar="STEP",
-                   help="with --export: restore blindly no JPEG finer than this mean luma step, whatever the "
-                   "calibration allows (a threshold that a check on photographs verified; default 0: none)")
+                   help="with --export: give no JPEG finer than this mean luma step more than half the network, "
+                   "whatever the calibration allows (a floor a check on photographs verified; default 0: none)")
     for field in ("steps", "blind_steps", "selection_steps", "warmup_steps", "batch", "crop", "seed", "val_every"):
         p.add_argument(f"--{field.replace('_', '-')}", type=int, help=f"(default {getattr(DEFAULTS, field)})")
     p.add_argument("--workers", type=int,

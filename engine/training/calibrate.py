@@ -1,14 +1,17 @@
-"""Where blind restoration helps: measured per model on held-out training images, stored with its weights.
+"""Where blind restoration helps: measured per model on held-out and sampled training images, stored with
+its weights.
 
 A blind restorer that has never seen a JPEG's original can only guess, and at very high qualities its
 guess costs more than it gains. The decoder knows from the header how fine the quantiser is, so each
-model carries the finest mean luma step from which on it was measured to improve every held-out image by
+model carries the finest mean luma step from which on it was measured to improve every calibration image by
 a margin (``TOLERANCE_DB``) at any chroma sampling or encoder, clean and with a photograph's noise added
-(``NOISE_SIGMAS``) (``engine.weights.BLIND_MIN_STEP_KEY``). Finer JPEGs are shown decoded anew from their
-coefficients (``Constraint.decode``), moved towards the network's restoration by the share of it that
-served the worst held-out point at their step best, at most ``engine.strength.MAX_SHARE``
-(``BLIND_SHARES_KEY``, ``blind_shares``). One threshold for all samplings: thresholds per sampling, tried,
-rest on too few held-out images (4:2:0 looked safe up to q100 on them and lost up to 0.8 dB on photographs).
+(``NOISE_SIGMAS``) (``engine.weights.BLIND_MIN_STEP_KEY``), and per step and chroma sampling the share of its
+restoration a JPEG is shown with (``BLIND_SHARES_KEY``, ``blind_shares``): finer than that threshold, the
+decode anew from the coefficients (``Constraint.decode``) moved towards the restoration by the share that
+served the worst point best, at most ``engine.strength.MAX_SHARE``; from it on, the share between that and
+all of it that serves the mean best without lowering the worst point. One threshold for all samplings:
+thresholds per sampling, tried, rest on too few images (4:2:0 looked safe up to q100 on the four held-out
+images and lost up to 0.8 dB on photographs).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from engine.inference import mixed
 from engine.jpeg_io import decode_with_params
 from engine.models.sidejpeg import SideJPEGNet
 from engine.strength import MAX_SHARE
-from engine.training.data import load_rgb, to_tensor, with_noise
+from engine.training.data import load_rgb, split, to_tensor, with_noise
 from engine.training.validate import centre_crop, rounded_psnr
 from engine.weights import BLIND_MIN_STEP_KEY, BLIND_SHARES_KEY
 
@@ -47,8 +50,20 @@ TOLERANCE_DB = 0.05
 applies: a margin, not a tolerance of loss, because four held-out images are a small sample of photographs.
 Allowing -0.03 dB, the `fast` of session 8 applied down to jpegli q92 (worst held-out point there +0.14 dB)
 and lost up to 0.08 dB at jpegli q90 on unseen photographs."""
-SHARES = tuple(MAX_SHARE * k / 4 for k in range(5))
-"""The network's shares measured where it does not restore alone (0: the decode anew alone)."""
+SHARES = tuple(k / 8 for k in range(9))
+"""The network's shares measured (0: the decode anew alone, 1: the network alone)."""
+EVERY = 7
+"""Of the training images, every ``EVERY``-th joins the held-out ones in the calibration: four held-out
+photographs cannot see what a screenshot or a flat graphic suffers (at Pillow 4:4:4 q100 a clean screenshot
+lost 0.03 dB with a quarter of the network, where the held-out images had gained most with it). The network
+has seen these, so they overstate its worth rather than hide a loss."""
+
+
+def calibration_images(folder: Path) -> list[Path]:
+    """The images a model is calibrated on: a training folder's held-out images and every ``EVERY``-th
+    training image."""
+    train, held_out = split(folder)
+    return held_out + [path for path in train[::EVERY] if path not in held_out]
 
 
 @dataclass(frozen=True)
@@ -69,8 +84,8 @@ class Point:
 
 @torch.inference_mode()
 def measure(net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int = CROP) -> list[Point]:
-    """Blind change of PSNR against the JPEG, as the decoder shows it, for every held-out image, noise level,
-    encoder, subsampling and quality."""
+    """Blind change of PSNR against the JPEG, as the decoder shows it, for every calibration image, noise
+    level, encoder, subsampling and quality."""
     net.eval()
     points = []
     for path in paths:
@@ -107,7 +122,7 @@ def _shown(restored: torch.Tensor, jpeg: torch.Tensor, data: bytes) -> tuple[tor
 
 def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> float:
     """The finest mean luma step from which on (that step and every coarser one measured) no point's change
-    falls below ``tolerance``; infinite when even the coarsest fails."""
+    with the network alone falls below ``tolerance``; infinite when even the coarsest fails."""
     steps = sorted({p.luma_step for p in points}, reverse=True)
     threshold = float("inf")
     for step in steps:
@@ -118,18 +133,27 @@ def blind_min_step(points: list[Point], tolerance: float = TOLERANCE_DB) -> floa
 
 
 def blind_shares(points: list[Point], threshold: float, tolerance: float = TOLERANCE_DB) -> list[list]:
-    """[step, sampling, share] for each step and chroma sampling measured finer than ``threshold``, coarsest
-    first: of ``SHARES``, the one whose worst point there changes most (the least on a tie), 0 where even
-    that falls below ``tolerance``. Per sampling because the network's worth differs most there at the finest
-    steps (4:4:4 at q99-100: held-out points at share 0.25 gained more than at 0.5, 4:2:0 the reverse); a
-    share is at most ``MAX_SHARE``, so no sampling risks what a threshold per sampling would."""
+    """[step, sampling, share] for each step and chroma sampling measured, coarsest first.
+
+    Finer than ``threshold``, of the shares up to ``MAX_SHARE``, the one whose worst point changes most (the
+    least on a tie), 0 where even that falls below ``tolerance``: the network was measured to harm some image
+    there, so the worst case decides. Per sampling because the network's worth differs most there at the
+    finest steps (4:4:4 at q99-100: share 1/4 served the worst point better than 1/2, 4:2:0 the reverse).
+    From the threshold on, where the network alone passes every point, of the shares from ``MAX_SHARE`` to 1
+    that leave the worst point no lower than the network alone does, the one whose mean change is highest
+    (the greatest on a tie): at 4:4:4 q88-92 three quarters or seven eighths of the network served both better
+    than all of it."""
     rows = []
-    cases = {(p.luma_step, p.subsampling) for p in points if p.luma_step < threshold}
-    for step, sampling in sorted(cases, key=lambda case: (-case[0], case[1])):
-        at = [p.shared_db for p in points if (p.luma_step, p.subsampling) == (step, sampling)]
-        worst = [min(changes[i] for changes in at) for i in range(len(SHARES))]
-        best = max(range(len(SHARES)), key=lambda i: (worst[i], -i))
-        rows.append([step, sampling, SHARES[best] if worst[best] >= tolerance else 0.0])
+    for step, sampling in sorted({(p.luma_step, p.subsampling) for p in points}, key=lambda c: (-c[0], c[1])):
+        changes = np.array([p.shared_db for p in points if (p.luma_step, p.subsampling) == (step, sampling)])
+        worst, mean = changes.min(axis=0), changes.mean(axis=0)
+        if step < threshold:
+            capped = [i for i, share in enumerate(SHARES) if share <= MAX_SHARE]
+            best = max(capped, key=lambda i: (worst[i], -i))
+            rows.append([step, sampling, SHARES[best] if worst[best] >= tolerance else 0.0])
+        else:
+            kept = [i for i, share in enumerate(SHARES) if share >= MAX_SHARE and worst[i] >= worst[-1]]
+            rows.append([step, sampling, SHARES[max(kept, key=lambda i: (mean[i], i))]])
     return rows
 
 
@@ -137,7 +161,7 @@ def calibration(
     net: SideJPEGNet, paths: list[Path], device: torch.device, crop: int = CROP, floor: float = 0.0
 ) -> dict:
     """The model info entries of a calibration on centre crops of ``crop`` pixels: the threshold and what it
-    rests on. ``floor``: a mean luma step the threshold stays at or above whatever the held-out images allow,
+    rests on. ``floor``: a mean luma step the threshold stays at or above whatever the calibration images allow,
     for weights whose calibrated threshold a check on photographs found too fine (``sidejpeg train --export
     --blind-floor``); the calibrated one is kept beside it."""
     points = measure(net, paths, device, crop)

@@ -22,7 +22,7 @@ from engine.config import BLOCK, ModelConfig, get_preset
 from engine.errors import SideJPEGError
 from engine.models.sidejpeg import SideJPEGNet
 from engine.training.calibrate import CROP as CALIBRATION_CROP
-from engine.training.calibrate import calibration
+from engine.training.calibrate import calibration, calibration_images
 from engine.training.checkpoint import load_checkpoint, load_model_state, save_checkpoint, shipped_weights
 from engine.training.data import CropSampler, batches, default_workers, split
 from engine.training.schedule import phase
@@ -414,7 +414,7 @@ def export_weights(
     run: Path, target: Path, calibration_crop: int = CALIBRATION_CROP, data: Path | None = None, floor: float = 0.0
 ) -> str:
     """Write the weights of a run's latest checkpoint as a shippable model file, calibrated for blind
-    restoration on the held-out images of ``data``, by default the run's own training folder
+    restoration on the calibration images of ``data``, by default the run's own training folder
     (``engine.training.calibrate``; a run trained on a pack of small crops calibrates on the full images), its
     threshold at least ``floor``."""
     if not (run / "last.json").exists():
@@ -422,7 +422,7 @@ def export_weights(
     state = json.loads((run / "last.json").read_text())
     net = SideJPEGNet(ModelConfig.from_dict(state["model_config"]))
     net.load_state_dict(shipped_weights(read_tensors(run / "last.safetensors")[0]))
-    held_out = split(data or Path(state["config"]["data"]))[1]
-    calibrated = calibration(net, held_out, torch.device("cpu"), calibration_crop, floor)
+    images = calibration_images(data or Path(state["config"]["data"]))
+    calibrated = calibration(net, images, torch.device("cpu"), calibration_crop, floor)
     info = {"steps": state["step"], "train": state["config"], **calibrated}
     return save_model(target, net, info)
