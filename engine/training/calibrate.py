@@ -16,6 +16,7 @@ images and lost up to 0.8 dB on photographs).
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from engine.inference import mixed
 from engine.jpeg_io import decode_with_params
 from engine.models.sidejpeg import SideJPEGNet
 from engine.strength import MAX_SHARE
-from engine.training.data import load_rgb, split, to_tensor, with_noise
+from engine.training.data import PACK_MANIFEST, load_rgb, split, to_tensor, with_noise
 from engine.training.validate import centre_crop, rounded_psnr
 from engine.weights import BLIND_MIN_STEP_KEY, BLIND_SHARES_KEY
 
@@ -61,8 +62,13 @@ has seen these, so they overstate its worth rather than hide a loss."""
 
 def calibration_images(folder: Path) -> list[Path]:
     """The images a model is calibrated on: a training folder's held-out images and every ``EVERY``-th
-    training image."""
+    training image; in a pack (``engine.training.pack``), the centre crops it keeps of those (of its held-out
+    images alone in packs written before it kept the others)."""
     train, held_out = split(folder)
+    manifest = Path(folder) / PACK_MANIFEST
+    if manifest.exists():
+        stems = json.loads(manifest.read_text()).get("calibration")
+        return [Path(folder) / f"{stem}.png" for stem in stems] if stems else held_out
     return held_out + [path for path in train[::EVERY] if path not in held_out]
 
 
