@@ -11,7 +11,8 @@
 # average). A run in its selection stage can also take a budget: `fast --minutes 8 --batch 32`.
 # Writes to $OUT: PRESET-last.json and PRESET-last.safetensors.part* (a file comes back in at most 16 MiB: `cat`
 # them into PRESET-last.safetensors; commit under resources/checkpoints, or its slim form), PRESET.safetensors (the
-# calibrated weights, for resources/models) and train.log.
+# weights calibrated on the pack's held-out crops alone: to ship them, export the checkpoint again here with
+# `--data ../shared/data/train`, which calibrates on every calibration image) and train.log.
 set -euo pipefail
 preset=${1:?usage: scripts/gpu_train.sh PRESET [sidejpeg train arguments]}
 shift

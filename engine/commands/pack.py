@@ -31,6 +31,6 @@ def run(args: argparse.Namespace) -> int:
     report = write_pack(args.data, args.out, args.side, int(args.mib * 2**20), args.seed)
     print(
         f"wrote {args.out}: {report.training_crops} training crops of {args.side}x{args.side} and "
-        f"centre crops of {report.calibration} calibration images, {report.bytes / 2**20:.1f} MiB"
+        f"{report.held_out} held-out images, {report.bytes / 2**20:.1f} MiB"
     )
     return 0

@@ -16,7 +16,6 @@ images and lost up to 0.8 dB on photographs).
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,13 +61,11 @@ has seen these, so they overstate its worth rather than hide a loss."""
 
 def calibration_images(folder: Path) -> list[Path]:
     """The images a model is calibrated on: a training folder's held-out images and every ``EVERY``-th
-    training image; in a pack (``engine.training.pack``), the centre crops it keeps of those (of its held-out
-    images alone in packs written before it kept the others)."""
+    training image; of a pack (``engine.training.pack``), its held-out crops alone, since its other crops are
+    small random ones."""
     train, held_out = split(folder)
-    manifest = Path(folder) / PACK_MANIFEST
-    if manifest.exists():
-        stems = json.loads(manifest.read_text()).get("calibration")
-        return [Path(folder) / f"{stem}.png" for stem in stems] if stems else held_out
+    if (Path(folder) / PACK_MANIFEST).exists():
+        return held_out
     return held_out + [path for path in train[::EVERY] if path not in held_out]
 
 

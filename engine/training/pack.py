@@ -1,6 +1,8 @@
 """A compact copy of a training folder for a machine that takes little data (a lent GPU takes 64 MiB): the
-calibration images (held-out and sampled training images) as the centre crops validation and calibration
-read, and random crops of the training images, as lossless PNGs, until a size budget is spent.
+held-out images as the centre crops validation and calibration read, and random crops of the training
+images, as lossless PNGs, until a size budget is spent. A model exported from a pack is calibrated on its
+held-out crops alone (``engine.training.calibrate.calibration_images``): the budget goes to training crops,
+and the weights that ship are exported again on the full training folder.
 
 The pack is itself a training folder: ``sidejpeg train --data PACK`` reads it as it reads the original,
 and holds out the same images by name (``engine.training.data.VALIDATION_STEMS``).
@@ -19,7 +21,6 @@ from PIL import Image
 from engine.atomic import write_bytes
 from engine.errors import SideJPEGError
 from engine.training.calibrate import CROP as HELD_OUT_CROP
-from engine.training.calibrate import calibration_images
 from engine.training.data import PACK_MANIFEST, load_rgb, split
 from engine.training.validate import centre_crop
 
@@ -27,8 +28,7 @@ from engine.training.validate import centre_crop
 @dataclass(frozen=True)
 class PackReport:
     training_crops: int
-    calibration: int
-    """Centre crops of the calibration images (the held-out ones among them)."""
+    held_out: int
     bytes: int
 
 
@@ -39,16 +39,15 @@ def _png(rgb: np.ndarray) -> bytes:
 
 
 def write_pack(source: Path, target: Path, side: int, budget_bytes: int, seed: int = 0) -> PackReport:
-    """Write the pack of ``source`` into the empty or new folder ``target``: every calibration image's centre
-    crop, under its own name, then training crops of ``side`` pixels, an image drawn uniformly and a position
-    uniformly within it (as ``CropSampler`` draws), while the total stays within ``budget_bytes``."""
+    """Write the pack of ``source`` into the empty or new folder ``target``: every held-out image's centre
+    crop, then training crops of ``side`` pixels, an image drawn uniformly and a position uniformly within
+    it (as ``CropSampler`` draws), while the total stays within ``budget_bytes``."""
     if target.exists() and any(target.iterdir()):
         raise SideJPEGError(f"{target} is not empty")
-    train_paths = split(source)[0]
-    calibration = calibration_images(source)
+    train_paths, held_out = split(source)
     target.mkdir(parents=True, exist_ok=True)
     spent = 0
-    for path in calibration:
+    for path in held_out:
         data = _png(np.ascontiguousarray(centre_crop(load_rgb(path), HELD_OUT_CROP)))
         write_bytes(target / f"{path.stem}.png", data)
         spent += len(data)
@@ -65,10 +64,7 @@ def write_pack(source: Path, target: Path, side: int, budget_bytes: int, seed: i
             break
         write_bytes(target / f"crop_{count:05d}.png", data)
         spent, count = spent + len(data), count + 1
-    report = PackReport(count, len(calibration), spent)
-    manifest = {
-        "source": str(source), "side": side, "seed": seed, "held_out_crop": HELD_OUT_CROP, **asdict(report),
-        "calibration": [path.stem for path in calibration],
-    }
+    report = PackReport(count, len(held_out), spent)
+    manifest = {"source": str(source), "side": side, "seed": seed, "held_out_crop": HELD_OUT_CROP, **asdict(report)}
     write_bytes(target / PACK_MANIFEST, json.dumps(manifest, indent=1).encode())
     return report
