@@ -28,13 +28,11 @@ from engine.constraint import Constraint
 from engine.inference import pixels
 from engine.jpeg_io import decode_with_params
 from engine.metrics import psnr
-from engine.training.calibrate import NOISE_SIGMAS, calibration_images
+from engine.training.calibrate import CROP, NOISE_SIGMAS, SETTINGS, calibration_images
 from engine.training.data import list_images, load_rgb, to_tensor, with_noise
 from engine.training.validate import centre_crop
 
 QUALITIES = (80, 85, 88, 90, 92, 94, 95, 96, 97, 98, 99, 100)
-SETTINGS = (("pillow", "4:2:0"), ("pillow", "4:2:2"), ("pillow", "4:4:4"), ("jpegli", "auto"))
-CROP = 512
 TRAINING = Path("../shared/data/train")
 
 

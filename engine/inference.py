@@ -90,7 +90,7 @@ def shown(
 
 def mixed(anew: torch.Tensor, restored: torch.Tensor, share: float) -> torch.Tensor:
     """``anew`` (the JPEG decoded anew) moved by ``share`` towards ``restored`` (within the constraint), both
-    as they would be shown (in [0, 1]): how a blind JPEG finer than the network restores alone is shown, and
+    as they would be shown (in [0, 1]): how a fine blind JPEG is shown (``engine.strength``), and
     what its calibration measures (``engine.training.calibrate``)."""
     return anew.clamp(0, 1).lerp_(restored.clamp(0, 1), share)
 

@@ -122,9 +122,9 @@ class RestoreResult:
     """The image was moved into the JPEG's quantisation constraint or, passed through, decoded anew within it
     (``engine.constraint``)."""
     network_share: float = 1.0
-    """How much of the network's restoration the image holds: under 1 for a blind JPEG finer than the model
-    restores alone (or one whose sidecar asks for its blind image, ``Received.shown_blind``), the rest the
-    JPEG decoded anew (``engine.strength``); 0 when passed through."""
+    """How much of the network's restoration the image holds: under 1 for a fine blind JPEG (or one whose
+    sidecar asks for its blind image, ``Received.shown_blind``), the rest the JPEG decoded anew
+    (``engine.strength``); 0 when passed through."""
 
 
 def _clipped(box: Box, height: int, width: int) -> Box:

@@ -43,8 +43,8 @@ UNCONSTRAINED = 1
 encoder sets it where even the JPEG's own pixels within the constraint measure worse than the JPEG."""
 SHOWS_BLIND = 2
 """Flag (version 7 on): the decoder shows this image as blind decoding with the same model shows the JPEG. The
-encoder sets it where blind decoding shows a share of the network (a JPEG finer than the model restores
-alone, ``engine.strength``) and that comes closer to the original than the sidecar's map would: the sidecar
+encoder sets it where blind decoding shows a share of the network under 1 (a fine JPEG, ``engine.strength``)
+and that comes closer to the original than the sidecar's map would: the sidecar
 then costs its bits but never the image's quality against no sidecar."""
 KNOWN_FLAGS = {5: UNCONSTRAINED, 6: UNCONSTRAINED, 7: UNCONSTRAINED | SHOWS_BLIND}
 """The flags each version may set (none before version 5)."""

@@ -194,7 +194,7 @@ DECODED_ANEW_NOTE = Note(
 SHOWN_BLIND_NOTE = Note(
     "Restored as blind",
     "its sidecar asks for what blind decoding shows: the encoder found that closer to the original than its "
-    "descriptors (a JPEG finer than the network restores on its own)",
+    "descriptors (a fine JPEG, which blind decoding shows with a share of the network)",
 )
 
 

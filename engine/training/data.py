@@ -30,9 +30,9 @@ VALIDATION_STEMS = ("wiki_037", "wiki_038", "plasma_Volna", "mate_Storm")
 folder in another format holds out the same images (the test sets are never looked at)."""
 
 TRAINING_SUFFIXES = frozenset(SUPPORTED_SUFFIXES) - {".gif"}
+"""What ``load_image`` reads, less GIF: 256-colour palettes make poor ground truth."""
 PACK_MANIFEST = "pack.json"
 """What marks a training folder as a pack (``engine.training.pack``) and lists what it was cut from."""
-"""What ``load_image`` reads, less GIF: 256-colour palettes make poor ground truth."""
 
 
 def list_images(folder: Path) -> list[Path]:
